@@ -1,0 +1,100 @@
+import { Data, Message, RecordBatch, Schema, Struct, Table, Vector, type DataType } from 'apache-arrow';
+import { BufferTable } from './buffers.js';
+import { openView, type ViewRef } from './views.js';
+
+/** One Arrow `Data` node with its buffers replaced by references into shared memory. */
+export interface DataNodeRef {
+  offset: number;
+  length: number;
+  nullCount: number;
+  values: ViewRef | undefined;
+  valueOffsets: ViewRef | undefined;
+  nullBitmap: ViewRef | undefined;
+  typeIds: ViewRef | undefined;
+  variadic: ViewRef[];
+  children: DataNodeRef[];
+  dictionary: DataNodeRef[];
+}
+
+/** A table as it travels: its schema as an Arrow IPC schema message, and one struct node per batch. */
+export interface FrameRef {
+  schema: Uint8Array;
+  batches: DataNodeRef[];
+}
+
+const schemaBytes = new WeakMap<Schema, Uint8Array>();
+
+function encodeSchema(schema: Schema): Uint8Array {
+  let bytes = schemaBytes.get(schema);
+  if (bytes === undefined) {
+    bytes = Message.encode(Message.from(schema));
+    schemaBytes.set(schema, bytes);
+  }
+  return bytes;
+}
+
+function decodeSchema(bytes: Uint8Array): Schema {
+  const message = Message.decode(bytes);
+  const schema = message.header() as Schema | null;
+  if (!(schema instanceof Schema)) throw new Error('Malformed frame: the schema message holds no schema');
+  return schema;
+}
+
+const optionalRef = (table: BufferTable, view: ArrayBufferView | undefined): ViewRef | undefined =>
+  view === undefined || view === null ? undefined : table.ref(view);
+
+function encodeData(data: Data, table: BufferTable): DataNodeRef {
+  return {
+    offset: data.offset,
+    length: data.length,
+    nullCount: data.nullCount,
+    values: optionalRef(table, data.values as ArrayBufferView | undefined),
+    valueOffsets: optionalRef(table, data.valueOffsets as ArrayBufferView | undefined),
+    nullBitmap: optionalRef(table, data.nullBitmap as ArrayBufferView | undefined),
+    typeIds: optionalRef(table, data.typeIds as ArrayBufferView | undefined),
+    variadic: data.variadicBuffers.map((view) => table.ref(view)),
+    children: data.children.map((child) => encodeData(child, table)),
+    dictionary: data.dictionary ? data.dictionary.data.map((chunk) => encodeData(chunk, table)) : [],
+  };
+}
+
+/** Describes a table's memory; column buffers not in shared memory are queued for copying in `table`. */
+export function encodeFrame(value: Table, buffers: BufferTable): FrameRef {
+  return { schema: encodeSchema(value.schema), batches: value.batches.map((batch) => encodeData(batch.data, buffers)) };
+}
+
+function decodeData(node: DataNodeRef, type: DataType, buffers: readonly ArrayBufferLike[]): Data {
+  const view = (ref: ViewRef | undefined) => (ref === undefined ? undefined : openView(buffers, ref));
+  const children = node.children.map((child, i) => {
+    const childType = type.children[i]?.type;
+    if (childType === undefined) throw new Error(`Malformed frame: no type for child ${i} of ${String(type)}`);
+    return decodeData(child, childType, buffers);
+  });
+  let dictionary: Vector | undefined;
+  if (node.dictionary.length > 0) {
+    const valueType = (type as DataType & { dictionary?: DataType }).dictionary;
+    if (valueType === undefined) throw new Error(`Malformed frame: dictionary data for ${String(type)}`);
+    dictionary = new Vector(node.dictionary.map((chunk) => decodeData(chunk, valueType, buffers)));
+  }
+  const bufferList = [view(node.valueOffsets), view(node.values), view(node.nullBitmap), view(node.typeIds)];
+  const variadic = node.variadic.map((ref) => openView(buffers, ref) as Uint8Array);
+  return new Data(type, node.offset, node.length, node.nullCount, bufferList as never, children, dictionary, variadic);
+}
+
+/** Rebuilds a table over the referenced memory. Nothing is copied. */
+export function decodeFrame(frame: FrameRef, buffers: readonly ArrayBufferLike[]): Table {
+  const schema = decodeSchema(frame.schema);
+  const structType = new Struct(schema.fields);
+  const batches = frame.batches.map(
+    (node) => new RecordBatch(schema, decodeData(node, structType, buffers) as Data<Struct>),
+  );
+  return new Table(schema, batches);
+}
+
+/** A table whose column buffers all live in shared memory: shared ones kept, the others copied once. */
+export function shareTable(value: Table): Table {
+  const buffers = new BufferTable();
+  const frame = encodeFrame(value, buffers);
+  buffers.flush();
+  return decodeFrame(frame, buffers.buffers);
+}

@@ -1,0 +1,76 @@
+import { dtypeOf, lengthOf, type ViewRef } from './views.js';
+import { DType } from '../../schemas/generated/toolbridge/wire/dtype.js';
+
+/** Copies into shared memory start on this boundary (Arrow asks for 8; 64 suits SIMD readers too). */
+export const ALIGNMENT = 64;
+
+const align = (n: number): number => Math.ceil(n / ALIGNMENT) * ALIGNMENT;
+
+/**
+ * Collects the shared buffers a value's views live in, and the views that must first be copied into
+ * shared memory. Copies are made together, into one new `SharedArrayBuffer`, by {@link flush}.
+ */
+export class BufferTable {
+  readonly buffers: SharedArrayBuffer[] = [];
+  sharedBytes = 0;
+  copiedBytes = 0;
+  #index: Map<SharedArrayBuffer, number> | undefined;
+  #pending: Array<{ view: ArrayBufferView; ref: ViewRef }> | undefined;
+  #pendingBytes = 0;
+
+  /** A reference to `view`: by reference when it is in shared memory, else a copy made at {@link flush}. */
+  ref(view: ArrayBufferView): ViewRef {
+    const dtype = dtypeOf(view) ?? DType.Uint8;
+    const length = dtypeOf(view) === undefined ? view.byteLength : lengthOf(view);
+    if (view.buffer instanceof SharedArrayBuffer) {
+      this.sharedBytes += view.byteLength;
+      return { buffer: this.indexOf(view.buffer), byteOffset: view.byteOffset, length, dtype };
+    }
+    const ref: ViewRef = { buffer: -1, byteOffset: 0, length, dtype };
+    (this.#pending ??= []).push({ view, ref });
+    this.#pendingBytes += align(view.byteLength);
+    return ref;
+  }
+
+  indexOf(buffer: SharedArrayBuffer): number {
+    const index = (this.#index ??= new Map());
+    let i = index.get(buffer);
+    if (i === undefined) {
+      i = this.buffers.push(buffer) - 1;
+      index.set(buffer, i);
+    }
+    return i;
+  }
+
+  /** Reserves `byteLength` bytes of the copy buffer; returns the reference to fill after {@link flush}. */
+  reserve(byteLength: number): ViewRef {
+    const ref: ViewRef = { buffer: -1, byteOffset: 0, length: byteLength, dtype: DType.Uint8 };
+    (this.#pending ??= []).push({ view: new Uint8Array(0), ref });
+    this.#pendingBytes += align(byteLength);
+    return ref;
+  }
+
+  /** Makes the pending copies. Returns the copy buffer (to fill reserved ranges), if any. */
+  flush(): SharedArrayBuffer | undefined {
+    const pending = this.#pending;
+    if (pending === undefined) return undefined;
+    const target = new SharedArrayBuffer(this.#pendingBytes);
+    const bytes = new Uint8Array(target);
+    const buffer = this.indexOf(target);
+    let offset = 0;
+    for (const { view, ref } of pending) {
+      ref.buffer = buffer;
+      ref.byteOffset = offset;
+      if (view.byteLength > 0) {
+        bytes.set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength), offset);
+        this.copiedBytes += view.byteLength;
+        offset += align(view.byteLength);
+      } else {
+        offset += align(ref.length);
+      }
+    }
+    this.#pending = undefined;
+    this.#pendingBytes = 0;
+    return target;
+  }
+}

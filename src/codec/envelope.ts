@@ -1,0 +1,193 @@
+import * as flatbuffers from 'flatbuffers';
+import { DataNode } from '../../schemas/generated/toolbridge/wire/data-node.js';
+import { Envelope } from '../../schemas/generated/toolbridge/wire/envelope.js';
+import { ErrorInfo } from '../../schemas/generated/toolbridge/wire/error-info.js';
+import { Frame } from '../../schemas/generated/toolbridge/wire/frame.js';
+import { Kind } from '../../schemas/generated/toolbridge/wire/kind.js';
+import { Payload } from '../../schemas/generated/toolbridge/wire/payload.js';
+import { View } from '../../schemas/generated/toolbridge/wire/view.js';
+import type { DataNodeRef, FrameRef } from './arrow-frame.js';
+import type { ViewRef } from './views.js';
+
+export { Kind, Payload };
+
+/** An error as it crosses threads. */
+export interface ErrorRecord {
+  name: string;
+  message: string;
+  stack: string;
+  /** A toolbridge error code, when the error is one of ours. */
+  code: string;
+  /** For `INVALID_ARGS`: where in the arguments; else ''. */
+  path: string;
+}
+
+/** Everything an envelope says, in plain objects. */
+export interface EnvelopeFields {
+  kind: Kind;
+  callId: number;
+  tool: string;
+  /** Epoch milliseconds; 0 for none. */
+  deadline: number;
+  payload: Payload;
+  msgpack: ViewRef | undefined;
+  views: readonly ViewRef[];
+  frames: readonly FrameRef[];
+  error: ErrorRecord | undefined;
+  sharedBytes: number;
+  copiedBytes: number;
+}
+
+const builder = new flatbuffers.Builder(512);
+
+function writeViewVector(b: flatbuffers.Builder, views: readonly ViewRef[]): number {
+  b.startVector(View.sizeOf(), views.length, 8);
+  for (let i = views.length - 1; i >= 0; i--) writeView(b, views[i]!);
+  return b.endVector();
+}
+
+function writeView(b: flatbuffers.Builder, v: ViewRef): number {
+  return View.createView(b, v.buffer, BigInt(v.byteOffset), BigInt(v.length), v.dtype);
+}
+
+function writeDataNode(b: flatbuffers.Builder, node: DataNodeRef): number {
+  const variadic = node.variadic.length > 0 ? writeViewVector(b, node.variadic) : 0;
+  const children =
+    node.children.length > 0
+      ? DataNode.createChildrenVector(
+          b,
+          node.children.map((c) => writeDataNode(b, c)),
+        )
+      : 0;
+  const dictionary =
+    node.dictionary.length > 0
+      ? DataNode.createDictionaryVector(
+          b,
+          node.dictionary.map((c) => writeDataNode(b, c)),
+        )
+      : 0;
+  DataNode.startDataNode(b);
+  DataNode.addOffset(b, BigInt(node.offset));
+  DataNode.addLength(b, BigInt(node.length));
+  DataNode.addNullCount(b, BigInt(node.nullCount));
+  if (node.values) DataNode.addValues(b, writeView(b, node.values));
+  if (node.valueOffsets) DataNode.addValueOffsets(b, writeView(b, node.valueOffsets));
+  if (node.nullBitmap) DataNode.addNullBitmap(b, writeView(b, node.nullBitmap));
+  if (node.typeIds) DataNode.addTypeIds(b, writeView(b, node.typeIds));
+  if (variadic) DataNode.addVariadic(b, variadic);
+  if (children) DataNode.addChildren(b, children);
+  if (dictionary) DataNode.addDictionary(b, dictionary);
+  return DataNode.endDataNode(b);
+}
+
+function writeFrame(b: flatbuffers.Builder, frame: FrameRef): number {
+  const schema = Frame.createSchemaVector(b, frame.schema);
+  const batches = Frame.createBatchesVector(
+    b,
+    frame.batches.map((node) => writeDataNode(b, node)),
+  );
+  return Frame.createFrame(b, schema, batches);
+}
+
+/** Serializes an envelope to FlatBuffers bytes (a fresh, compact Uint8Array). */
+export function writeEnvelope(f: EnvelopeFields): Uint8Array {
+  const b = builder;
+  b.clear();
+  const tool = b.createString(f.tool);
+  const views = f.views.length > 0 ? writeViewVector(b, f.views) : 0;
+  const frames =
+    f.frames.length > 0
+      ? Envelope.createFramesVector(
+          b,
+          f.frames.map((frame) => writeFrame(b, frame)),
+        )
+      : 0;
+  let error = 0;
+  if (f.error) {
+    const e = f.error;
+    const [name, message, stack, code, path] = [e.name, e.message, e.stack, e.code, e.path].map((s) =>
+      b.createString(s),
+    );
+    error = ErrorInfo.createErrorInfo(b, name!, message!, stack!, code!, path!);
+  }
+  Envelope.startEnvelope(b);
+  Envelope.addKind(b, f.kind);
+  Envelope.addCallId(b, BigInt(f.callId));
+  Envelope.addTool(b, tool);
+  if (f.deadline) Envelope.addDeadline(b, f.deadline);
+  Envelope.addPayload(b, f.payload);
+  if (f.msgpack) Envelope.addMsgpack(b, writeView(b, f.msgpack));
+  if (views) Envelope.addArrays(b, views);
+  if (frames) Envelope.addFrames(b, frames);
+  if (error) Envelope.addError(b, error);
+  if (f.sharedBytes) Envelope.addBytesShared(b, BigInt(f.sharedBytes));
+  if (f.copiedBytes) Envelope.addBytesCopied(b, BigInt(f.copiedBytes));
+  b.finish(Envelope.endEnvelope(b));
+  return b.asUint8Array().slice();
+}
+
+function readView(v: View): ViewRef {
+  return { buffer: v.buffer(), byteOffset: Number(v.byteOffset()), length: Number(v.length()), dtype: v.dtype() };
+}
+
+function readViews(count: number, at: (i: number) => View | null): ViewRef[] {
+  const out: ViewRef[] = [];
+  for (let i = 0; i < count; i++) out.push(readView(at(i)!));
+  return out;
+}
+
+function readDataNode(n: DataNode): DataNodeRef {
+  const optional = (v: View | null) => (v ? readView(v) : undefined);
+  const children: DataNodeRef[] = [];
+  for (let i = 0; i < n.childrenLength(); i++) children.push(readDataNode(n.children(i)!));
+  const dictionary: DataNodeRef[] = [];
+  for (let i = 0; i < n.dictionaryLength(); i++) dictionary.push(readDataNode(n.dictionary(i)!));
+  return {
+    offset: Number(n.offset()),
+    length: Number(n.length()),
+    nullCount: Number(n.nullCount()),
+    values: optional(n.values()),
+    valueOffsets: optional(n.valueOffsets()),
+    nullBitmap: optional(n.nullBitmap()),
+    typeIds: optional(n.typeIds()),
+    variadic: readViews(n.variadicLength(), (i) => n.variadic(i)),
+    children,
+    dictionary,
+  };
+}
+
+function readFrame(f: Frame): FrameRef {
+  const batches: DataNodeRef[] = [];
+  for (let i = 0; i < f.batchesLength(); i++) batches.push(readDataNode(f.batches(i)!));
+  return { schema: f.schemaArray() ?? new Uint8Array(0), batches };
+}
+
+/** Parses FlatBuffers envelope bytes. */
+export function readEnvelope(bytes: Uint8Array): EnvelopeFields {
+  const e = Envelope.getRootAsEnvelope(new flatbuffers.ByteBuffer(bytes));
+  const frames: FrameRef[] = [];
+  for (let i = 0; i < e.framesLength(); i++) frames.push(readFrame(e.frames(i)!));
+  const info = e.error();
+  const msgpack = e.msgpack();
+  return {
+    kind: e.kind(),
+    callId: Number(e.callId()),
+    tool: e.tool() ?? '',
+    deadline: e.deadline(),
+    payload: e.payload(),
+    msgpack: msgpack ? readView(msgpack) : undefined,
+    views: readViews(e.arraysLength(), (i) => e.arrays(i)),
+    frames,
+    error: info
+      ? {
+          name: info.name() ?? 'Error',
+          message: info.message() ?? '',
+          stack: info.stack() ?? '',
+          code: info.code() ?? '',
+          path: info.path() ?? '',
+        }
+      : undefined,
+    sharedBytes: Number(e.bytesShared()),
+    copiedBytes: Number(e.bytesCopied()),
+  };
+}

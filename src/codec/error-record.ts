@@ -1,0 +1,42 @@
+import {
+  InvalidArgsError,
+  ToolBridgeError,
+  ToolFailedError,
+  ToolLoadError,
+  ToolNotFoundError,
+  type ErrorCode,
+} from '../errors.js';
+import type { ErrorRecord } from './envelope.js';
+
+/** The parts of a thrown value that cross threads. */
+export function toErrorRecord(error: unknown): ErrorRecord {
+  if (error instanceof Error) {
+    const code = error instanceof ToolBridgeError ? error.code : '';
+    const path = error instanceof InvalidArgsError ? (error.path ?? '') : '';
+    return { name: error.name, message: error.message, stack: error.stack ?? '', code, path };
+  }
+  return { name: 'Error', message: `Non-error value thrown: ${String(error)}`, stack: '', code: '', path: '' };
+}
+
+/** Rebuilds an error thrown in a worker as an `Error` with the original name, message and stack. */
+export function reviveError(record: ErrorRecord): Error {
+  const error = new Error(record.message);
+  Object.defineProperty(error, 'name', { value: record.name, configurable: true, writable: true });
+  error.stack = record.stack || `${record.name}: ${record.message}`;
+  return error;
+}
+
+/** The typed error the caller receives for an error record from a worker. */
+export function errorFromWorker(tool: string, record: ErrorRecord, known: () => readonly string[]): ToolBridgeError {
+  const cause = reviveError(record);
+  switch (record.code as ErrorCode | '') {
+    case 'INVALID_ARGS':
+      return new InvalidArgsError(record.message, { cause, ...(record.path ? { path: record.path } : {}) });
+    case 'TOOL_NOT_FOUND':
+      return new ToolNotFoundError(tool, known());
+    case 'TOOL_LOAD_FAILED':
+      return new ToolLoadError(tool, cause);
+    default:
+      return new ToolFailedError(tool, cause);
+  }
+}

@@ -1,0 +1,112 @@
+import { Packr } from 'msgpackr';
+import { decodeFrame } from './arrow-frame.js';
+import { BufferTable } from './buffers.js';
+import { Kind, Payload, readEnvelope, writeEnvelope, type EnvelopeFields, type ErrorRecord } from './envelope.js';
+import { openView } from './views.js';
+import { putTogether, takeApart } from './walk.js';
+
+/**
+ * What is posted between threads for one call or one result: the FlatBuffers envelope, the shared buffers
+ * it points into, and (for the structured-clone payload) the plain part of the value. Never live objects.
+ */
+export interface WireMessage {
+  /** FlatBuffers `Envelope` bytes. */
+  e: Uint8Array;
+  /** Shared buffers the envelope's views point into. */
+  b?: SharedArrayBuffer[];
+  /** The plain part of the value, when it travels by structured clone. */
+  v?: unknown;
+}
+
+/** How values are encoded. */
+export interface CodecPolicy {
+  /** Plain parts estimated above this many bytes are sent as MessagePack in shared memory. */
+  msgpackThreshold: number;
+}
+
+export interface Encoded {
+  message: WireMessage;
+  sharedBytes: number;
+  copiedBytes: number;
+}
+
+export interface Decoded {
+  fields: EnvelopeFields;
+  value: unknown;
+}
+
+export interface Head {
+  kind: Kind;
+  callId: number;
+  tool: string;
+  deadline: number;
+  error?: ErrorRecord;
+}
+
+// structuredClone mode keeps Maps, Sets, Dates, RegExps, Errors, typed arrays, undefined and cycles.
+const packr = new Packr({ structuredClone: true, moreTypes: true, useRecords: true });
+
+/** Encodes a value for the other side. `root` names the value in error paths (`args`, `result`). */
+export function encodeMessage(head: Head, value: unknown, policy: CodecPolicy, root: string): Encoded {
+  const buffers = new BufferTable();
+  const parts = value === undefined ? undefined : takeApart(value, buffers, root);
+  let payload = Payload.None;
+  let msgpack;
+  let v: unknown;
+  if (parts !== undefined) {
+    if (parts.plainBytes > policy.msgpackThreshold) {
+      const bytes = packr.pack(parts.plain);
+      msgpack = buffers.reserve(bytes.byteLength);
+      const target = buffers.flush()!;
+      new Uint8Array(target, msgpack.byteOffset, bytes.byteLength).set(bytes);
+      buffers.copiedBytes += bytes.byteLength;
+      payload = Payload.MsgPack;
+    } else {
+      buffers.flush();
+      v = parts.plain;
+      payload = Payload.Clone;
+    }
+  }
+  const e = writeEnvelope({
+    kind: head.kind,
+    callId: head.callId,
+    tool: head.tool,
+    deadline: head.deadline,
+    payload,
+    msgpack,
+    views: parts?.views ?? [],
+    frames: parts?.frames ?? [],
+    error: head.error,
+    sharedBytes: buffers.sharedBytes,
+    copiedBytes: buffers.copiedBytes,
+  });
+  const message: WireMessage = { e };
+  if (buffers.buffers.length > 0) message.b = buffers.buffers;
+  if (payload === Payload.Clone) message.v = v;
+  return { message, sharedBytes: buffers.sharedBytes, copiedBytes: buffers.copiedBytes };
+}
+
+/** Decodes a message from the other side. Views and tables are rebuilt over the same memory. */
+export function decodeMessage(message: WireMessage): Decoded {
+  const fields = readEnvelope(message.e);
+  const buffers = message.b ?? [];
+  let plain: unknown;
+  if (fields.payload === Payload.Clone) plain = message.v;
+  else if (fields.payload === Payload.MsgPack && fields.msgpack)
+    plain = packr.unpack(openView(buffers, fields.msgpack) as Uint8Array);
+  if (fields.views.length === 0 && fields.frames.length === 0) return { fields, value: plain };
+  const cache = new Map<number, unknown>();
+  const value = putTogether(plain, (ref) => {
+    let out = cache.get(ref);
+    if (out === undefined) {
+      if (ref >= 0) out = openView(buffers, fields.views[ref]!);
+      else out = decodeFrame(fields.frames[~ref]!, buffers);
+      cache.set(ref, out);
+    }
+    return out;
+  });
+  return { fields, value };
+}
+
+export { Kind, Payload };
+export type { ErrorRecord, EnvelopeFields };

@@ -1,0 +1,155 @@
+/**
+ * Every error toolbridge raises is a {@link ToolBridgeError} with a stable string `code`. Match on the
+ * code (or the subclass), never on the message: messages may be reworded, codes may not.
+ *
+ * | code | raised when |
+ * | --- | --- |
+ * | `TOOL_NOT_FOUND` | the tool name is not registered (before any work is done) |
+ * | `INVALID_ARGS` | the arguments cannot be carried, or a tool rejected their shape |
+ * | `TOOL_FAILED` | the tool threw or rejected; `cause` is the original error |
+ * | `TIMEOUT` | the call ran past its `timeoutMs` |
+ * | `ABORTED` | the caller's `signal` fired |
+ * | `WORKER_CRASHED` | the worker running the call died |
+ * | `CLOSED` | the bridge is closed or closing |
+ * | `TOOL_LOAD_FAILED` | a tool module could not be loaded in a worker |
+ * | `DUPLICATE_TOOL` | two tool definitions share one name |
+ * | `INVALID_OPTIONS` | an option passed to toolbridge is invalid |
+ */
+export type ErrorCode =
+  | 'TOOL_NOT_FOUND'
+  | 'INVALID_ARGS'
+  | 'TOOL_FAILED'
+  | 'TIMEOUT'
+  | 'ABORTED'
+  | 'WORKER_CRASHED'
+  | 'CLOSED'
+  | 'TOOL_LOAD_FAILED'
+  | 'DUPLICATE_TOOL'
+  | 'INVALID_OPTIONS';
+
+/** Base class of every error toolbridge raises. */
+export class ToolBridgeError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+
+  override get name(): string {
+    return this.constructor.name;
+  }
+}
+
+export class ToolNotFoundError extends ToolBridgeError {
+  declare readonly code: 'TOOL_NOT_FOUND';
+  readonly tool: string;
+
+  constructor(tool: string, known: readonly string[]) {
+    const hint = known.length > 0 ? ` Registered tools: ${known.join(', ')}.` : '';
+    super('TOOL_NOT_FOUND', `No tool named ${JSON.stringify(tool)} is registered.${hint}`);
+    this.tool = tool;
+  }
+}
+
+export class InvalidArgsError extends ToolBridgeError {
+  declare readonly code: 'INVALID_ARGS';
+  /** Where in the arguments the problem is, as a JavaScript-like path (`args.items[2].fn`), if known. */
+  readonly path: string | undefined;
+
+  constructor(message: string, options?: { path?: string; cause?: unknown }) {
+    super('INVALID_ARGS', message, options);
+    this.path = options?.path;
+  }
+}
+
+export class ToolFailedError extends ToolBridgeError {
+  declare readonly code: 'TOOL_FAILED';
+  readonly tool: string;
+
+  constructor(tool: string, cause: Error) {
+    super('TOOL_FAILED', `Tool ${JSON.stringify(tool)} failed: ${cause.message}`, { cause });
+    this.tool = tool;
+  }
+}
+
+export class TimeoutError extends ToolBridgeError {
+  declare readonly code: 'TIMEOUT';
+  readonly tool: string;
+  readonly timeoutMs: number;
+
+  constructor(tool: string, timeoutMs: number) {
+    super('TIMEOUT', `Tool ${JSON.stringify(tool)} did not finish within ${timeoutMs} ms.`);
+    this.tool = tool;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+export class AbortedError extends ToolBridgeError {
+  declare readonly code: 'ABORTED';
+
+  constructor(tool: string, reason: unknown) {
+    super('ABORTED', `Call to ${JSON.stringify(tool)} was aborted.`, { cause: reason });
+  }
+}
+
+export class WorkerCrashedError extends ToolBridgeError {
+  declare readonly code: 'WORKER_CRASHED';
+  readonly tool: string;
+
+  constructor(tool: string, cause: unknown) {
+    const detail = cause instanceof Error ? `: ${cause.message}` : '';
+    super('WORKER_CRASHED', `The worker running ${JSON.stringify(tool)} died${detail}`, { cause });
+    this.tool = tool;
+  }
+}
+
+export class ClosedError extends ToolBridgeError {
+  declare readonly code: 'CLOSED';
+
+  constructor() {
+    super('CLOSED', 'The bridge is closed.');
+  }
+}
+
+export class ToolLoadError extends ToolBridgeError {
+  declare readonly code: 'TOOL_LOAD_FAILED';
+  /** The module (URL) that failed to load. */
+  readonly module: string;
+
+  constructor(module: string, cause: unknown) {
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    super('TOOL_LOAD_FAILED', `Tool module ${module} failed to load in a worker: ${detail}`, { cause });
+    this.module = module;
+  }
+}
+
+export class DuplicateToolError extends ToolBridgeError {
+  declare readonly code: 'DUPLICATE_TOOL';
+  readonly tool: string;
+
+  constructor(tool: string, modules: readonly string[]) {
+    super('DUPLICATE_TOOL', `Tool ${JSON.stringify(tool)} is defined more than once (in ${modules.join(' and ')}).`);
+    this.tool = tool;
+  }
+}
+
+export class InvalidOptionsError extends ToolBridgeError {
+  declare readonly code: 'INVALID_OPTIONS';
+
+  constructor(message: string) {
+    super('INVALID_OPTIONS', message);
+  }
+}
+
+/** Describes a value for an error message: its type and, when short, the value itself. */
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'string')
+    return `${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)} (string)`;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') {
+    return `${String(value)} (${typeof value})`;
+  }
+  if (typeof value === 'object') return `a ${value.constructor?.name ?? 'null-prototype object'}`;
+  return typeof value;
+}

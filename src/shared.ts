@@ -1,0 +1,65 @@
+import { Table } from 'apache-arrow';
+import { InvalidArgsError, describeValue } from './errors.js';
+import { shareTable } from './codec/arrow-frame.js';
+
+export type TypedArray =
+  | Int8Array
+  | Uint8Array
+  | Uint8ClampedArray
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | Float32Array
+  | Float64Array
+  | BigInt64Array
+  | BigUint64Array;
+
+/** A typed-array constructor: `Float64Array`, `Int32Array`, ... */
+export interface TypedArrayConstructor<T extends TypedArray = TypedArray> {
+  new (buffer: SharedArrayBuffer, byteOffset?: number, length?: number): T;
+  readonly BYTES_PER_ELEMENT: number;
+  readonly name: string;
+}
+
+/**
+ * A zero-filled typed array of `length` elements over a new `SharedArrayBuffer`. Passing it to or returning
+ * it from a tool copies nothing: both threads see the same memory.
+ *
+ * @example const x = shared(Float64Array, 1_000_000);
+ */
+export function shared<T extends TypedArray>(Ctor: TypedArrayConstructor<T>, length: number): T {
+  if (typeof Ctor !== 'function' || typeof Ctor.BYTES_PER_ELEMENT !== 'number') {
+    throw new InvalidArgsError(`shared() expects a typed-array constructor, got ${describeValue(Ctor)}`);
+  }
+  if (!Number.isSafeInteger(length) || length < 0) {
+    throw new InvalidArgsError(
+      `shared(${Ctor.name}, length): length must be a non-negative integer, got ${describeValue(length)}`,
+    );
+  }
+  return new Ctor(new SharedArrayBuffer(length * Ctor.BYTES_PER_ELEMENT));
+}
+
+/** True when the view's memory is a `SharedArrayBuffer` (so it crosses threads without a copy). */
+export function isShared(view: ArrayBufferView): boolean {
+  return view.buffer instanceof SharedArrayBuffer;
+}
+
+/**
+ * Copies a typed array or an Arrow `Table` into shared memory once and returns the shared copy. A typed
+ * array already in shared memory is returned as it is; a table keeps the column buffers that are already
+ * shared and copies the others.
+ */
+export function toShared<T extends TypedArray>(value: T): T;
+export function toShared<T extends Table>(value: T): T;
+export function toShared(value: TypedArray | Table): TypedArray | Table {
+  if (value instanceof Table) return shareTable(value);
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
+    if (isShared(value)) return value;
+    const Ctor = value.constructor as TypedArrayConstructor;
+    const copy = new Ctor(new SharedArrayBuffer(value.byteLength));
+    (copy as Uint8Array).set(value as Uint8Array);
+    return copy;
+  }
+  throw new InvalidArgsError(`toShared() expects a typed array or an Arrow Table, got ${describeValue(value)}`);
+}

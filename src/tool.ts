@@ -1,0 +1,120 @@
+import { InvalidOptionsError, describeValue } from './errors.js';
+
+/** Brand that marks a tool definition, shared by every copy of this module in the process. */
+export const TOOL_BRAND: unique symbol = Symbol.for('toolbridge.tool') as never;
+
+/** What a tool receives besides its arguments. */
+export interface ToolContext {
+  /** Fires when the call passes its deadline or the caller aborts it. Cooperative tools should stop. */
+  readonly signal: AbortSignal;
+  /** Identifies the call; unique within one bridge. */
+  readonly callId: number;
+  /** The tool's registered name. */
+  readonly tool: string;
+}
+
+export interface ToolSpec<A = unknown, R = unknown> {
+  /** Unique name callers use, dotted by convention (`vector.topk`). */
+  name: string;
+  /** Computes the result. Runs inside a worker thread; may be sync or async. */
+  run: (args: A, ctx: ToolContext) => R | Promise<R>;
+  /** One line for listings. @default '' */
+  description?: string;
+  /** Version of the tool's behaviour; part of the result-cache key. @default '1' */
+  version?: string;
+  /** The same arguments always give the same result and the call has no side effects. @default false */
+  idempotent?: boolean;
+  /** Default time limit for one call, in milliseconds; overrides the bridge's `timeoutMs`. */
+  timeoutMs?: number;
+}
+
+/** A tool definition, as returned by {@link defineTool}. Export it from a tool module to register it. */
+export interface ToolDefinition<A = unknown, R = unknown> {
+  readonly [TOOL_BRAND]: true;
+  readonly name: string;
+  readonly description: string;
+  readonly version: string;
+  readonly idempotent: boolean;
+  readonly timeoutMs: number | undefined;
+  readonly run: (args: A, ctx: ToolContext) => R | Promise<R>;
+}
+
+/** The metadata of a registered tool, as listed by `bridge.tools()`. */
+export interface ToolInfo {
+  readonly name: string;
+  readonly description: string;
+  readonly version: string;
+  readonly idempotent: boolean;
+  readonly timeoutMs: number | undefined;
+  /** The module the tool was loaded from, or `'toolbridge:builtin'`. */
+  readonly module: string;
+}
+
+const NAME = /^[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)*$/;
+
+/**
+ * Defines a tool. Export the result from a module and pass the module's URL to `createBridge({ tools })`.
+ *
+ * @example
+ * export const scale = defineTool({
+ *   name: 'my.scale',
+ *   run({ x, k }: { x: Float64Array; k: number }) { ... },
+ * });
+ */
+export function defineTool<A = unknown, R = unknown>(spec: ToolSpec<A, R>): ToolDefinition<A, R> {
+  if (spec === null || typeof spec !== 'object') {
+    throw new InvalidOptionsError(`defineTool expects an object, got ${describeValue(spec)}`);
+  }
+  const { name, run, description = '', version = '1', idempotent = false, timeoutMs } = spec;
+  if (typeof name !== 'string' || !NAME.test(name)) {
+    throw new InvalidOptionsError(
+      `defineTool: name must be a dotted identifier such as "vector.topk", got ${describeValue(name)}`,
+    );
+  }
+  if (typeof run !== 'function') {
+    throw new InvalidOptionsError(`defineTool(${name}): run must be a function, got ${describeValue(run)}`);
+  }
+  if (typeof description !== 'string') {
+    throw new InvalidOptionsError(
+      `defineTool(${name}): description must be a string, got ${describeValue(description)}`,
+    );
+  }
+  if (typeof version !== 'string' || version === '') {
+    throw new InvalidOptionsError(
+      `defineTool(${name}): version must be a non-empty string, got ${describeValue(version)}`,
+    );
+  }
+  if (typeof idempotent !== 'boolean') {
+    throw new InvalidOptionsError(
+      `defineTool(${name}): idempotent must be a boolean, got ${describeValue(idempotent)}`,
+    );
+  }
+  if (timeoutMs !== undefined && !isPositiveNumber(timeoutMs)) {
+    throw new InvalidOptionsError(
+      `defineTool(${name}): timeoutMs must be a positive number, got ${describeValue(timeoutMs)}`,
+    );
+  }
+  return Object.freeze({ [TOOL_BRAND]: true as const, name, description, version, idempotent, timeoutMs, run });
+}
+
+export function isToolDefinition(value: unknown): value is ToolDefinition {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[TOOL_BRAND] === true;
+}
+
+export function isPositiveNumber(value: unknown): value is number {
+  return typeof value === 'number' && value > 0 && !Number.isNaN(value);
+}
+
+/** The tools a module exports: every named export that is a tool, and a default export of a tool or tools. */
+export function toolsOfModule(namespace: Record<string, unknown>): ToolDefinition[] {
+  const found: ToolDefinition[] = [];
+  for (const [key, value] of Object.entries(namespace)) {
+    if (key === 'default' && Array.isArray(value)) {
+      for (const item of value) if (isToolDefinition(item)) found.push(item);
+    } else if (isToolDefinition(value)) {
+      found.push(value);
+    }
+  }
+  // The same definition may be exported under two names; register it once.
+  return [...new Set(found)];
+}

@@ -1,0 +1,155 @@
+/**
+ * The worker entry: Piscina loads this module in every worker thread. At start-up it loads the built-in
+ * tools and the user's tool modules; for each task it decodes the call envelope, runs the tool and
+ * encodes the result (or the error) the same way.
+ */
+import { parentPort, threadId, workerData } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
+import { toErrorRecord } from '../src/codec/error-record.js';
+import { decodeMessage, encodeMessage, Kind, type ErrorRecord, type WireMessage } from '../src/codec/message.js';
+import { AbortedError, TimeoutError } from '../src/errors.js';
+import { BUILTIN_MODULE, type ReadyNotice, type RuntimeConfig, type RuntimeNotice } from '../src/runtime-protocol.js';
+import { toolsOfModule, type ToolContext, type ToolDefinition, type ToolInfo } from '../src/tool.js';
+import { builtinTools } from './tools/index.js';
+
+/** A call as the pool hands it to the worker: the wire message, and a port for abort notices if any. */
+export type Task = WireMessage & { p?: MessagePort };
+
+const config = workerData as RuntimeConfig;
+const policy = { msgpackThreshold: config.msgpackThreshold };
+const registry = new Map<string, { tool: ToolDefinition; module: string }>();
+let loadFailure: ReadyNotice['error'];
+
+const notify = (notice: RuntimeNotice): void => parentPort?.postMessage(notice);
+
+function register(tools: readonly ToolDefinition[], module: string): void {
+  for (const tool of tools) {
+    const existing = registry.get(tool.name);
+    if (existing) {
+      loadFailure = {
+        name: 'DuplicateToolError',
+        message: `Tool "${tool.name}" is defined in ${existing.module} and ${module}`,
+        stack: '',
+        code: 'DUPLICATE_TOOL',
+        path: '',
+        module,
+        tool: tool.name,
+        modules: [existing.module, module],
+      };
+      return;
+    }
+    registry.set(tool.name, { tool, module });
+  }
+}
+
+async function load(): Promise<void> {
+  register(builtinTools, BUILTIN_MODULE);
+  for (const module of config.modules) {
+    if (loadFailure) return;
+    notify({ toolbridge: 'loading', threadId, module });
+    try {
+      register(toolsOfModule((await import(module)) as Record<string, unknown>), module);
+    } catch (error) {
+      loadFailure = { ...toErrorRecord(error), code: 'TOOL_LOAD_FAILED', module };
+    }
+  }
+}
+
+await load();
+const catalog: ToolInfo[] = [...registry.values()].map(({ tool, module }) => ({
+  name: tool.name,
+  description: tool.description,
+  version: tool.version,
+  idempotent: tool.idempotent,
+  timeoutMs: tool.timeoutMs,
+  module,
+}));
+notify({ toolbridge: 'ready', threadId, tools: catalog, ...(loadFailure ? { error: loadFailure } : {}) });
+
+/** The `ctx` a tool receives. The AbortSignal and its deadline timer are made only if the tool asks. */
+class CallContext implements ToolContext {
+  readonly callId: number;
+  readonly tool: string;
+  readonly #deadline: number;
+  readonly #port: MessagePort | undefined;
+  #controller: AbortController | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #abortedByCaller = false;
+
+  constructor(callId: number, tool: string, deadline: number, port: MessagePort | undefined) {
+    this.callId = callId;
+    this.tool = tool;
+    this.#deadline = deadline;
+    this.#port = port;
+    port?.once('message', () => {
+      this.#abortedByCaller = true;
+      this.#controller?.abort(new AbortedError(tool, 'aborted by the caller'));
+    });
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller) return this.#controller.signal;
+    const controller = (this.#controller = new AbortController());
+    if (this.#abortedByCaller) {
+      controller.abort(new AbortedError(this.tool, 'aborted by the caller'));
+    } else if (this.#deadline > 0) {
+      const timeout = () => controller.abort(new TimeoutError(this.tool, 0));
+      const left = this.#deadline - Date.now();
+      if (left <= 0) timeout();
+      else this.#timer = setTimeout(timeout, left);
+    }
+    return controller.signal;
+  }
+
+  dispose(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#port?.close();
+  }
+}
+
+function reply(callId: number, tool: string, result: unknown): WireMessage {
+  try {
+    return encodeMessage({ kind: Kind.Result, callId, tool, deadline: 0 }, result, policy, 'result').message;
+  } catch (error) {
+    // A result that cannot cross (a function, say) is the tool's fault, not the caller's: TOOL_FAILED.
+    return fail(callId, tool, error, '');
+  }
+}
+
+function fail(callId: number, tool: string, error: unknown, code?: string): WireMessage {
+  const record: ErrorRecord = toErrorRecord(error);
+  if (code !== undefined) record.code = code;
+  return encodeMessage({ kind: Kind.Error, callId, tool, deadline: 0, error: record }, undefined, policy, 'error')
+    .message;
+}
+
+/** Runs one call. Never throws: every failure becomes an error envelope. */
+export default function handle(task: Task): WireMessage | Promise<WireMessage> {
+  let callId = 0;
+  let name = '';
+  let ctx: CallContext | undefined;
+  try {
+    const { fields, value } = decodeMessage(task);
+    callId = fields.callId;
+    name = fields.tool;
+    const entry = registry.get(name);
+    if (!entry) {
+      if (loadFailure) return fail(callId, name, new Error(loadFailure.message), loadFailure.code);
+      return fail(callId, name, new Error(`No tool named "${name}" in this worker`), 'TOOL_NOT_FOUND');
+    }
+    ctx = new CallContext(callId, name, fields.deadline, task.p);
+    const out = entry.tool.run(value, ctx);
+    if (out !== null && typeof out === 'object' && typeof (out as PromiseLike<unknown>).then === 'function') {
+      const context = ctx;
+      return Promise.resolve(out).then(
+        (result) => (context.dispose(), reply(callId, name, result)),
+        (error: unknown) => (context.dispose(), fail(callId, name, error)),
+      );
+    }
+    ctx.dispose();
+    return reply(callId, name, out);
+  } catch (error) {
+    ctx?.dispose();
+    return fail(callId, name, error);
+  }
+}
