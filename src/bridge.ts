@@ -85,7 +85,11 @@ class ToolBridge implements Bridge {
       message = encoded.message;
     } catch (error) {
       this.#stats.call(tool, performance.now() - start, true);
-      return Promise.reject(error);
+      return Promise.reject(
+        error instanceof ToolBridgeError
+          ? error
+          : new InvalidArgsError(`args cannot be encoded: ${String(error)}`, { cause: error }),
+      );
     }
     this.#inFlight++;
     return new Promise<R>((resolve, reject) => {

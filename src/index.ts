@@ -1,7 +1,7 @@
 export { createBridge, type Bridge, type CallOptions } from './bridge.js';
 export type { BridgeOptions } from './options.js';
 export { defineTool, type ToolContext, type ToolDefinition, type ToolInfo, type ToolSpec } from './tool.js';
-export { isShared, shared, toShared, type TypedArray, type TypedArrayConstructor } from './shared.js';
+export { isShared, shared, toShared, type SharedArray, type TypedArray, type TypedArrayConstructor } from './shared.js';
 export type { BridgeStats, LatencySummary, ToolStats } from './telemetry/stats.js';
 export {
   AbortedError,

@@ -16,11 +16,46 @@ export type TypedArray =
   | BigUint64Array;
 
 /** A typed-array constructor: `Float64Array`, `Int32Array`, ... */
-export interface TypedArrayConstructor<T extends TypedArray = TypedArray> {
-  new (buffer: SharedArrayBuffer, byteOffset?: number, length?: number): T;
-  readonly BYTES_PER_ELEMENT: number;
-  readonly name: string;
-}
+export type TypedArrayConstructor =
+  | Int8ArrayConstructor
+  | Uint8ArrayConstructor
+  | Uint8ClampedArrayConstructor
+  | Int16ArrayConstructor
+  | Uint16ArrayConstructor
+  | Int32ArrayConstructor
+  | Uint32ArrayConstructor
+  | Float32ArrayConstructor
+  | Float64ArrayConstructor
+  | BigInt64ArrayConstructor
+  | BigUint64ArrayConstructor;
+
+/** Any typed-array constructor, seen as making a view over a shared buffer. */
+type ViewOver = new (buffer: SharedArrayBuffer) => TypedArray;
+
+/** The typed array a constructor makes, over a `SharedArrayBuffer`. */
+export type SharedArray<C extends TypedArrayConstructor> = C extends Int8ArrayConstructor
+  ? Int8Array<SharedArrayBuffer>
+  : C extends Uint8ClampedArrayConstructor
+    ? Uint8ClampedArray<SharedArrayBuffer>
+    : C extends Uint8ArrayConstructor
+      ? Uint8Array<SharedArrayBuffer>
+      : C extends Int16ArrayConstructor
+        ? Int16Array<SharedArrayBuffer>
+        : C extends Uint16ArrayConstructor
+          ? Uint16Array<SharedArrayBuffer>
+          : C extends Int32ArrayConstructor
+            ? Int32Array<SharedArrayBuffer>
+            : C extends Uint32ArrayConstructor
+              ? Uint32Array<SharedArrayBuffer>
+              : C extends Float32ArrayConstructor
+                ? Float32Array<SharedArrayBuffer>
+                : C extends Float64ArrayConstructor
+                  ? Float64Array<SharedArrayBuffer>
+                  : C extends BigInt64ArrayConstructor
+                    ? BigInt64Array<SharedArrayBuffer>
+                    : C extends BigUint64ArrayConstructor
+                      ? BigUint64Array<SharedArrayBuffer>
+                      : never;
 
 /**
  * A zero-filled typed array of `length` elements over a new `SharedArrayBuffer`. Passing it to or returning
@@ -28,7 +63,7 @@ export interface TypedArrayConstructor<T extends TypedArray = TypedArray> {
  *
  * @example const x = shared(Float64Array, 1_000_000);
  */
-export function shared<T extends TypedArray>(Ctor: TypedArrayConstructor<T>, length: number): T {
+export function shared<C extends TypedArrayConstructor>(Ctor: C, length: number): SharedArray<C> {
   if (typeof Ctor !== 'function' || typeof Ctor.BYTES_PER_ELEMENT !== 'number') {
     throw new InvalidArgsError(`shared() expects a typed-array constructor, got ${describeValue(Ctor)}`);
   }
@@ -37,7 +72,7 @@ export function shared<T extends TypedArray>(Ctor: TypedArrayConstructor<T>, len
       `shared(${Ctor.name}, length): length must be a non-negative integer, got ${describeValue(length)}`,
     );
   }
-  return new Ctor(new SharedArrayBuffer(length * Ctor.BYTES_PER_ELEMENT));
+  return new (Ctor as unknown as ViewOver)(new SharedArrayBuffer(length * Ctor.BYTES_PER_ELEMENT)) as SharedArray<C>;
 }
 
 /** True when the view's memory is a `SharedArrayBuffer` (so it crosses threads without a copy). */
@@ -56,7 +91,7 @@ export function toShared(value: TypedArray | Table): TypedArray | Table {
   if (value instanceof Table) return shareTable(value);
   if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
     if (isShared(value)) return value;
-    const Ctor = value.constructor as TypedArrayConstructor;
+    const Ctor = value.constructor as ViewOver;
     const copy = new Ctor(new SharedArrayBuffer(value.byteLength));
     (copy as Uint8Array).set(value as Uint8Array);
     return copy;

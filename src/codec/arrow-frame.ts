@@ -1,4 +1,4 @@
-import { Data, Message, RecordBatch, Schema, Struct, Table, Vector, type DataType } from 'apache-arrow';
+import { Data, Message, RecordBatch, Schema, Struct, Table, Vector, makeData, type DataType } from 'apache-arrow';
 import { BufferTable } from './buffers.js';
 import { openView, type ViewRef } from './views.js';
 
@@ -52,10 +52,19 @@ function encodeData(data: Data, table: BufferTable): DataNodeRef {
     valueOffsets: optionalRef(table, data.valueOffsets as ArrayBufferView | undefined),
     nullBitmap: optionalRef(table, data.nullBitmap as ArrayBufferView | undefined),
     typeIds: optionalRef(table, data.typeIds as ArrayBufferView | undefined),
-    variadic: data.variadicBuffers.map((view) => table.ref(view)),
-    children: data.children.map((child) => encodeData(child, table)),
+    variadic: (data.variadicBuffers ?? []).map((view) => table.ref(view)),
+    children: (data.children ?? []).map((child) => encodeData(asData(child), table)),
     dictionary: data.dictionary ? data.dictionary.data.map((chunk) => encodeData(chunk, table)) : [],
   };
+}
+
+/**
+ * A child of a Data node. Arrow keeps `Vector`s instead of `Data` as the children of the batch of an empty
+ * table; such a vector is empty and stands for its first (or an empty) chunk.
+ */
+function asData(child: Data | Vector): Data {
+  if (child instanceof Data) return child;
+  return child.data[0] ?? makeData({ type: child.type, length: 0 } as never);
 }
 
 /** Describes a table's memory; column buffers not in shared memory are queued for copying in `table`. */

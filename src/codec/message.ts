@@ -54,7 +54,7 @@ export function encodeMessage(head: Head, value: unknown, policy: CodecPolicy, r
   let msgpack;
   let v: unknown;
   if (parts !== undefined) {
-    if (parts.plainBytes > policy.msgpackThreshold) {
+    if (parts.plainBytes > policy.msgpackThreshold && !parts.cloneOnly) {
       const bytes = packr.pack(parts.plain);
       msgpack = buffers.reserve(bytes.byteLength);
       const target = buffers.flush()!;

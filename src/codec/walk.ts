@@ -21,6 +21,8 @@ export interface Parts {
   frames: FrameRef[];
   /** Rough size of the plain part in bytes, to choose between structured clone and MessagePack. */
   plainBytes: number;
+  /** The plain part holds a value MessagePack would not keep exactly (-0), so it must go by clone. */
+  cloneOnly: boolean;
 }
 
 type Key = string | number;
@@ -51,6 +53,7 @@ export function takeApart(value: unknown, buffers: BufferTable, root: string): P
   const frames: FrameRef[] = [];
   const keys: Key[] = [];
   let plainBytes = 0;
+  let cloneOnly = false;
   let seen: Map<object, unknown> | undefined;
 
   const fail = (what: string): never => {
@@ -69,6 +72,10 @@ export function takeApart(value: unknown, buffers: BufferTable, root: string): P
         return fail('a function');
       case 'symbol':
         return fail('a symbol');
+      case 'number':
+        if (v === 0 && 1 / v < 0) cloneOnly = true;
+        plainBytes += 8;
+        return v;
       default:
         plainBytes += 8;
         return v;
@@ -184,7 +191,7 @@ export function takeApart(value: unknown, buffers: BufferTable, root: string): P
   };
 
   const plain = walk(value);
-  return { plain, views, frames, plainBytes };
+  return { plain, views, frames, plainBytes, cloneOnly };
 }
 
 /**
