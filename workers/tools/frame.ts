@@ -1,4 +1,5 @@
 import {
+  DataType,
   Field,
   Float64,
   RecordBatch,
@@ -80,26 +81,54 @@ function groupRows(table: Table, keys: Vector[]): { groupOf: Int32Array; firstRo
   const groupOf = new Int32Array(table.numRows);
   const firstRow: number[] = [];
   const ids = new Map<unknown, number>();
-  const assign = (row: number, key: unknown) => {
+  const idOf = (key: unknown, row: number) => {
     let id = ids.get(key);
     if (id === undefined) {
       id = firstRow.push(row) - 1;
       ids.set(key, id);
     }
-    groupOf[row] = id;
+    return id;
   };
   if (keys.length === 1) {
-    forEachValue(keys[0]!, (row, value) => assign(row, value));
+    let row = 0;
+    for (const data of keys[0]!.data) {
+      const end = row + data.length;
+      const nullable = data.nullCount > 0;
+      if (DataType.isDictionary(data.type) && data.dictionary) {
+        // Look each dictionary entry up once per chunk, then go by index.
+        const indices = data.values as ArrayLike<number>;
+        const local = new Int32Array(data.dictionary.length).fill(-1);
+        for (let i = 0; row < end; i++, row++) {
+          if (nullable && !data.getValid(i)) {
+            groupOf[row] = idOf(null, row);
+            continue;
+          }
+          const d = indices[i]!;
+          let id = local[d]!;
+          if (id < 0) local[d] = id = idOf(data.dictionary.get(d), row);
+          groupOf[row] = id;
+        }
+      } else if (isNumeric(data.type)) {
+        const values = data.values as ArrayLike<number | bigint>;
+        for (let i = 0; row < end; i++, row++) {
+          groupOf[row] = idOf(nullable && !data.getValid(i) ? null : values[i], row);
+        }
+      } else {
+        const chunk = makeVector(data);
+        for (let i = 0; row < end; i++, row++) groupOf[row] = idOf(chunk.get(i), row);
+      }
+    }
   } else {
     const parts: unknown[][] = keys.map(() => new Array(table.numRows));
     keys.forEach((key, k) => forEachValue(key, (row, value) => (parts[k]![row] = value)));
+    const json = (_: string, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v);
     for (let row = 0; row < table.numRows; row++) {
-      assign(
-        row,
+      groupOf[row] = idOf(
         JSON.stringify(
           parts.map((p) => p[row]),
-          (_, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v),
+          json,
         ),
+        row,
       );
     }
   }
