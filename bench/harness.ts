@@ -1,0 +1,120 @@
+/**
+ * The plain end-to-end harness: time a async operation many times, after a warm-up, and summarise.
+ * Compared systems are measured in alternating rounds in one process, so that a noisy machine slows
+ * both alike; ratios are computed per round and reported as median, min and max over the rounds.
+ */
+import { cpus, totalmem } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+
+export interface Summary {
+  p50: number;
+  p99: number;
+  min: number;
+  max: number;
+  mean: number;
+  n: number;
+}
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i]!;
+}
+
+export function summarize(samples: readonly number[]): Summary {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return {
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    min: sorted[0] ?? NaN,
+    max: sorted[sorted.length - 1] ?? NaN,
+    mean: sorted.reduce((s, v) => s + v, 0) / sorted.length,
+    n: sorted.length,
+  };
+}
+
+/** Milliseconds each of `n` sequential runs of `fn` took. */
+export async function time(fn: () => Promise<unknown>, n: number): Promise<number[]> {
+  const out: number[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await fn();
+    out[i] = performance.now() - t;
+  }
+  return out;
+}
+
+export interface Contender {
+  name: string;
+  run: () => Promise<unknown>;
+}
+
+export interface RoundsResult {
+  /** Per contender: the p50 of each round, in ms. */
+  p50s: Record<string, number[]>;
+  /** Per contender: every sample of every round. */
+  all: Record<string, Summary>;
+}
+
+/**
+ * Runs the contenders in alternating rounds (A B C, B C A, ...), `perRound` sequential calls each,
+ * after `warmup` calls each.
+ */
+export async function rounds(contenders: Contender[], opts: { rounds: number; perRound: number; warmup: number }) {
+  for (const c of contenders) await time(c.run, opts.warmup);
+  const p50s: Record<string, number[]> = {};
+  const samples: Record<string, number[]> = {};
+  for (const c of contenders) {
+    p50s[c.name] = [];
+    samples[c.name] = [];
+  }
+  for (let r = 0; r < opts.rounds; r++) {
+    for (let k = 0; k < contenders.length; k++) {
+      const c = contenders[(r + k) % contenders.length]!;
+      const s = await time(c.run, opts.perRound);
+      p50s[c.name]!.push(summarize(s).p50);
+      samples[c.name]!.push(...s);
+    }
+  }
+  const all: Record<string, Summary> = {};
+  for (const c of contenders) all[c.name] = summarize(samples[c.name]!);
+  return { p50s, all } satisfies RoundsResult;
+}
+
+/** Median, min and max of per-round values. */
+export function spread(values: readonly number[]): { median: number; min: number; max: number } {
+  const s = summarize(values);
+  return { median: s.p50, min: s.min, max: s.max };
+}
+
+export function ratios(a: readonly number[], b: readonly number[]): number[] {
+  return a.map((v, i) => v / b[i]!);
+}
+
+const pkg = (name: string): string => {
+  try {
+    const url = new URL(`../../node_modules/${name}/package.json`, import.meta.url);
+    return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
+  } catch {
+    return 'n/a';
+  }
+};
+
+export function machine() {
+  const cpu = cpus();
+  return {
+    cpu: cpu[0]?.model ?? 'unknown',
+    cores: cpu.length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    packages: Object.fromEntries(
+      ['piscina', 'apache-arrow', 'msgpackr', '@msgpack/msgpack', 'flatbuffers'].map((n) => [n, pkg(n)]),
+    ),
+  };
+}
+
+export const fmt = (ms: number): string => (ms < 1 ? `${(ms * 1000).toFixed(1)} µs` : `${ms.toFixed(2)} ms`);
+export const fmtRatio = (r: { median: number; min: number; max: number }): string =>
+  `${r.median.toFixed(2)}x (min ${r.min.toFixed(2)}, max ${r.max.toFixed(2)})`;

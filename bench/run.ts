@@ -1,0 +1,64 @@
+/**
+ * `npm run bench [-- --only <scenario>] [-- --tiny] [-- --threads N]`: runs the benchmark scenarios, prints
+ * a table and the target checks for each, and writes bench/results/latest.json.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { parseArgs } from 'node:util';
+import { machine } from './harness.js';
+import type { Scenario, ScenarioResult } from './scenario.js';
+import { codec } from './scenarios/codec.js';
+import { dispatch } from './scenarios/dispatch.js';
+import { frames } from './scenarios/frames.js';
+import { payload } from './scenarios/payload.js';
+
+export const scenarios: Record<string, Scenario> = { dispatch, payload, frames, codec };
+
+export async function runScenarios(names: string[], options: { tiny: boolean; threads: number }) {
+  const results: ScenarioResult[] = [];
+  for (const name of names) {
+    const scenario = scenarios[name];
+    if (!scenario) throw new Error(`Unknown scenario "${name}". Known: ${Object.keys(scenarios).join(', ')}`);
+    results.push(await scenario(options));
+  }
+  return results;
+}
+
+function print(result: ScenarioResult): void {
+  console.log(`\n## ${result.name}: ${result.title}`);
+  console.table(result.rows);
+  for (const c of result.checks) {
+    console.log(`${c.pass ? 'PASS' : 'FAIL'}  ${c.criterion}: ${c.measured} (target ${c.target})`);
+  }
+  for (const note of result.notes ?? []) console.log(`note: ${note}`);
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      only: { type: 'string', multiple: true },
+      tiny: { type: 'boolean', default: false },
+      threads: { type: 'string' },
+      out: { type: 'string', default: new URL('../../bench/results/latest.json', import.meta.url).pathname },
+    },
+  });
+  const names = values.only ?? Object.keys(scenarios);
+  const threads = values.threads ? Number(values.threads) : Math.min(2, availableParallelism());
+  const info = machine();
+  console.log(
+    `machine: ${info.cpu}, ${info.cores} cores, ${info.memoryGiB} GiB; node ${info.node}; threads ${threads}`,
+  );
+  const startedAt = new Date().toISOString();
+  const results: ScenarioResult[] = [];
+  for (const name of names) {
+    const [result] = await runScenarios([name], { tiny: values.tiny, threads });
+    print(result!);
+    results.push(result!);
+  }
+  mkdirSync(new URL('.', `file://${values.out}`), { recursive: true });
+  writeFileSync(values.out, `${JSON.stringify({ startedAt, machine: info, threads, results }, null, 2)}\n`);
+  console.log(`\nwrote ${values.out}`);
+  if (results.some((r) => r.checks.some((c) => !c.pass))) process.exitCode = 1;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();

@@ -1,0 +1,27 @@
+/** What every scenario returns: a table to print and the checks against its targets. */
+export interface Check {
+  criterion: string;
+  measured: string;
+  target: string;
+  pass: boolean;
+}
+
+export interface ScenarioResult {
+  name: string;
+  title: string;
+  /** Rows for the printed table and the Markdown report. */
+  rows: Array<Record<string, string | number>>;
+  checks: Check[];
+  notes?: string[];
+}
+
+export interface ScenarioOptions {
+  /** Smaller sizes and fewer rounds: for the smoke test. */
+  tiny: boolean;
+  threads: number;
+}
+
+export type Scenario = (options: ScenarioOptions) => Promise<ScenarioResult>;
+
+export const toolsModule = new URL('./tools.js', import.meta.url);
+export const rawWorker = new URL('./workers/raw.js', import.meta.url).href;
