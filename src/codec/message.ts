@@ -92,8 +92,11 @@ export function decodeMessage(message: WireMessage): Decoded {
   const buffers = message.b ?? [];
   let plain: unknown;
   if (fields.payload === Payload.Clone) plain = message.v;
-  else if (fields.payload === Payload.MsgPack && fields.msgpack)
-    plain = packr.unpack(openView(buffers, fields.msgpack) as Uint8Array);
+  else if (fields.payload === Payload.MsgPack && fields.msgpack) {
+    // msgpackr's native string decoder (msgpackr-extract) crashes the process on Node 20 when it reads from
+    // shared memory, so the bytes are copied out first (one memcpy, small next to decoding them).
+    plain = packr.unpack((openView(buffers, fields.msgpack) as Uint8Array).slice());
+  }
   if (fields.views.length === 0 && fields.frames.length === 0) return { fields, value: plain };
   const cache = new Map<number, unknown>();
   const value = putTogether(plain, (ref) => {
