@@ -1,7 +1,7 @@
 /**
- * The plain end-to-end harness: time a async operation many times, after a warm-up, and summarise.
- * Compared systems are measured in alternating rounds in one process, so that a noisy machine slows
- * both alike; ratios are computed per round and reported as median, min and max over the rounds.
+ * The plain end-to-end harness: time an async operation many times, after a warm-up, and summarise.
+ * Compared systems run in one process, call by call in turn, so that a noisy machine slows them alike;
+ * ratios are computed per round and reported as median, min and max over the rounds.
  */
 import { cpus, totalmem } from 'node:os';
 import { readFileSync } from 'node:fs';
@@ -58,8 +58,8 @@ export interface RoundsResult {
 }
 
 /**
- * Runs the contenders in alternating rounds (A B C, B C A, ...), `perRound` sequential calls each,
- * after `warmup` calls each.
+ * Runs the contenders call by call in turn (A B C, B C A, ...): every round makes `perRound` calls of each,
+ * interleaved, so that a noisy neighbour slows all contenders alike. After `warmup` calls of each.
  */
 export async function rounds(contenders: Contender[], opts: { rounds: number; perRound: number; warmup: number }) {
   for (const c of contenders) await time(c.run, opts.warmup);
@@ -70,12 +70,19 @@ export async function rounds(contenders: Contender[], opts: { rounds: number; pe
     samples[c.name] = [];
   }
   for (let r = 0; r < opts.rounds; r++) {
-    for (let k = 0; k < contenders.length; k++) {
-      const c = contenders[(r + k) % contenders.length]!;
-      const s = await time(c.run, opts.perRound);
-      p50s[c.name]!.push(summarize(s).p50);
-      samples[c.name]!.push(...s);
+    const round: number[][] = contenders.map(() => []);
+    for (let i = 0; i < opts.perRound; i++) {
+      for (let k = 0; k < contenders.length; k++) {
+        const index = (i + k) % contenders.length;
+        const t = performance.now();
+        await contenders[index]!.run();
+        round[index]!.push(performance.now() - t);
+      }
     }
+    contenders.forEach((c, index) => {
+      p50s[c.name]!.push(summarize(round[index]!).p50);
+      samples[c.name]!.push(...round[index]!);
+    });
   }
   const all: Record<string, Summary> = {};
   for (const c of contenders) all[c.name] = summarize(samples[c.name]!);

@@ -126,6 +126,72 @@ export function writeEnvelope(f: EnvelopeFields): Uint8Array {
   return b.asUint8Array().slice();
 }
 
+/** Where the per-call fields sit in a template envelope. */
+interface Template {
+  bytes: Uint8Array;
+  callId: number;
+  deadline: number;
+  shared: number;
+  copied: number;
+}
+
+const templates = new Map<string, Template>();
+const MAX_TEMPLATES = 4096;
+
+function fieldPosition(e: Envelope, vtableOffset: number): number {
+  return e.bb_pos + e.bb!.__offset(e.bb_pos, vtableOffset);
+}
+
+function writeUint64(view: DataView, at: number, value: number): void {
+  view.setUint32(at, value >>> 0, true);
+  view.setUint32(at + 4, Math.floor(value / 2 ** 32), true);
+}
+
+/**
+ * Writes an envelope with no views, frames, MessagePack bytes or error (a small call or result, the common
+ * case) by stamping a per-tool template: the same bytes {@link writeEnvelope} would write, with only the
+ * call id, the deadline and the byte counts patched in.
+ */
+export function writeSimpleEnvelope(
+  f: Pick<EnvelopeFields, 'kind' | 'callId' | 'tool' | 'deadline' | 'payload' | 'sharedBytes' | 'copiedBytes'>,
+): Uint8Array {
+  const key = `${f.kind}:${f.payload}:${f.tool}`;
+  let t = templates.get(key);
+  if (t === undefined) {
+    const b = new flatbuffers.Builder(128);
+    b.forceDefaults(true);
+    const tool = b.createString(f.tool);
+    Envelope.startEnvelope(b);
+    Envelope.addKind(b, f.kind);
+    Envelope.addCallId(b, 0n);
+    Envelope.addTool(b, tool);
+    Envelope.addDeadline(b, 0);
+    Envelope.addPayload(b, f.payload);
+    Envelope.addBytesShared(b, 0n);
+    Envelope.addBytesCopied(b, 0n);
+    b.finish(Envelope.endEnvelope(b));
+    const bytes = b.asUint8Array().slice();
+    const e = Envelope.getRootAsEnvelope(new flatbuffers.ByteBuffer(bytes));
+    // Vtable offsets of the fields, in schema order: 4 + 2 * field index.
+    t = {
+      bytes,
+      callId: fieldPosition(e, 6),
+      deadline: fieldPosition(e, 10),
+      shared: fieldPosition(e, 22),
+      copied: fieldPosition(e, 24),
+    };
+    if (templates.size >= MAX_TEMPLATES) templates.clear();
+    templates.set(key, t);
+  }
+  const out = t.bytes.slice();
+  const view = new DataView(out.buffer);
+  writeUint64(view, t.callId, f.callId);
+  view.setFloat64(t.deadline, f.deadline, true);
+  writeUint64(view, t.shared, f.sharedBytes);
+  writeUint64(view, t.copied, f.copiedBytes);
+  return out;
+}
+
 function readView(v: View): ViewRef {
   return { buffer: v.buffer(), byteOffset: Number(v.byteOffset()), length: Number(v.length()), dtype: v.dtype() };
 }

@@ -1,7 +1,15 @@
 import { Packr } from 'msgpackr';
 import { decodeFrame } from './arrow-frame.js';
 import { BufferTable } from './buffers.js';
-import { Kind, Payload, readEnvelope, writeEnvelope, type EnvelopeFields, type ErrorRecord } from './envelope.js';
+import {
+  Kind,
+  Payload,
+  readEnvelope,
+  writeEnvelope,
+  writeSimpleEnvelope,
+  type EnvelopeFields,
+  type ErrorRecord,
+} from './envelope.js';
 import { openView } from './views.js';
 import { putTogether, takeApart } from './walk.js';
 
@@ -67,7 +75,7 @@ export function encodeMessage(head: Head, value: unknown, policy: CodecPolicy, r
       payload = Payload.Clone;
     }
   }
-  const e = writeEnvelope({
+  const fields = {
     kind: head.kind,
     callId: head.callId,
     tool: head.tool,
@@ -79,7 +87,9 @@ export function encodeMessage(head: Head, value: unknown, policy: CodecPolicy, r
     error: head.error,
     sharedBytes: buffers.sharedBytes,
     copiedBytes: buffers.copiedBytes,
-  });
+  };
+  const simple = !msgpack && !head.error && fields.views.length === 0 && fields.frames.length === 0;
+  const e = simple ? writeSimpleEnvelope(fields) : writeEnvelope(fields);
   const message: WireMessage = { e };
   if (buffers.buffers.length > 0) message.b = buffers.buffers;
   if (payload === Payload.Clone) message.v = v;
