@@ -1,7 +1,7 @@
 import { Table } from 'apache-arrow';
 import { InvalidArgsError } from '../errors.js';
 import { encodeFrame, type FrameRef } from './arrow-frame.js';
-import type { BufferTable } from './buffers.js';
+import { BufferTable } from './buffers.js';
 import { isDetached, type ViewRef } from './views.js';
 
 /**
@@ -43,154 +43,187 @@ function formatPath(root: string, keys: readonly Key[]): string {
   return out;
 }
 
-/**
- * Walks a value, moving its typed arrays and Arrow tables out of it (see {@link Parts}) and rejecting what
- * cannot cross a thread. Containers are copied only on the way to something that was replaced, so a value
- * without views or tables comes back as it is.
- */
-export function takeApart(value: unknown, buffers: BufferTable, root: string): Parts {
-  const views: ViewRef[] = [];
-  const frames: FrameRef[] = [];
-  const keys: Key[] = [];
-  let plainBytes = 0;
-  let cloneOnly = false;
-  let seen: Map<object, unknown> | undefined;
+/** Thrown by a walk that does not track paths, to ask for a second walk that does. */
+const RETRY_WITH_PATH = Symbol('retry with path');
 
-  const fail = (what: string): never => {
-    const path = formatPath(root, keys);
+/** One walk over a value; see {@link takeApart}. */
+class Walker {
+  readonly views: ViewRef[] = [];
+  readonly frames: FrameRef[] = [];
+  plainBytes = 0;
+  cloneOnly = false;
+  readonly #buffers: BufferTable;
+  readonly #root: string;
+  /** Keys from the root to the current value; kept only when `#track` is set (for error paths). */
+  readonly #keys: Key[] = [];
+  readonly #track: boolean;
+  #seen: Map<object, unknown> | undefined;
+
+  constructor(buffers: BufferTable, root: string, track: boolean) {
+    this.#buffers = buffers;
+    this.#root = root;
+    this.#track = track;
+  }
+
+  fail(what: string): never {
+    if (!this.#track) throw RETRY_WITH_PATH;
+    const path = formatPath(this.#root, this.#keys);
     throw new InvalidArgsError(`${path} is ${what}, which cannot be sent to a worker`, { path });
-  };
+  }
 
-  const walk = (v: unknown): unknown => {
+  walk(v: unknown): unknown {
     switch (typeof v) {
       case 'string':
-        plainBytes += v.length + 8;
+        this.plainBytes += v.length + 8;
         return v;
       case 'object':
-        return v === null ? v : walkObject(v);
+        return v === null ? v : this.walkObject(v);
       case 'function':
-        return fail('a function');
+        return this.fail('a function');
       case 'symbol':
-        return fail('a symbol');
+        return this.fail('a symbol');
       case 'number':
-        if (v === 0 && 1 / v < 0) cloneOnly = true;
-        plainBytes += 8;
+        if (v === 0 && 1 / v < 0) this.cloneOnly = true;
+        this.plainBytes += 8;
         return v;
       default:
-        plainBytes += 8;
+        this.plainBytes += 8;
         return v;
     }
-  };
+  }
 
-  const walkObject = (v: object): unknown => {
-    seen ??= new Map();
+  /** Walks `v` under `key`. */
+  child(key: Key, v: unknown): unknown {
+    if (!this.#track) return this.walk(v);
+    this.#keys.push(key);
+    const out = this.walk(v);
+    this.#keys.pop();
+    return out;
+  }
+
+  walkObject(v: object): unknown {
+    const seen = (this.#seen ??= new Map());
     if (seen.has(v)) return seen.get(v);
-    if (ArrayBuffer.isView(v)) {
-      if (isDetached(v)) fail('a view of a detached ArrayBuffer');
-      // Structured clone would copy the whole underlying buffer, so only small buffers go inline.
-      if (v.buffer instanceof SharedArrayBuffer || v.buffer.byteLength >= INLINE_COPY_LIMIT) {
-        const ref = { [REF_KEY]: views.push(buffers.ref(v)) - 1 };
-        seen.set(v, ref);
-        return ref;
-      }
-      buffers.copiedBytes += v.buffer.byteLength;
-      plainBytes += v.buffer.byteLength;
-      return v;
-    }
+    if (ArrayBuffer.isView(v)) return this.walkView(v, seen);
     if (v instanceof Table) {
-      const ref = { [REF_KEY]: ~(frames.push(encodeFrame(v, buffers)) - 1) };
+      const ref = { [REF_KEY]: ~(this.frames.push(encodeFrame(v, this.#buffers)) - 1) };
       seen.set(v, ref);
       return ref;
     }
     seen.set(v, v);
-    if (Array.isArray(v)) {
-      let out: unknown[] | undefined;
-      for (let i = 0; i < v.length; i++) {
-        keys.push(i);
-        const item: unknown = v[i];
-        const next = walk(item);
-        keys.pop();
-        if (next !== item) {
-          out ??= v.slice();
-          out[i] = next;
-        }
-      }
-      if (out) seen.set(v, out);
-      return out ?? v;
-    }
-    if (v instanceof Map) {
-      let changed = false;
-      const entries: Array<[unknown, unknown]> = [];
-      let i = 0;
-      for (const [key, item] of v) {
-        keys.push(`<map key ${i}>`);
-        const nextKey = walk(key);
-        keys[keys.length - 1] = typeof key === 'string' || typeof key === 'number' ? key : `<map value ${i}>`;
-        const next = walk(item);
-        keys.pop();
-        changed ||= nextKey !== key || next !== item;
-        entries.push([nextKey, next]);
-        i++;
-      }
-      if (!changed) return v;
-      const out = new Map(entries);
-      seen.set(v, out);
-      return out;
-    }
-    if (v instanceof Set) {
-      let changed = false;
-      const items: unknown[] = [];
-      let i = 0;
-      for (const item of v) {
-        keys.push(`<set item ${i++}>`);
-        const next = walk(item);
-        keys.pop();
-        changed ||= next !== item;
-        items.push(next);
-      }
-      if (!changed) return v;
-      const out = new Set(items);
-      seen.set(v, out);
-      return out;
-    }
-    if (v instanceof ArrayBuffer) {
-      buffers.copiedBytes += v.byteLength;
-      plainBytes += v.byteLength;
+    let out: unknown;
+    if (Array.isArray(v)) out = this.walkArray(v);
+    else if (v instanceof Map) out = this.walkMap(v);
+    else if (v instanceof Set) out = this.walkSet(v);
+    else if (v instanceof ArrayBuffer) {
+      this.#buffers.copiedBytes += v.byteLength;
+      this.plainBytes += v.byteLength;
       return v;
-    }
-    if (v instanceof SharedArrayBuffer) {
-      buffers.sharedBytes += v.byteLength;
+    } else if (v instanceof SharedArrayBuffer) {
+      this.#buffers.sharedBytes += v.byteLength;
       return v;
-    }
-    if (v instanceof Date || v instanceof RegExp || v instanceof Error) {
-      plainBytes += 16;
+    } else if (v instanceof Date || v instanceof RegExp || v instanceof Error) {
+      this.plainBytes += 16;
       return v;
+    } else {
+      for (const [Ctor, what] of UNCLONEABLE) if (v instanceof Ctor) this.fail(what);
+      out = this.walkRecord(v as Record<string, unknown>);
     }
-    for (const [Ctor, what] of UNCLONEABLE) if (v instanceof Ctor) fail(what);
-    // A plain object, or a class instance (which arrives as a plain object, as with structured clone).
+    if (out !== v) seen.set(v, out);
+    return out;
+  }
+
+  walkView(v: ArrayBufferView, seen: Map<object, unknown>): unknown {
+    if (isDetached(v)) this.fail('a view of a detached ArrayBuffer');
+    // Structured clone would copy the whole underlying buffer, so only small buffers go inline.
+    if (v.buffer instanceof SharedArrayBuffer || v.buffer.byteLength >= INLINE_COPY_LIMIT) {
+      const ref = { [REF_KEY]: this.views.push(this.#buffers.ref(v)) - 1 };
+      seen.set(v, ref);
+      return ref;
+    }
+    this.#buffers.copiedBytes += v.buffer.byteLength;
+    this.plainBytes += v.buffer.byteLength;
+    return v;
+  }
+
+  walkArray(v: unknown[]): unknown[] {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < v.length; i++) {
+      const item = v[i];
+      const next = this.child(i, item);
+      if (next !== item) {
+        out ??= v.slice();
+        out[i] = next;
+      }
+    }
+    return out ?? v;
+  }
+
+  walkMap(v: Map<unknown, unknown>): Map<unknown, unknown> {
+    let changed = false;
+    const entries: Array<[unknown, unknown]> = [];
+    let i = 0;
+    for (const [key, item] of v) {
+      const nextKey = this.child(`<map key ${i}>`, key);
+      const next = this.child(typeof key === 'string' || typeof key === 'number' ? key : `<map value ${i}>`, item);
+      changed ||= nextKey !== key || next !== item;
+      entries.push([nextKey, next]);
+      i++;
+    }
+    return changed ? new Map(entries) : v;
+  }
+
+  walkSet(v: Set<unknown>): Set<unknown> {
+    let changed = false;
+    const items: unknown[] = [];
+    let i = 0;
+    for (const item of v) {
+      const next = this.child(`<set item ${i++}>`, item);
+      changed ||= next !== item;
+      items.push(next);
+    }
+    return changed ? new Set(items) : v;
+  }
+
+  /** A plain object, or a class instance (which arrives as a plain object, as with structured clone). */
+  walkRecord(record: Record<string, unknown>): Record<string, unknown> {
     let out: Record<string, unknown> | undefined;
-    const record = v as Record<string, unknown>;
-    for (const key in record) {
-      if (!Object.hasOwn(record, key)) continue;
+    const keys = Object.keys(record);
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
       if (key === REF_KEY) {
-        keys.push(key);
-        fail(`an object with the reserved key "${REF_KEY}"`);
+        if (this.#track) this.#keys.push(key);
+        this.fail(`an object with the reserved key "${REF_KEY}"`);
       }
-      plainBytes += key.length + 8;
-      keys.push(key);
+      this.plainBytes += key.length + 8;
       const item = record[key];
-      const next = walk(item);
-      keys.pop();
+      const next = this.child(key, item);
       if (next !== item) {
         out ??= { ...record };
         out[key] = next;
       }
     }
-    if (out) seen.set(v, out);
-    return out ?? v;
-  };
+    return out ?? record;
+  }
+}
 
-  const plain = walk(value);
+/**
+ * Walks a value, moving its typed arrays and Arrow tables out of it (see {@link Parts}) and rejecting what
+ * cannot cross a thread. Containers are copied only on the way to something that was replaced, so a value
+ * without views or tables comes back as it is. The walk keeps no path; when it meets something it must
+ * reject, a second walk that does finds the path for the error.
+ */
+export function takeApart(value: unknown, buffers: BufferTable, root: string): Parts {
+  let walker = new Walker(buffers, root, false);
+  let plain: unknown;
+  try {
+    plain = walker.walk(value);
+  } catch (error) {
+    if (error !== RETRY_WITH_PATH) throw error;
+    walker = new Walker(new BufferTable(), root, true);
+    plain = walker.walk(value);
+  }
+  const { views, frames, plainBytes, cloneOnly } = walker;
   return { plain, views, frames, plainBytes, cloneOnly };
 }
 
