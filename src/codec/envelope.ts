@@ -89,8 +89,8 @@ function writeFrame(b: flatbuffers.Builder, frame: FrameRef): number {
   return Frame.createFrame(b, schema, batches);
 }
 
-/** Serializes an envelope to FlatBuffers bytes (a fresh, compact Uint8Array). */
-export function writeEnvelope(f: EnvelopeFields): Uint8Array {
+/** Serializes an envelope to FlatBuffers bytes, as a wire string (see {@link toWire}). */
+export function writeEnvelope(f: EnvelopeFields): string {
   const b = builder;
   b.clear();
   const tool = b.createString(f.tool);
@@ -123,7 +123,7 @@ export function writeEnvelope(f: EnvelopeFields): Uint8Array {
   if (f.sharedBytes) Envelope.addBytesShared(b, BigInt(f.sharedBytes));
   if (f.copiedBytes) Envelope.addBytesCopied(b, BigInt(f.copiedBytes));
   b.finish(Envelope.endEnvelope(b));
-  return b.asUint8Array().slice();
+  return toWire(b.asUint8Array());
 }
 
 /** Where the per-call fields sit in a template envelope. */
@@ -154,7 +154,7 @@ function writeUint64(view: DataView, at: number, value: number): void {
  */
 export function writeSimpleEnvelope(
   f: Pick<EnvelopeFields, 'kind' | 'callId' | 'tool' | 'deadline' | 'payload' | 'sharedBytes' | 'copiedBytes'>,
-): Uint8Array {
+): string {
   const key = `${f.kind}:${f.payload}:${f.tool}`;
   let t = templates.get(key);
   if (t === undefined) {
@@ -183,13 +183,31 @@ export function writeSimpleEnvelope(
     if (templates.size >= MAX_TEMPLATES) templates.clear();
     templates.set(key, t);
   }
-  const out = t.bytes.slice();
-  const view = new DataView(out.buffer);
+  const out = t.bytes.length <= scratch.length ? scratch : new Uint8Array(t.bytes.length);
+  out.set(t.bytes);
+  const view = out === scratch ? scratchView : new DataView(out.buffer);
   writeUint64(view, t.callId, f.callId);
   view.setFloat64(t.deadline, f.deadline, true);
   writeUint64(view, t.shared, f.sharedBytes);
   writeUint64(view, t.copied, f.copiedBytes);
-  return out;
+  return toWire(out, t.bytes.length);
+}
+
+/** Stamping space for {@link writeSimpleEnvelope}: no allocation per envelope but the string itself. */
+const scratch = new Uint8Array(256);
+const scratchView = new DataView(scratch.buffer);
+
+/**
+ * Envelope bytes travel between threads as a one-byte string: V8 passes a short string between threads
+ * more cheaply than a fresh ArrayBuffer, which must be allocated on both sides of every message.
+ */
+export function toWire(bytes: Uint8Array, length = bytes.length): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, length).toString('latin1');
+}
+
+/** The envelope bytes of a wire string (a view into Node's pool for small envelopes: no ArrayBuffer made). */
+export function fromWire(wire: string): Uint8Array {
+  return Buffer.from(wire, 'latin1');
 }
 
 function readView(v: View): ViewRef {
@@ -228,21 +246,40 @@ function readFrame(f: Frame): FrameRef {
   return { schema: f.schemaArray() ?? new Uint8Array(0), batches };
 }
 
-/** Parses FlatBuffers envelope bytes. */
-export function readEnvelope(bytes: Uint8Array): EnvelopeFields {
-  const e = Envelope.getRootAsEnvelope(new flatbuffers.ByteBuffer(bytes));
-  const frames: FrameRef[] = [];
-  for (let i = 0; i < e.framesLength(); i++) frames.push(readFrame(e.frames(i)!));
-  const info = e.error();
+const NONE: readonly never[] = Object.freeze([]);
+
+/** A uint64 field as a number (exact below 2^53), without making a BigInt. 0 when absent. */
+function readUint64(e: Envelope, vtableOffset: number): number {
+  const bb = e.bb!;
+  const offset = bb.__offset(e.bb_pos, vtableOffset);
+  if (offset === 0) return 0;
+  const at = e.bb_pos + offset;
+  return bb.readUint32(at) + bb.readUint32(at + 4) * 2 ** 32;
+}
+
+/** Parses an envelope from its wire string. Parts that are absent cost nothing. */
+export function readEnvelope(wire: string): EnvelopeFields {
+  const e = Envelope.getRootAsEnvelope(new flatbuffers.ByteBuffer(fromWire(wire)));
+  const frameCount = e.framesLength();
+  let frames: readonly FrameRef[] = NONE;
+  if (frameCount > 0) {
+    const list: FrameRef[] = [];
+    for (let i = 0; i < frameCount; i++) list.push(readFrame(e.frames(i)!));
+    frames = list;
+  }
+  const viewCount = e.arraysLength();
+  const kind = e.kind();
+  const info = kind === Kind.Error ? e.error() : null;
   const msgpack = e.msgpack();
   return {
-    kind: e.kind(),
-    callId: Number(e.callId()),
+    kind,
+    // Vtable offsets of the fields, in schema order: 4 + 2 * field index.
+    callId: readUint64(e, 6),
     tool: e.tool() ?? '',
     deadline: e.deadline(),
     payload: e.payload(),
     msgpack: msgpack ? readView(msgpack) : undefined,
-    views: readViews(e.arraysLength(), (i) => e.arrays(i)),
+    views: viewCount > 0 ? readViews(viewCount, (i) => e.arrays(i)) : NONE,
     frames,
     error: info
       ? {
@@ -253,7 +290,7 @@ export function readEnvelope(bytes: Uint8Array): EnvelopeFields {
           path: info.path() ?? '',
         }
       : undefined,
-    sharedBytes: Number(e.bytesShared()),
-    copiedBytes: Number(e.bytesCopied()),
+    sharedBytes: readUint64(e, 22),
+    copiedBytes: readUint64(e, 24),
   };
 }

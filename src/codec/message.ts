@@ -18,8 +18,8 @@ import { putTogether, takeApart } from './walk.js';
  * it points into, and (for the structured-clone payload) the plain part of the value. Never live objects.
  */
 export interface WireMessage {
-  /** FlatBuffers `Envelope` bytes. */
-  e: Uint8Array;
+  /** FlatBuffers `Envelope` bytes, as a one-byte string (one character a byte). */
+  e: string;
   /** Shared buffers the envelope's views point into. */
   b?: SharedArrayBuffer[];
   /** The plain part of the value, when it travels by structured clone. */
