@@ -143,7 +143,7 @@ class ToolBridge implements Bridge {
           const { fields, value } = decoded;
           this.#stats.bytes(fields.sharedBytes, fields.copiedBytes);
           if (fields.kind === Kind.Error && fields.error) {
-            finish(errorFromWorker(tool, fields.error, () => [...this.#registry.keys()]));
+            finish(errorFromWorker(tool, fields.error, { known: () => [...this.#registry.keys()], timeoutMs }));
           } else {
             finish(undefined, value);
           }

@@ -33,10 +33,20 @@ function encodeSchema(schema: Schema): Uint8Array {
   return bytes;
 }
 
+/** Decoded schemas by their bytes: a tool called again and again with one table shape decodes it once. */
+const decodedSchemas = new Map<string, Schema>();
+const MAX_DECODED_SCHEMAS = 256;
+
 function decodeSchema(bytes: Uint8Array): Schema {
-  const message = Message.decode(bytes);
-  const schema = message.header() as Schema | null;
-  if (!(schema instanceof Schema)) throw new Error('Malformed frame: the schema message holds no schema');
+  const key = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+  let schema = decodedSchemas.get(key);
+  if (schema === undefined) {
+    const header = Message.decode(bytes).header() as Schema | null;
+    if (!(header instanceof Schema)) throw new Error('Malformed frame: the schema message holds no schema');
+    schema = header;
+    if (decodedSchemas.size >= MAX_DECODED_SCHEMAS) decodedSchemas.clear();
+    decodedSchemas.set(key, schema);
+  }
   return schema;
 }
 

@@ -1,5 +1,7 @@
 import {
+  AbortedError,
   InvalidArgsError,
+  TimeoutError,
   ToolBridgeError,
   ToolFailedError,
   ToolLoadError,
@@ -26,14 +28,28 @@ export function reviveError(record: ErrorRecord): Error {
   return error;
 }
 
-/** The typed error the caller receives for an error record from a worker. */
-export function errorFromWorker(tool: string, record: ErrorRecord, known: () => readonly string[]): ToolBridgeError {
+/** What the caller's side knows of a call, to rebuild the errors that name it. */
+export interface CallSide {
+  known: () => readonly string[];
+  timeoutMs: number;
+}
+
+/**
+ * The typed error the caller receives for an error record from a worker. A tool that stops because its
+ * `ctx.signal` fired and rethrows the signal's reason reports `TIMEOUT` or `ABORTED`, as the caller's own
+ * timer would.
+ */
+export function errorFromWorker(tool: string, record: ErrorRecord, call: CallSide): ToolBridgeError {
   const cause = reviveError(record);
   switch (record.code as ErrorCode | '') {
+    case 'TIMEOUT':
+      return new TimeoutError(tool, call.timeoutMs);
+    case 'ABORTED':
+      return new AbortedError(tool, cause);
     case 'INVALID_ARGS':
       return new InvalidArgsError(record.message, { cause, ...(record.path ? { path: record.path } : {}) });
     case 'TOOL_NOT_FOUND':
-      return new ToolNotFoundError(tool, known());
+      return new ToolNotFoundError(tool, call.known());
     case 'TOOL_LOAD_FAILED':
       return new ToolLoadError(tool, cause);
     default:
