@@ -1,18 +1,17 @@
 import { performance } from 'node:perf_hooks';
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
-import { errorFromWorker } from './codec/error-record.js';
-import { decodeMessage, encodeMessage, Kind, type CodecPolicy, type WireMessage } from './codec/message.js';
 import {
-  AbortedError,
-  ClosedError,
-  InvalidArgsError,
-  TimeoutError,
-  ToolBridgeError,
-  ToolNotFoundError,
-  WorkerCrashedError,
-} from './errors.js';
+  checkBatchOptions,
+  runBatch,
+  type BatchCall,
+  type BatchEntry,
+  type BatchOptions,
+  type StreamEntry,
+} from './batch/batch-executor.js';
+import { MicroBatcher } from './batch/micro-batcher.js';
+import { AbortedError, ClosedError, InvalidOptionsError, ToolNotFoundError, describeValue } from './errors.js';
 import { checkTimeout, resolveOptions, type BridgeOptions, type ResolvedOptions } from './options.js';
 import { LocalPool, type Dispatcher } from './pool/local-pool.js';
+import { CallRunner, type Outcome } from './runner.js';
 import { StatsRecorder, type BridgeStats } from './telemetry/stats.js';
 import type { ToolInfo } from './tool.js';
 
@@ -28,6 +27,14 @@ export interface CallOptions {
 export interface Bridge extends AsyncDisposable {
   /** Runs a tool in a worker and resolves with its result. */
   call<R = unknown>(tool: string, args?: unknown, options?: CallOptions): Promise<R>;
+  /**
+   * Runs many calls, grouped by tool into chunks (one worker task per chunk), and resolves with one entry
+   * per call in input order: `{ ok: true, value }` or `{ ok: false, error }`. One call's failure never fails
+   * the batch or its neighbours.
+   */
+  batch<R = unknown>(calls: readonly BatchCall[], options?: BatchOptions): Promise<Array<BatchEntry<R>>>;
+  /** The same as {@link Bridge.batch}, yielding `{ index, ok, value | error }` as chunks complete. */
+  stream<R = unknown>(calls: readonly BatchCall[], options?: BatchOptions): AsyncIterable<StreamEntry<R>>;
   /** The registered tools and their metadata. */
   tools(): ToolInfo[];
   /** A snapshot of the counters: calls, errors and latency per tool; bytes shared and copied. */
@@ -36,19 +43,13 @@ export interface Bridge extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-/**
- * How long a call that timed out or was aborted may keep its worker to stop on its own (a tool that
- * watches `ctx.signal`) before the worker is stopped and replaced.
- */
-const STOP_GRACE_MS = 50;
-
 class ToolBridge implements Bridge {
   readonly #options: ResolvedOptions;
   readonly #pool: Dispatcher;
   readonly #registry: ReadonlyMap<string, ToolInfo>;
-  readonly #policy: CodecPolicy;
   readonly #stats = new StatsRecorder();
-  #nextCallId = 1;
+  readonly #runner: CallRunner;
+  readonly #micro = new Map<string, MicroBatcher>();
   #inFlight = 0;
   #closing: Promise<void> | undefined;
   #idle: (() => void) | undefined;
@@ -57,7 +58,9 @@ class ToolBridge implements Bridge {
     this.#options = options;
     this.#pool = pool;
     this.#registry = new Map(tools.map((tool) => [tool.name, Object.freeze({ ...tool })]));
-    this.#policy = { msgpackThreshold: options.msgpackThreshold };
+    this.#runner = new CallRunner(pool, { msgpackThreshold: options.msgpackThreshold }, this.#stats, () => [
+      ...this.#registry.keys(),
+    ]);
   }
 
   call<R = unknown>(tool: string, args?: unknown, options?: CallOptions): Promise<R> {
@@ -66,104 +69,65 @@ class ToolBridge implements Bridge {
     if (info === undefined) return Promise.reject(new ToolNotFoundError(String(tool), [...this.#registry.keys()]));
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(new AbortedError(tool, signal.reason));
-    let timeoutMs = options?.timeoutMs ?? info.timeoutMs ?? this.#options.timeoutMs;
-    if (options?.timeoutMs !== undefined) {
-      try {
-        timeoutMs = checkTimeout('options.timeoutMs', timeoutMs);
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    }
-    const start = performance.now();
-    const callId = this.#nextCallId++;
-    const limited = timeoutMs !== Infinity;
-    let message: WireMessage;
+    let timeoutMs: number;
     try {
-      const deadline = limited ? Date.now() + timeoutMs : 0;
-      const encoded = encodeMessage({ kind: Kind.Call, callId, tool, deadline }, args, this.#policy, 'args');
-      this.#stats.bytes(encoded.sharedBytes, encoded.copiedBytes);
-      message = encoded.message;
+      timeoutMs = this.#limitOf(info, options?.timeoutMs);
     } catch (error) {
-      this.#stats.call(tool, performance.now() - start, true);
-      return Promise.reject(
-        error instanceof ToolBridgeError
-          ? error
-          : new InvalidArgsError(`args cannot be encoded: ${String(error)}`, { cause: error }),
-      );
+      return Promise.reject(error);
     }
-    this.#inFlight++;
-    return new Promise<R>((resolve, reject) => {
-      let settled = false;
-      let timer: NodeJS.Timeout | undefined;
-      let stopper: AbortController | undefined;
-      let port: MessagePort | undefined;
-
-      const finish = (error: ToolBridgeError | undefined, value?: unknown) => {
-        if (settled) return;
-        settled = true;
-        if (timer) clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        this.#stats.call(tool, performance.now() - start, error !== undefined);
-        if (--this.#inFlight === 0) this.#idle?.();
-        if (error) reject(error);
-        else resolve(value as R);
-      };
-      // Stop the task: tell the tool (ctx.signal) and give it a moment, then stop its worker.
-      const stop = (error: ToolBridgeError) => {
-        finish(error);
-        const kill = setTimeout(() => stopper?.abort(error), STOP_GRACE_MS);
-        task.finally(() => clearTimeout(kill)).catch(() => undefined);
-      };
-      const onAbort = () => {
-        port?.postMessage('abort');
-        stop(new AbortedError(tool, signal?.reason));
-      };
-
-      let transferList: MessagePort[] | undefined;
-      if (limited || signal) stopper = new AbortController();
-      if (signal) {
-        const channel = new MessageChannel();
-        port = channel.port1;
-        (message as WireMessage & { p?: MessagePort }).p = channel.port2;
-        transferList = [channel.port2];
-        signal.addEventListener('abort', onAbort, { once: true });
-      }
-      if (limited) timer = setTimeout(() => stop(new TimeoutError(tool, timeoutMs)), timeoutMs);
-
-      const task = this.#pool.submit(message, { signal: stopper?.signal, transferList });
-      task.then(
-        (reply) => {
-          if (settled) return;
-          let decoded;
-          try {
-            decoded = decodeMessage(reply);
-          } catch (error) {
-            return finish(new WorkerCrashedError(tool, error));
-          }
-          const { fields, value } = decoded;
-          this.#stats.bytes(fields.sharedBytes, fields.copiedBytes);
-          if (fields.kind === Kind.Error && fields.error) {
-            finish(errorFromWorker(tool, fields.error, { known: () => [...this.#registry.keys()], timeoutMs }));
-          } else {
-            finish(undefined, value);
-          }
-        },
-        (error: unknown) => finish(this.#dispatchError(tool, error)),
-      );
-      if (port) {
-        const open = port;
-        task.finally(() => open.close()).catch(() => undefined);
-      }
-    });
+    if (info.batch) return this.#track(this.#microBatcher(info).add(args, timeoutMs, signal) as Promise<R>);
+    const start = performance.now();
+    const result = this.#runner.runOne(info, args, timeoutMs, signal);
+    result.then(
+      () => this.#stats.call(tool, performance.now() - start, false),
+      () => this.#stats.call(tool, performance.now() - start, true),
+    );
+    return this.#track(result as Promise<R>);
   }
 
-  #dispatchError(tool: string, error: unknown): ToolBridgeError {
-    if (error instanceof ToolBridgeError) return error;
-    if (error instanceof Error && error.name === 'DataCloneError') {
-      return new InvalidArgsError(`args cannot be sent to a worker: ${error.message}`, { cause: error });
+  async batch<R = unknown>(calls: readonly BatchCall[], options?: BatchOptions): Promise<Array<BatchEntry<R>>> {
+    const checked = this.#checkBatch(calls, options);
+    const entries = new Array<BatchEntry<R>>(calls.length);
+    await this.#track(this.#runBatch(calls, checked, (index, outcome) => (entries[index] = outcome as BatchEntry<R>)));
+    return entries;
+  }
+
+  async *stream<R = unknown>(calls: readonly BatchCall[], options?: BatchOptions): AsyncGenerator<StreamEntry<R>> {
+    const checked = this.#checkBatch(calls, options);
+    const internal = new AbortController();
+    const forward = () => internal.abort(checked.signal?.reason);
+    if (checked.signal?.aborted) forward();
+    else checked.signal?.addEventListener('abort', forward, { once: true });
+    const ready: Array<StreamEntry<R>> = [];
+    let wake: (() => void) | undefined;
+    let finished = false;
+    const running = this.#track(
+      this.#runBatch(calls, { ...checked, signal: internal.signal }, (index, outcome) => {
+        ready.push({ index, ...(outcome as Outcome<R>) });
+        wake?.();
+      }),
+    ).finally(() => {
+      finished = true;
+      wake?.();
+    });
+    try {
+      let read = 0;
+      for (;;) {
+        while (read < ready.length) {
+          const entry = ready[read]!;
+          ready[read++] = undefined as never; // let yielded values go
+          yield entry;
+        }
+        if (finished) break;
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+      }
+      await running;
+    } finally {
+      checked.signal?.removeEventListener('abort', forward);
+      // The consumer stopped early: abort what is left, so no work runs for nobody.
+      if (!finished) internal.abort(new Error('the stream was closed by its consumer'));
     }
-    if (this.#closing) return new ClosedError();
-    return new WorkerCrashedError(tool, error);
   }
 
   tools(): ToolInfo[] {
@@ -176,7 +140,9 @@ class ToolBridge implements Bridge {
 
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      for (const batcher of this.#micro.values()) batcher.flush();
       if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
+      this.#runner.markClosing();
       await this.#pool.close();
     })();
     return this.#closing;
@@ -184,6 +150,45 @@ class ToolBridge implements Bridge {
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+
+  #limitOf(info: ToolInfo, timeoutMs: number | undefined): number {
+    if (timeoutMs === undefined) return info.timeoutMs ?? this.#options.timeoutMs;
+    return checkTimeout('options.timeoutMs', timeoutMs);
+  }
+
+  #checkBatch(calls: readonly BatchCall[], options: BatchOptions | undefined): BatchOptions {
+    if (this.#closing) throw new ClosedError();
+    if (!Array.isArray(calls)) throw new InvalidOptionsError(`calls must be an array, got ${describeValue(calls)}`);
+    return checkBatchOptions(options);
+  }
+
+  #runBatch(calls: readonly BatchCall[], options: BatchOptions, emit: (index: number, outcome: Outcome) => void) {
+    const context = {
+      runner: this.#runner,
+      stats: this.#stats,
+      registry: this.#registry,
+      threads: this.#options.maxThreads,
+      limitOf: (info: ToolInfo, timeoutMs: number | undefined) => this.#limitOf(info, timeoutMs),
+    };
+    return runBatch(context, calls, options, emit);
+  }
+
+  #microBatcher(info: ToolInfo): MicroBatcher {
+    let batcher = this.#micro.get(info.name);
+    if (batcher === undefined)
+      this.#micro.set(info.name, (batcher = new MicroBatcher(info, this.#runner, this.#stats)));
+    return batcher;
+  }
+
+  /** Counts an operation in flight until it settles, so that close() can wait for it. */
+  #track<T>(operation: Promise<T>): Promise<T> {
+    this.#inFlight++;
+    const done = () => {
+      if (--this.#inFlight === 0) this.#idle?.();
+    };
+    operation.then(done, done);
+    return operation;
   }
 }
 

@@ -1,6 +1,14 @@
 export { createBridge, type Bridge, type CallOptions } from './bridge.js';
+export type { BatchCall, BatchEntry, BatchOptions, BatchProgress, StreamEntry } from './batch/batch-executor.js';
 export type { BridgeOptions } from './options.js';
-export { defineTool, type ToolContext, type ToolDefinition, type ToolInfo, type ToolSpec } from './tool.js';
+export {
+  defineTool,
+  type MicroBatchOptions,
+  type ToolContext,
+  type ToolDefinition,
+  type ToolInfo,
+  type ToolSpec,
+} from './tool.js';
 export { isShared, shared, toShared, type SharedArray, type TypedArray, type TypedArrayConstructor } from './shared.js';
 export type { BridgeStats, LatencySummary, ToolStats } from './telemetry/stats.js';
 export {

@@ -26,6 +26,23 @@ export interface ToolSpec<A = unknown, R = unknown> {
   idempotent?: boolean;
   /** Default time limit for one call, in milliseconds; overrides the bridge's `timeoutMs`. */
   timeoutMs?: number;
+  /**
+   * Runs a whole chunk of a batch at once (vectorised): gets the args of every call in the chunk and returns
+   * their results in the same order. Without it, batches call `run` once per call.
+   */
+  runBatch?: (argsList: A[], ctx: ToolContext) => R[] | Promise<R[]>;
+  /**
+   * Coalesce concurrent `bridge.call`s to this tool into chunks: calls arriving within `maxWaitMs` of the
+   * first (or until `maxSize` wait) go to a worker as one task. Each caller still gets its own result.
+   */
+  batch?: MicroBatchOptions;
+}
+
+export interface MicroBatchOptions {
+  /** Most calls in one chunk. @default 256 */
+  maxSize?: number;
+  /** Longest a call waits for others to join its chunk, in milliseconds. @default 1 */
+  maxWaitMs?: number;
 }
 
 /** A tool definition, as returned by {@link defineTool}. Export it from a tool module to register it. */
@@ -37,6 +54,8 @@ export interface ToolDefinition<A = unknown, R = unknown> {
   readonly idempotent: boolean;
   readonly timeoutMs: number | undefined;
   readonly run: (args: A, ctx: ToolContext) => R | Promise<R>;
+  readonly runBatch: ((argsList: A[], ctx: ToolContext) => R[] | Promise<R[]>) | undefined;
+  readonly batch: Readonly<Required<MicroBatchOptions>> | undefined;
 }
 
 /** The metadata of a registered tool, as listed by `bridge.tools()`. */
@@ -48,6 +67,8 @@ export interface ToolInfo {
   readonly timeoutMs: number | undefined;
   /** The module the tool was loaded from, or `'toolbridge:builtin'`. */
   readonly module: string;
+  /** Micro-batching of single calls, when the tool asks for it. */
+  readonly batch: Readonly<Required<MicroBatchOptions>> | undefined;
 }
 
 const NAME = /^[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)*$/;
@@ -65,7 +86,7 @@ export function defineTool<A = unknown, R = unknown>(spec: ToolSpec<A, R>): Tool
   if (spec === null || typeof spec !== 'object') {
     throw new InvalidOptionsError(`defineTool expects an object, got ${describeValue(spec)}`);
   }
-  const { name, run, description = '', version = '1', idempotent = false, timeoutMs } = spec;
+  const { name, run, runBatch, description = '', version = '1', idempotent = false, timeoutMs } = spec;
   if (typeof name !== 'string' || !NAME.test(name)) {
     throw new InvalidOptionsError(
       `defineTool: name must be a dotted identifier such as "vector.topk", got ${describeValue(name)}`,
@@ -94,7 +115,39 @@ export function defineTool<A = unknown, R = unknown>(spec: ToolSpec<A, R>): Tool
       `defineTool(${name}): timeoutMs must be a positive number, got ${describeValue(timeoutMs)}`,
     );
   }
-  return Object.freeze({ [TOOL_BRAND]: true as const, name, description, version, idempotent, timeoutMs, run });
+  if (runBatch !== undefined && typeof runBatch !== 'function') {
+    throw new InvalidOptionsError(`defineTool(${name}): runBatch must be a function, got ${describeValue(runBatch)}`);
+  }
+  const batch = spec.batch === undefined ? undefined : microBatch(name, spec.batch);
+  return Object.freeze({
+    [TOOL_BRAND]: true as const,
+    name,
+    description,
+    version,
+    idempotent,
+    timeoutMs,
+    run,
+    runBatch,
+    batch,
+  });
+}
+
+function microBatch(name: string, options: unknown): Readonly<Required<MicroBatchOptions>> {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidOptionsError(`defineTool(${name}): batch must be an object, got ${describeValue(options)}`);
+  }
+  const { maxSize = 256, maxWaitMs = 1 } = options as MicroBatchOptions;
+  if (!Number.isSafeInteger(maxSize) || maxSize < 1) {
+    throw new InvalidOptionsError(
+      `defineTool(${name}): batch.maxSize must be a positive integer, got ${describeValue(maxSize)}`,
+    );
+  }
+  if (typeof maxWaitMs !== 'number' || !(maxWaitMs >= 0) || maxWaitMs === Infinity) {
+    throw new InvalidOptionsError(
+      `defineTool(${name}): batch.maxWaitMs must be a non-negative number of milliseconds, got ${describeValue(maxWaitMs)}`,
+    );
+  }
+  return Object.freeze({ maxSize, maxWaitMs });
 }
 
 export function isToolDefinition(value: unknown): value is ToolDefinition {

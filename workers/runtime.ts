@@ -3,6 +3,7 @@
  * tools and the user's tool modules; for each task it decodes the call envelope, runs the tool and
  * encodes the result (or the error) the same way.
  */
+import { performance } from 'node:perf_hooks';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
 import { toErrorRecord } from '../src/codec/error-record.js';
@@ -63,6 +64,7 @@ const catalog: ToolInfo[] = [...registry.values()].map(({ tool, module }) => ({
   idempotent: tool.idempotent,
   timeoutMs: tool.timeoutMs,
   module,
+  batch: tool.batch,
 }));
 notify({ toolbridge: 'ready', threadId, tools: catalog, ...(loadFailure ? { error: loadFailure } : {}) });
 
@@ -107,9 +109,9 @@ class CallContext implements ToolContext {
   }
 }
 
-function reply(callId: number, tool: string, result: unknown): WireMessage {
+function reply(callId: number, tool: string, result: unknown, runMs?: number): WireMessage {
   try {
-    return encodeMessage({ kind: Kind.Result, callId, tool, deadline: 0 }, result, policy, 'result').message;
+    return encodeMessage({ kind: Kind.Result, callId, tool, deadline: 0, runMs }, result, policy, 'result').message;
   } catch (error) {
     // A result that cannot cross (a function, say) is the tool's fault, not the caller's: TOOL_FAILED.
     return fail(callId, tool, error, '');
@@ -121,6 +123,63 @@ function fail(callId: number, tool: string, error: unknown, code?: string): Wire
   if (code !== undefined) record.code = code;
   return encodeMessage({ kind: Kind.Error, callId, tool, deadline: 0, error: record }, undefined, policy, 'error')
     .message;
+}
+
+/** What a chunk of a batch returns: every call's value by position, and the errors by position. */
+export interface ChunkResult {
+  v: unknown[];
+  e?: Record<number, ErrorRecord>;
+}
+
+const isThenable = (value: unknown): value is PromiseLike<unknown> =>
+  value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function';
+
+/**
+ * Runs a chunk of a batch: `runBatch` once if the tool has it, else `run` for each call in turn (a call
+ * whose deadline has passed is not started). One call's failure fails only its own entry.
+ */
+async function runChunk(
+  tool: ToolDefinition,
+  argsList: unknown,
+  deadlines: ArrayLike<number>,
+  ctx: CallContext,
+): Promise<WireMessage> {
+  const started = performance.now();
+  const list = Array.isArray(argsList) ? (argsList as unknown[]) : [];
+  const values: unknown[] = new Array<unknown>(list.length);
+  let errors: Record<number, ErrorRecord> | undefined;
+  const failEntry = (i: number, error: unknown) => ((errors ??= {})[i] = toErrorRecord(error));
+  try {
+    if (tool.runBatch) {
+      const out: unknown = await tool.runBatch(list, ctx);
+      if (!Array.isArray(out) || out.length !== list.length) {
+        throw new TypeError(
+          `runBatch of "${tool.name}" must return one result per call, in order: got ${Array.isArray(out) ? `${out.length} results` : typeof out} for ${list.length} calls`,
+        );
+      }
+      for (let i = 0; i < list.length; i++) values[i] = out[i];
+    } else {
+      for (let i = 0; i < list.length; i++) {
+        const deadline = deadlines[i] ?? 0;
+        if (deadline > 0 && Date.now() > deadline) {
+          failEntry(i, new TimeoutError(tool.name, 0));
+          continue;
+        }
+        try {
+          const out = tool.run(list[i], ctx);
+          values[i] = isThenable(out) ? await out : out;
+        } catch (error) {
+          failEntry(i, error);
+        }
+      }
+    }
+  } catch (error) {
+    for (let i = 0; i < list.length; i++) failEntry(i, error);
+  } finally {
+    ctx.dispose();
+  }
+  const result: ChunkResult = errors ? { v: values, e: errors } : { v: values };
+  return reply(ctx.callId, tool.name, result, performance.now() - started);
 }
 
 /** Runs one call. Never throws: every failure becomes an error envelope. */
@@ -138,8 +197,9 @@ export default function handle(task: Task): WireMessage | Promise<WireMessage> {
       return fail(callId, name, new Error(`No tool named "${name}" in this worker`), 'TOOL_NOT_FOUND');
     }
     ctx = new CallContext(callId, name, fields.deadline, task.p);
+    if (fields.count) return runChunk(entry.tool, value, fields.deadlines ?? [], ctx);
     const out = entry.tool.run(value, ctx);
-    if (out !== null && typeof out === 'object' && typeof (out as PromiseLike<unknown>).then === 'function') {
+    if (isThenable(out)) {
       const context = ctx;
       return Promise.resolve(out).then(
         (result) => (context.dispose(), reply(callId, name, result)),

@@ -36,6 +36,12 @@ export interface EnvelopeFields {
   error: ErrorRecord | undefined;
   sharedBytes: number;
   copiedBytes: number;
+  /** Calls in a batch chunk; 0 for a single call. */
+  count?: number;
+  /** Each call's deadline, for a chunk. */
+  deadlines?: ArrayLike<number>;
+  /** In a result: time spent running the tool, in ms. */
+  runMs?: number;
 }
 
 const builder = new flatbuffers.Builder(512);
@@ -95,6 +101,8 @@ export function writeEnvelope(f: EnvelopeFields): string {
   b.clear();
   const tool = b.createString(f.tool);
   const views = f.views.length > 0 ? writeViewVector(b, f.views) : 0;
+  const deadlines =
+    f.deadlines && f.deadlines.length > 0 ? Envelope.createDeadlinesVector(b, [...Array.from(f.deadlines)]) : 0;
   const frames =
     f.frames.length > 0
       ? Envelope.createFramesVector(
@@ -122,6 +130,9 @@ export function writeEnvelope(f: EnvelopeFields): string {
   if (error) Envelope.addError(b, error);
   if (f.sharedBytes) Envelope.addBytesShared(b, BigInt(f.sharedBytes));
   if (f.copiedBytes) Envelope.addBytesCopied(b, BigInt(f.copiedBytes));
+  if (f.count) Envelope.addCount(b, f.count);
+  if (deadlines) Envelope.addDeadlines(b, deadlines);
+  if (f.runMs) Envelope.addRunMs(b, f.runMs);
   b.finish(Envelope.endEnvelope(b));
   return toWire(b.asUint8Array());
 }
@@ -133,6 +144,7 @@ interface Template {
   deadline: number;
   shared: number;
   copied: number;
+  runMs: number;
 }
 
 const templates = new Map<string, Template>();
@@ -153,7 +165,10 @@ function writeUint64(view: DataView, at: number, value: number): void {
  * call id, the deadline and the byte counts patched in.
  */
 export function writeSimpleEnvelope(
-  f: Pick<EnvelopeFields, 'kind' | 'callId' | 'tool' | 'deadline' | 'payload' | 'sharedBytes' | 'copiedBytes'>,
+  f: Pick<
+    EnvelopeFields,
+    'kind' | 'callId' | 'tool' | 'deadline' | 'payload' | 'sharedBytes' | 'copiedBytes' | 'runMs'
+  >,
 ): string {
   const key = `${f.kind}:${f.payload}:${f.tool}`;
   let t = templates.get(key);
@@ -169,6 +184,7 @@ export function writeSimpleEnvelope(
     Envelope.addPayload(b, f.payload);
     Envelope.addBytesShared(b, 0n);
     Envelope.addBytesCopied(b, 0n);
+    Envelope.addRunMs(b, 0);
     b.finish(Envelope.endEnvelope(b));
     const bytes = b.asUint8Array().slice();
     const e = Envelope.getRootAsEnvelope(new flatbuffers.ByteBuffer(bytes));
@@ -179,6 +195,7 @@ export function writeSimpleEnvelope(
       deadline: fieldPosition(e, 10),
       shared: fieldPosition(e, 22),
       copied: fieldPosition(e, 24),
+      runMs: fieldPosition(e, 30),
     };
     if (templates.size >= MAX_TEMPLATES) templates.clear();
     templates.set(key, t);
@@ -190,6 +207,7 @@ export function writeSimpleEnvelope(
   view.setFloat64(t.deadline, f.deadline, true);
   writeUint64(view, t.shared, f.sharedBytes);
   writeUint64(view, t.copied, f.copiedBytes);
+  view.setFloat64(t.runMs, f.runMs ?? 0, true);
   return toWire(out, t.bytes.length);
 }
 
@@ -292,5 +310,8 @@ export function readEnvelope(wire: string): EnvelopeFields {
       : undefined,
     sharedBytes: readUint64(e, 22),
     copiedBytes: readUint64(e, 24),
+    count: e.count(),
+    deadlines: e.deadlinesArray() ?? NONE,
+    runMs: e.runMs(),
   };
 }

@@ -49,6 +49,11 @@ export interface Head {
   tool: string;
   deadline: number;
   error?: ErrorRecord;
+  /** For a batch chunk: how many calls, and each one's deadline. */
+  count?: number;
+  deadlines?: ArrayLike<number>;
+  /** For a result: time spent in the tool. */
+  runMs?: number;
 }
 
 // structuredClone mode keeps Maps, Sets, Dates, RegExps, Errors, typed arrays, undefined and cycles.
@@ -87,8 +92,11 @@ export function encodeMessage(head: Head, value: unknown, policy: CodecPolicy, r
     error: head.error,
     sharedBytes: buffers.sharedBytes,
     copiedBytes: buffers.copiedBytes,
+    count: head.count,
+    deadlines: head.deadlines,
+    runMs: head.runMs,
   };
-  const simple = !msgpack && !head.error && fields.views.length === 0 && fields.frames.length === 0;
+  const simple = !msgpack && !head.error && !head.count && fields.views.length === 0 && fields.frames.length === 0;
   const e = simple ? writeSimpleEnvelope(fields) : writeEnvelope(fields);
   const message: WireMessage = { e };
   if (buffers.buffers.length > 0) message.b = buffers.buffers;

@@ -12,8 +12,13 @@ export interface ToolStats {
   readonly calls: number;
   /** Calls that completed with an error. */
   readonly errors: number;
-  /** Time from `bridge.call` to settling, over every completed call. */
+  /**
+   * Time from `bridge.call` to settling, over every completed call. Calls that ran in a chunk (a batch or a
+   * micro-batch) add one sample per chunk: the chunk's time.
+   */
   readonly latency: LatencySummary;
+  /** Worker tasks that ran several calls of this tool at once (batch and micro-batch chunks). */
+  readonly chunks: number;
 }
 
 export interface BridgeStats {
@@ -29,12 +34,18 @@ export interface BridgeStats {
 class ToolCounter {
   calls = 0;
   errors = 0;
+  chunks = 0;
   readonly latency: RecordableHistogram = createHistogram();
 
   snapshot(): ToolStats {
     const h = this.latency;
     const ms = (p: number) => (this.calls === 0 ? 0 : h.percentile(p) / 1e6);
-    return { calls: this.calls, errors: this.errors, latency: { p50: ms(50), p95: ms(95), p99: ms(99) } };
+    return {
+      calls: this.calls,
+      errors: this.errors,
+      latency: { p50: ms(50), p95: ms(95), p99: ms(99) },
+      chunks: this.chunks,
+    };
   }
 }
 
@@ -49,13 +60,28 @@ export class StatsRecorder {
     this.#copied += copied;
   }
 
-  /** Records a completed call; `ms` is its latency. */
-  call(tool: string, ms: number, failed: boolean): void {
+  #counter(tool: string): ToolCounter {
     let counter = this.#tools.get(tool);
     if (counter === undefined) this.#tools.set(tool, (counter = new ToolCounter()));
-    counter.calls++;
-    if (failed) counter.errors++;
+    return counter;
+  }
+
+  /** Records a completed call; `ms` is its latency. */
+  call(tool: string, ms: number, failed: boolean): void {
+    this.calls(tool, 1, failed ? 1 : 0, ms);
+  }
+
+  /** Records `count` calls completed together (a chunk), `errors` of them failed, in `ms`. */
+  calls(tool: string, count: number, errors: number, ms: number): void {
+    const counter = this.#counter(tool);
+    counter.calls += count;
+    counter.errors += errors;
     counter.latency.record(Math.max(1, Math.round(ms * 1e6)));
+  }
+
+  /** Records one chunk task of `tool`. */
+  chunk(tool: string): void {
+    this.#counter(tool).chunks++;
   }
 
   snapshot(): BridgeStats {

@@ -107,8 +107,42 @@ bytesCopied():bigint {
   return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
 }
 
+/**
+ * A batch chunk: how many calls it holds (its value is the list of their args). 0 for a single call.
+ */
+count():number {
+  const offset = this.bb!.__offset(this.bb_pos, 26);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+/**
+ * For a chunk: each call's deadline, as `deadline` is for a single call.
+ */
+deadlines(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 28);
+  return offset ? this.bb!.readFloat64(this.bb!.__vector(this.bb_pos + offset) + index * 8) : 0;
+}
+
+deadlinesLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 28);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+deadlinesArray():Float64Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 28);
+  return offset ? new Float64Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+/**
+ * In a result: milliseconds the worker spent running the tool (for sizing batch chunks).
+ */
+runMs():number {
+  const offset = this.bb!.__offset(this.bb_pos, 30);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
 static startEnvelope(builder:flatbuffers.Builder) {
-  builder.startObject(11);
+  builder.startObject(14);
 }
 
 static addKind(builder:flatbuffers.Builder, kind:Kind) {
@@ -169,6 +203,35 @@ static addBytesShared(builder:flatbuffers.Builder, bytesShared:bigint) {
 
 static addBytesCopied(builder:flatbuffers.Builder, bytesCopied:bigint) {
   builder.addFieldInt64(10, bytesCopied, BigInt('0'));
+}
+
+static addCount(builder:flatbuffers.Builder, count:number) {
+  builder.addFieldInt32(11, count, 0);
+}
+
+static addDeadlines(builder:flatbuffers.Builder, deadlinesOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(12, deadlinesOffset, 0);
+}
+
+static createDeadlinesVector(builder:flatbuffers.Builder, data:number[]|Float64Array):flatbuffers.Offset;
+/**
+ * @deprecated This Uint8Array overload will be removed in the future.
+ */
+static createDeadlinesVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset;
+static createDeadlinesVector(builder:flatbuffers.Builder, data:number[]|Float64Array|Uint8Array):flatbuffers.Offset {
+  builder.startVector(8, data.length, 8);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addFloat64(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startDeadlinesVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(8, numElems, 8);
+}
+
+static addRunMs(builder:flatbuffers.Builder, runMs:number) {
+  builder.addFieldFloat64(13, runMs, 0.0);
 }
 
 static endEnvelope(builder:flatbuffers.Builder):flatbuffers.Offset {

@@ -1,0 +1,225 @@
+import { performance } from 'node:perf_hooks';
+import {
+  AbortedError,
+  InvalidArgsError,
+  InvalidOptionsError,
+  ToolNotFoundError,
+  describeValue,
+  type ToolBridgeError,
+} from '../errors.js';
+import type { CallRunner, ChunkItem, Outcome } from '../runner.js';
+import type { StatsRecorder } from '../telemetry/stats.js';
+import type { ToolInfo } from '../tool.js';
+
+/** One call of a batch. */
+export interface BatchCall {
+  tool: string;
+  args?: unknown;
+  /** Time limit of this call in ms, counted from the start of the batch. */
+  timeoutMs?: number;
+}
+
+/** The outcome of one call of a batch: `{ ok: true, value }` or `{ ok: false, error }`. */
+export type BatchEntry<R = unknown> = Outcome<R>;
+
+/** An outcome as `bridge.stream` yields it, with the call's position in the input. */
+export type StreamEntry<R = unknown> = { index: number } & Outcome<R>;
+
+export interface BatchProgress {
+  /** Calls with an outcome so far. */
+  done: number;
+  total: number;
+  /** Calls that failed so far. */
+  failed: number;
+}
+
+export interface BatchOptions {
+  /**
+   * Calls of one tool per worker task. By default it is sized from the tool's measured cost to take a few
+   * milliseconds (starting small until a chunk has been measured), and never above an even share of the
+   * remaining calls over the threads, so that one batch keeps every worker busy.
+   */
+  chunkSize?: number;
+  /** Aborts what has not finished: finished calls keep their values, the rest are `ABORTED`. */
+  signal?: AbortSignal;
+  /** Called after each chunk completes. */
+  onProgress?: (progress: BatchProgress) => void;
+}
+
+export interface BatchContext {
+  runner: CallRunner;
+  stats: StatsRecorder;
+  registry: ReadonlyMap<string, ToolInfo>;
+  threads: number;
+  /** The time limit of a call of `info` given its own `timeoutMs` (validated; throws INVALID_OPTIONS). */
+  limitOf: (info: ToolInfo, timeoutMs: number | undefined) => number;
+}
+
+/** Aim of automatic chunk sizing: milliseconds of tool work per chunk. */
+const TARGET_CHUNK_MS = 2;
+/** Chunk size before a tool's cost is known. */
+const FIRST_CHUNK = 16;
+const MAX_CHUNK = 8192;
+
+/** Checks batch options eagerly; throws INVALID_OPTIONS quoting the bad value. */
+export function checkBatchOptions(options: BatchOptions | undefined): BatchOptions {
+  if (options === undefined) return {};
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidOptionsError(`batch options must be an object, got ${describeValue(options)}`);
+  }
+  const { chunkSize, signal, onProgress } = options;
+  if (chunkSize !== undefined && (!Number.isSafeInteger(chunkSize) || chunkSize < 1)) {
+    throw new InvalidOptionsError(`options.chunkSize must be a positive integer, got ${describeValue(chunkSize)}`);
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new InvalidOptionsError(`options.signal must be an AbortSignal, got ${describeValue(signal)}`);
+  }
+  if (onProgress !== undefined && typeof onProgress !== 'function') {
+    throw new InvalidOptionsError(`options.onProgress must be a function, got ${describeValue(onProgress)}`);
+  }
+  return options;
+}
+
+interface Group {
+  info: ToolInfo;
+  indices: number[];
+  next: number;
+}
+
+/**
+ * Runs a batch: groups the calls by tool, cuts each group into chunks and keeps up to two chunks per
+ * thread in flight, round-robin over the tools. `emit` receives each call's outcome exactly once, as its
+ * chunk completes; the promise resolves when every call has one.
+ */
+export function runBatch(
+  ctx: BatchContext,
+  calls: readonly BatchCall[],
+  options: BatchOptions,
+  emit: (index: number, outcome: Outcome) => void,
+): Promise<void> {
+  const total = calls.length;
+  const start = performance.now();
+  let done = 0;
+  let failed = 0;
+  const settle = (index: number, outcome: Outcome) => {
+    done++;
+    if (!outcome.ok) failed++;
+    emit(index, outcome);
+  };
+  const progress = () => {
+    if (!options.onProgress) return;
+    try {
+      options.onProgress({ done, total, failed });
+    } catch (error) {
+      process.emitWarning(`toolbridge: onProgress threw: ${String(error)}`);
+    }
+  };
+
+  const groups = new Map<string, Group>();
+  const items: ChunkItem[] = new Array<ChunkItem>(total);
+  calls.forEach((call, index) => {
+    const fail = (error: ToolBridgeError) => settle(index, { ok: false, error });
+    if (call === null || typeof call !== 'object' || typeof call.tool !== 'string') {
+      return fail(
+        new InvalidArgsError(`calls[${index}] must be { tool, args?, timeoutMs? }, got ${describeValue(call)}`, {
+          path: `calls[${index}]`,
+        }),
+      );
+    }
+    const info = ctx.registry.get(call.tool);
+    if (info === undefined) return fail(new ToolNotFoundError(call.tool, [...ctx.registry.keys()]));
+    let timeoutMs: number;
+    try {
+      timeoutMs = ctx.limitOf(info, call.timeoutMs);
+    } catch (error) {
+      return fail(error as ToolBridgeError);
+    }
+    items[index] = { args: call.args, timeoutMs, start };
+    let group = groups.get(call.tool);
+    if (group === undefined) groups.set(call.tool, (group = { info, indices: [], next: 0 }));
+    group.indices.push(index);
+  });
+
+  const internal = new AbortController();
+  const onAbort = () => internal.abort(options.signal?.reason);
+  if (options.signal?.aborted) onAbort();
+  else options.signal?.addEventListener('abort', onAbort, { once: true });
+
+  const queue = [...groups.values()];
+  const maxInFlight = Math.max(1, ctx.threads * 2);
+  let inFlight = 0;
+  let turn = 0;
+
+  return new Promise<void>((resolve) => {
+    const finishIfDone = () => {
+      if (done < total) return;
+      options.signal?.removeEventListener('abort', onAbort);
+      resolve();
+    };
+    const abortQueued = () => {
+      for (const group of queue) {
+        for (const index of group.indices.slice(group.next)) {
+          settle(index, { ok: false, error: new AbortedError(group.info.name, options.signal?.reason) });
+        }
+        group.next = group.indices.length;
+      }
+    };
+    const nextChunk = (): { group: Group; indices: number[] } | undefined => {
+      for (let k = 0; k < queue.length; k++) {
+        const group = queue[(turn + k) % queue.length]!;
+        const left = group.indices.length - group.next;
+        if (left === 0) continue;
+        turn = (turn + k + 1) % queue.length;
+        const size = options.chunkSize ?? autoChunkSize(ctx, group.info.name, left);
+        const indices = group.indices.slice(group.next, group.next + size);
+        group.next += indices.length;
+        return { group, indices };
+      }
+      return undefined;
+    };
+    const pump = () => {
+      if (internal.signal.aborted) abortQueued();
+      while (inFlight < maxInFlight && !internal.signal.aborted) {
+        const chunk = nextChunk();
+        if (chunk === undefined) break;
+        inFlight++;
+        const started = performance.now();
+        const { group, indices } = chunk;
+        void ctx.runner
+          .runChunk(
+            group.info,
+            indices.map((i) => items[i]!),
+            internal.signal,
+          )
+          .then((outcomes) => {
+            inFlight--;
+            let errors = 0;
+            outcomes.forEach((outcome, k) => {
+              if (!outcome.ok) errors++;
+              settle(indices[k]!, outcome);
+            });
+            ctx.stats.calls(group.info.name, outcomes.length, errors, performance.now() - started);
+            progress();
+            pump();
+          });
+      }
+      finishIfDone();
+    };
+    internal.signal.addEventListener('abort', () => {
+      abortQueued();
+      progress();
+      finishIfDone();
+    });
+    if (done > 0) progress();
+    pump();
+  });
+}
+
+function autoChunkSize(ctx: BatchContext, tool: string, left: number): number {
+  const cost = ctx.runner.perCallMs(tool);
+  const bySpeed =
+    cost === undefined
+      ? FIRST_CHUNK
+      : Math.min(MAX_CHUNK, Math.max(1, Math.round(TARGET_CHUNK_MS / Math.max(cost, 1e-6))));
+  return Math.min(bySpeed, Math.max(1, Math.ceil(left / ctx.threads)));
+}

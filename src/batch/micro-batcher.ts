@@ -1,0 +1,104 @@
+import { performance } from 'node:perf_hooks';
+import { AbortedError, TimeoutError, type ToolBridgeError } from '../errors.js';
+import type { CallRunner } from '../runner.js';
+import type { StatsRecorder } from '../telemetry/stats.js';
+import type { ToolInfo } from '../tool.js';
+
+interface Waiting {
+  args: unknown;
+  timeoutMs: number;
+  start: number;
+  settled: boolean;
+  resolve: (value: unknown) => void;
+  reject: (error: ToolBridgeError) => void;
+  cleanup: () => void;
+}
+
+/**
+ * Coalesces concurrent single calls of one tool into chunks: a chunk leaves when `maxSize` calls wait or
+ * `maxWaitMs` after the first one arrived, whichever comes first. Each caller gets its own outcome; a
+ * caller's time limit or abort settles that caller alone (the chunk, shared with others, runs on).
+ */
+export class MicroBatcher {
+  readonly #info: ToolInfo;
+  readonly #runner: CallRunner;
+  readonly #stats: StatsRecorder;
+  readonly #maxSize: number;
+  readonly #maxWaitMs: number;
+  #waiting: Waiting[] = [];
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(info: ToolInfo, runner: CallRunner, stats: StatsRecorder) {
+    this.#info = info;
+    this.#runner = runner;
+    this.#stats = stats;
+    this.#maxSize = info.batch?.maxSize ?? 256;
+    this.#maxWaitMs = info.batch?.maxWaitMs ?? 1;
+  }
+
+  add(args: unknown, timeoutMs: number, signal: AbortSignal | undefined): Promise<unknown> {
+    return new Promise<unknown>((resolve, reject) => {
+      const tool = this.#info.name;
+      let timer: NodeJS.Timeout | undefined;
+      const onAbort = () => this.#settleEarly(waiting, new AbortedError(tool, signal?.reason));
+      const waiting: Waiting = {
+        args,
+        timeoutMs,
+        start: performance.now(),
+        settled: false,
+        resolve,
+        reject,
+        cleanup: () => {
+          if (timer) clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+        },
+      };
+      if (timeoutMs !== Infinity) {
+        timer = setTimeout(() => this.#settleEarly(waiting, new TimeoutError(tool, timeoutMs)), timeoutMs);
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#waiting.push(waiting);
+      if (this.#waiting.length >= this.#maxSize) this.flush();
+      else this.#timer ??= setTimeout(() => this.flush(), this.#maxWaitMs);
+    });
+  }
+
+  /** Sends what waits now, as one chunk. */
+  flush(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const chunk = this.#waiting.filter((w) => !w.settled);
+    this.#waiting = [];
+    if (chunk.length === 0) return;
+    const started = performance.now();
+    void this.#runner.runChunk(this.#info, chunk).then((outcomes) => {
+      let errors = 0;
+      outcomes.forEach((outcome, i) => {
+        const waiting = chunk[i]!;
+        if (!outcome.ok) errors++;
+        if (waiting.settled) return;
+        waiting.settled = true;
+        waiting.cleanup();
+        if (outcome.ok) waiting.resolve(outcome.value);
+        else waiting.reject(outcome.error);
+      });
+      this.#stats.calls(this.#info.name, outcomes.length, errors, performance.now() - started);
+    });
+  }
+
+  /** Settles a caller before its chunk returns (time limit, abort); it leaves the queue if still there. */
+  #settleEarly(waiting: Waiting, error: ToolBridgeError): void {
+    if (waiting.settled) return;
+    waiting.settled = true;
+    waiting.cleanup();
+    const queued = this.#waiting.length;
+    this.#waiting = this.#waiting.filter((w) => w !== waiting);
+    // Still queued: it never reaches a chunk, so it is counted here (a chunk counts the calls it ran).
+    if (this.#waiting.length < queued) this.#stats.call(this.#info.name, performance.now() - waiting.start, true);
+    if (this.#waiting.length === 0 && this.#timer) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    waiting.reject(error);
+  }
+}
