@@ -8,6 +8,8 @@ import {
   type StreamEntry,
 } from './batch/batch-executor.js';
 import { MicroBatcher } from './batch/micro-batcher.js';
+import { hashArgs, loadHasher } from './cache/content-hash.js';
+import { ResultCache, type CacheStats } from './cache/result-cache.js';
 import { AbortedError, ClosedError, InvalidOptionsError, ToolNotFoundError, describeValue } from './errors.js';
 import { checkTimeout, resolveOptions, type BridgeOptions, type ResolvedOptions } from './options.js';
 import { LocalPool, type Dispatcher } from './pool/local-pool.js';
@@ -19,6 +21,8 @@ import type { ToolInfo } from './tool.js';
 export interface CallOptions {
   /** Time limit of this call in milliseconds; overrides the tool's and the bridge's. */
   timeoutMs?: number;
+  /** `false` skips the result cache for this call (neither read nor written). @default true */
+  cache?: boolean;
   /** Aborts the call: it rejects with `ABORTED` and a tool still running is told, then stopped. */
   signal?: AbortSignal;
 }
@@ -37,11 +41,23 @@ export interface Bridge extends AsyncDisposable {
   stream<R = unknown>(calls: readonly BatchCall[], options?: BatchOptions): AsyncIterable<StreamEntry<R>>;
   /** The registered tools and their metadata. */
   tools(): ToolInfo[];
+  /** The result cache of idempotent tools. */
+  readonly cache: { clear(): void };
   /** A snapshot of the counters: calls, errors and latency per tool; bytes shared and copied. */
   stats(): BridgeStats;
   /** Waits for the calls in flight, then stops the workers. Later calls reject with `CLOSED`. */
   close(): Promise<void>;
 }
+
+const NO_CACHE: CacheStats = Object.freeze({
+  hits: 0,
+  misses: 0,
+  hitRate: 0,
+  entries: 0,
+  bytes: 0,
+  evictions: 0,
+  timeSavedMs: 0,
+});
 
 class ToolBridge implements Bridge {
   readonly #options: ResolvedOptions;
@@ -50,6 +66,8 @@ class ToolBridge implements Bridge {
   readonly #stats = new StatsRecorder();
   readonly #runner: CallRunner;
   readonly #micro = new Map<string, MicroBatcher>();
+  readonly #cache: ResultCache | undefined;
+  readonly cache: { clear(): void };
   #inFlight = 0;
   #closing: Promise<void> | undefined;
   #idle: (() => void) | undefined;
@@ -58,6 +76,8 @@ class ToolBridge implements Bridge {
     this.#options = options;
     this.#pool = pool;
     this.#registry = new Map(tools.map((tool) => [tool.name, Object.freeze({ ...tool })]));
+    this.#cache = options.cache ? new ResultCache(options.cache) : undefined;
+    this.cache = Object.freeze({ clear: () => this.#cache?.clear() });
     this.#runner = new CallRunner(pool, { msgpackThreshold: options.msgpackThreshold }, this.#stats, () => [
       ...this.#registry.keys(),
     ]);
@@ -75,14 +95,34 @@ class ToolBridge implements Bridge {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (info.batch) return this.#track(this.#microBatcher(info).add(args, timeoutMs, signal) as Promise<R>);
+    const run = () => this.#run(info, args, timeoutMs, signal);
+    if (this.#cache && info.idempotent && options?.cache !== false) {
+      const key = `${info.name}@${info.version}:${hashArgs(args)}`;
+      const start = performance.now();
+      let ran = false;
+      const result = this.#cache.get(key, () => ((ran = true), run()));
+      // Calls answered from the cache (or by an identical call in flight) are counted here; the others
+      // where they ran.
+      const count = (failed: boolean) => ran || this.#stats.call(tool, performance.now() - start, failed);
+      result.then(
+        () => count(false),
+        () => count(true),
+      );
+      return this.#track(result as Promise<R>);
+    }
+    return this.#track(run() as Promise<R>);
+  }
+
+  /** Runs one call, through the tool's micro-batcher if it has one. */
+  #run(info: ToolInfo, args: unknown, timeoutMs: number, signal: AbortSignal | undefined): Promise<unknown> {
+    if (info.batch) return this.#microBatcher(info).add(args, timeoutMs, signal);
     const start = performance.now();
     const result = this.#runner.runOne(info, args, timeoutMs, signal);
     result.then(
-      () => this.#stats.call(tool, performance.now() - start, false),
-      () => this.#stats.call(tool, performance.now() - start, true),
+      () => this.#stats.call(info.name, performance.now() - start, false),
+      () => this.#stats.call(info.name, performance.now() - start, true),
     );
-    return this.#track(result as Promise<R>);
+    return result;
   }
 
   async batch<R = unknown>(calls: readonly BatchCall[], options?: BatchOptions): Promise<Array<BatchEntry<R>>> {
@@ -135,7 +175,7 @@ class ToolBridge implements Bridge {
   }
 
   stats(): BridgeStats {
-    return this.#stats.snapshot();
+    return this.#stats.snapshot(this.#cache?.stats() ?? NO_CACHE);
   }
 
   close(): Promise<void> {
@@ -204,6 +244,7 @@ class ToolBridge implements Bridge {
  */
 export async function createBridge(options?: BridgeOptions): Promise<Bridge> {
   const resolved = resolveOptions(options);
+  if (resolved.cache) await loadHasher();
   const pool = new LocalPool({
     minThreads: resolved.minThreads,
     maxThreads: resolved.maxThreads,

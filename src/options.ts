@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { CacheOptions } from './cache/result-cache.js';
 import { InvalidOptionsError, describeValue } from './errors.js';
 
 /** Options of {@link createBridge}. */
@@ -47,6 +48,11 @@ export interface BridgeOptions {
      */
     hardHeapMb?: number;
   };
+  /**
+   * The result cache of idempotent tools (`defineTool({ idempotent: true })`); `false` turns it off.
+   * @default { maxEntries: 1000, maxBytes: 64 MiB, ttlMs: Infinity }
+   */
+  cache?: CacheOptions | false;
   codec?: {
     /**
      * Plain values (everything but typed arrays and Arrow tables) estimated above this many bytes are sent
@@ -66,6 +72,7 @@ export interface ResolvedOptions {
   readonly startTimeoutMs: number;
   readonly hardHeapMb: number | undefined;
   readonly msgpackThreshold: number;
+  readonly cache: Readonly<Required<CacheOptions>> | undefined;
 }
 
 export const DEFAULT_MSGPACK_THRESHOLD = 256 * 1024;
@@ -115,6 +122,7 @@ export function resolveOptions(options: BridgeOptions = {}): ResolvedOptions {
   const hardHeapMb = options.memory?.hardHeapMb;
   if (hardHeapMb !== undefined) checkInteger('memory.hardHeapMb', hardHeapMb, 1);
   return Object.freeze({
+    cache: resolveCache(options.cache),
     modules: Object.freeze(tools.map(toModuleUrl)),
     minThreads,
     maxThreads,
@@ -127,5 +135,17 @@ export function resolveOptions(options: BridgeOptions = {}): ResolvedOptions {
       options.codec?.msgpackThreshold ?? DEFAULT_MSGPACK_THRESHOLD,
       0,
     ),
+  });
+}
+
+function resolveCache(cache: CacheOptions | false | undefined): Readonly<Required<CacheOptions>> | undefined {
+  if (cache === false) return undefined;
+  if (cache !== undefined && (cache === null || typeof cache !== 'object')) {
+    throw new InvalidOptionsError(`options.cache must be an object or false, got ${describeValue(cache)}`);
+  }
+  return Object.freeze({
+    maxEntries: checkInteger('cache.maxEntries', cache?.maxEntries ?? 1000, 1),
+    maxBytes: checkInteger('cache.maxBytes', cache?.maxBytes ?? 64 * 1024 * 1024, 1),
+    ttlMs: checkTimeout('options.cache.ttlMs', cache?.ttlMs ?? Infinity),
   });
 }

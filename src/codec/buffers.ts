@@ -12,17 +12,23 @@ const align = (n: number): number => Math.ceil(n / ALIGNMENT) * ALIGNMENT;
  */
 export class BufferTable {
   readonly buffers: SharedArrayBuffer[] = [];
+  /** Copy shared views too (for copies that must not alias the original memory). */
+  readonly copyAll: boolean;
   sharedBytes = 0;
   copiedBytes = 0;
   #index: Map<SharedArrayBuffer, number> | undefined;
   #pending: Array<{ view: ArrayBufferView; ref: ViewRef }> | undefined;
   #pendingBytes = 0;
 
+  constructor(options?: { copyAll?: boolean }) {
+    this.copyAll = options?.copyAll ?? false;
+  }
+
   /** A reference to `view`: by reference when it is in shared memory, else a copy made at {@link flush}. */
   ref(view: ArrayBufferView): ViewRef {
     const dtype = dtypeOf(view) ?? DType.Uint8;
     const length = dtypeOf(view) === undefined ? view.byteLength : lengthOf(view);
-    if (view.buffer instanceof SharedArrayBuffer) {
+    if (view.buffer instanceof SharedArrayBuffer && !this.copyAll) {
       this.sharedBytes += view.byteLength;
       return { buffer: this.indexOf(view.buffer), byteOffset: view.byteOffset, length, dtype };
     }

@@ -1,4 +1,5 @@
 import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
+import type { CacheStats } from '../cache/result-cache.js';
 
 /** Latency percentiles in milliseconds. */
 export interface LatencySummary {
@@ -23,6 +24,8 @@ export interface ToolStats {
 
 export interface BridgeStats {
   readonly tools: Readonly<Record<string, ToolStats>>;
+  /** The result cache of idempotent tools (all zero when it is off). */
+  readonly cache: CacheStats;
   readonly bytes: {
     /** Bytes that crossed between threads by reference (shared memory), both directions. */
     readonly shared: number;
@@ -84,9 +87,9 @@ export class StatsRecorder {
     this.#counter(tool).chunks++;
   }
 
-  snapshot(): BridgeStats {
+  snapshot(cache: CacheStats): BridgeStats {
     const tools: Record<string, ToolStats> = {};
     for (const [name, counter] of this.#tools) tools[name] = counter.snapshot();
-    return { tools, bytes: { shared: this.#shared, copied: this.#copied } };
+    return { tools, cache, bytes: { shared: this.#shared, copied: this.#copied } };
   }
 }
