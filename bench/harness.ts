@@ -59,9 +59,13 @@ export interface RoundsResult {
 
 /**
  * Runs the contenders call by call in turn (A B C, B C A, ...): every round makes `perRound` calls of each,
- * interleaved, so that a noisy neighbour slows all contenders alike. After `warmup` calls of each.
+ * interleaved, so that a noisy neighbour slows all contenders alike. After `warmup` calls of each. With
+ * `blocks`, each round runs each contender's calls back to back instead.
  */
-export async function rounds(contenders: Contender[], opts: { rounds: number; perRound: number; warmup: number }) {
+export async function rounds(
+  contenders: Contender[],
+  opts: { rounds: number; perRound: number; warmup: number; blocks?: boolean },
+) {
   for (const c of contenders) await time(c.run, opts.warmup);
   const p50s: Record<string, number[]> = {};
   const samples: Record<string, number[]> = {};
@@ -71,12 +75,21 @@ export async function rounds(contenders: Contender[], opts: { rounds: number; pe
   }
   for (let r = 0; r < opts.rounds; r++) {
     const round: number[][] = contenders.map(() => []);
-    for (let i = 0; i < opts.perRound; i++) {
+    const timeOne = async (index: number) => {
+      const t = performance.now();
+      await contenders[index]!.run();
+      round[index]!.push(performance.now() - t);
+    };
+    if (opts.blocks) {
+      // Each contender's calls back to back, the order rotating per round: for contenders so unlike that
+      // one disturbs the next call of the other (a long busy call before a microsecond one).
       for (let k = 0; k < contenders.length; k++) {
-        const index = (i + k) % contenders.length;
-        const t = performance.now();
-        await contenders[index]!.run();
-        round[index]!.push(performance.now() - t);
+        const index = (r + k) % contenders.length;
+        for (let i = 0; i < opts.perRound; i++) await timeOne(index);
+      }
+    } else {
+      for (let i = 0; i < opts.perRound; i++) {
+        for (let k = 0; k < contenders.length; k++) await timeOne((i + k) % contenders.length);
       }
     }
     contenders.forEach((c, index) => {

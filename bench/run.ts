@@ -7,12 +7,13 @@ import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { machine } from './harness.js';
 import type { Scenario, ScenarioResult } from './scenario.js';
+import { batching } from './scenarios/batching.js';
 import { codec } from './scenarios/codec.js';
 import { dispatch } from './scenarios/dispatch.js';
 import { frames } from './scenarios/frames.js';
 import { payload } from './scenarios/payload.js';
 
-export const scenarios: Record<string, Scenario> = { dispatch, payload, frames, codec };
+export const scenarios: Record<string, Scenario> = { dispatch, payload, frames, codec, batching };
 
 export async function runScenarios(names: string[], options: { tiny: boolean; threads: number }) {
   const results: ScenarioResult[] = [];

@@ -15,3 +15,26 @@ export const cell = defineTool({
 
 /** Returns its args: both directions cross the codec. */
 export const echo = defineTool({ name: 'bench.echo', run: (args: unknown) => args });
+
+/** Adds one: a tool so cheap that transport is all its cost. */
+export const add1 = defineTool({ name: 'bench.add1', run: (x: number) => x + 1 });
+
+/** The same, with concurrent single calls micro-batched. */
+export const add1Micro = defineTool({
+  name: 'bench.add1Micro',
+  batch: { maxSize: 256, maxWaitMs: 1 },
+  run: (x: number) => x + 1,
+});
+
+/** Reads its whole argument and computes for about `ms` milliseconds: a stand-in for real work. */
+export const compute = defineTool({
+  name: 'bench.compute',
+  idempotent: true,
+  run({ x, ms }: { x: Float64Array; ms: number }) {
+    let sum = 0;
+    for (let i = 0; i < x.length; i++) sum += x[i]!;
+    const end = performance.now() + ms;
+    while (performance.now() < end) sum += Math.sqrt(sum + 1) * 0;
+    return sum;
+  },
+});

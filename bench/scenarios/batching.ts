@@ -1,0 +1,121 @@
+/**
+ * Batching and cache (issue 3):
+ * 1. 100k calls of a tool that adds 1: `batch` throughput >= 20x that of 100k concurrent individual calls.
+ * 2. The same as concurrent calls of a micro-batched tool: >= 5x the individual-call throughput.
+ * 3. An idempotent tool computing ~2 ms over a 1 MiB shared argument: a cache hit (hash included) >= 10x
+ *    faster than a miss. Also reports the hash throughput next to this machine's memory copy bandwidth.
+ */
+import { performance } from 'node:perf_hooks';
+import { hashArgs } from '../../src/cache/content-hash.js';
+import { createBridge, shared } from '../../src/index.js';
+import { fmt, fmtRatio, ratios, rounds, spread, summarize } from '../harness.js';
+import { toolsModule, type Check, type Scenario } from '../scenario.js';
+
+const GiB = 2 ** 30;
+
+function bandwidth(bytes: number, repeat: number, fn: () => void): number {
+  fn();
+  const samples: number[] = [];
+  for (let i = 0; i < repeat; i++) {
+    const t = performance.now();
+    fn();
+    samples.push(performance.now() - t);
+  }
+  return bytes / GiB / (summarize(samples).p50 / 1000);
+}
+
+export const batching: Scenario = async ({ tiny, threads }) => {
+  const n = tiny ? 2_000 : 100_000;
+  const bridge = await createBridge({ minThreads: threads, maxThreads: threads, tools: [toolsModule] });
+  const rows: Array<Record<string, string | number>> = [];
+  const checks: Check[] = [];
+  try {
+    const calls = Array.from({ length: n }, (_, i) => ({ tool: 'bench.add1', args: i }));
+    const throughput: Record<string, number[]> = { individual: [], batch: [], micro: [] };
+    const modes: Record<string, () => Promise<unknown>> = {
+      individual: () => Promise.all(calls.map((c) => bridge.call('bench.add1', c.args))),
+      batch: () => bridge.batch(calls),
+      micro: () => Promise.all(calls.map((c) => bridge.call('bench.add1Micro', c.args))),
+    };
+    for (const run of Object.values(modes)) await run(); // warm up
+    const roundsCount = tiny ? 1 : 5;
+    const names = Object.keys(modes);
+    for (let r = 0; r < roundsCount; r++) {
+      for (let k = 0; k < names.length; k++) {
+        const name = names[(r + k) % names.length]!;
+        const t = performance.now();
+        await modes[name]!();
+        throughput[name]!.push(n / ((performance.now() - t) / 1000));
+      }
+    }
+    for (const [name, values] of Object.entries(throughput)) {
+      const s = spread(values);
+      rows.push({
+        mode: name,
+        calls: n,
+        'calls/s (median)': Math.round(s.median),
+        min: Math.round(s.min),
+        max: Math.round(s.max),
+      });
+    }
+    const batchGain = spread(ratios(throughput.batch!, throughput.individual!));
+    const microGain = spread(ratios(throughput.micro!, throughput.individual!));
+    checks.push(
+      {
+        criterion: `${n} add-1 calls: batch throughput / individual calls`,
+        measured: fmtRatio(batchGain),
+        target: '>= 20x',
+        pass: batchGain.median >= 20,
+      },
+      {
+        criterion: `${n} add-1 calls: micro-batched calls / individual calls`,
+        measured: fmtRatio(microGain),
+        target: '>= 5x',
+        pass: microGain.median >= 5,
+      },
+    );
+
+    // Cache: hits repeat one content; misses change one element so the hash (and the key) changes.
+    const x = shared(Float64Array, (1024 * 1024) / 8);
+    for (let i = 0; i < x.length; i++) x[i] = i % 97;
+    const same = shared(Float64Array, x.length);
+    same.set(x);
+    let version = 0;
+    const varied = shared(Float64Array, x.length);
+    varied.set(x);
+    const ms = tiny ? 0.2 : 2;
+    await bridge.call('bench.compute', { x: same, ms });
+    const cache = await rounds(
+      [
+        { name: 'miss', run: () => ((varied[0] = ++version), bridge.call('bench.compute', { x: varied, ms })) },
+        { name: 'hit', run: () => bridge.call('bench.compute', { x: same, ms }) },
+      ],
+      tiny
+        ? { rounds: 1, perRound: 3, warmup: 1, blocks: true }
+        : { rounds: 10, perRound: 20, warmup: 5, blocks: true },
+    );
+    const cacheGain = spread(ratios(cache.p50s.miss!, cache.p50s.hit!));
+    rows.push(
+      { mode: 'cache miss (1 MiB arg, ~2 ms tool)', p50: fmt(cache.all.miss!.p50) },
+      { mode: 'cache hit (hash + copy of the result)', p50: fmt(cache.all.hit!.p50) },
+    );
+    checks.push({
+      criterion: 'idempotent 2 ms tool on a 1 MiB arg: miss p50 / hit p50',
+      measured: fmtRatio(cacheGain),
+      target: '>= 10x',
+      pass: cacheGain.median >= 10,
+    });
+
+    const big = shared(Uint8Array, tiny ? 4 * 2 ** 20 : 64 * 2 ** 20);
+    const target = new Uint8Array(big.length);
+    const hashGiBs = bandwidth(big.length, tiny ? 2 : 10, () => hashArgs(big));
+    const copyGiBs = bandwidth(big.length, tiny ? 2 : 10, () => target.set(big));
+    const notes = [
+      `content hash (xxHash64, xxhash-wasm): ${hashGiBs.toFixed(2)} GiB/s over ${big.length / 2 ** 20} MiB; ` +
+        `memory copy (Uint8Array.set, read + write) on this machine: ${copyGiBs.toFixed(2)} GiB/s`,
+    ];
+    return { name: 'batching', title: 'Batches, micro-batching and the result cache', rows, checks, notes };
+  } finally {
+    await bridge.close();
+  }
+};
