@@ -2,10 +2,11 @@
  * `npm run bench [-- --only <scenario>] [-- --tiny] [-- --threads N]`: runs the benchmark scenarios, prints
  * a table and the target checks for each, and writes bench/results/latest.json.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { machine } from './harness.js';
+import { renderMarkdown, splice } from './report.js';
 import type { Scenario, ScenarioResult } from './scenario.js';
 import { batching } from './scenarios/batching.js';
 import { codec } from './scenarios/codec.js';
@@ -41,6 +42,8 @@ async function main(): Promise<void> {
       tiny: { type: 'boolean', default: false },
       threads: { type: 'string' },
       out: { type: 'string', default: new URL('../../bench/results/latest.json', import.meta.url).pathname },
+      /** Also write the results into BENCHMARKS.md, between its result markers. */
+      report: { type: 'boolean', default: false },
     },
   });
   const names = values.only ?? Object.keys(scenarios);
@@ -56,9 +59,18 @@ async function main(): Promise<void> {
     print(result!);
     results.push(result!);
   }
+  const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+  const report = { startedAt, command, machine: info, threads, results };
   mkdirSync(new URL('.', `file://${values.out}`), { recursive: true });
-  writeFileSync(values.out, `${JSON.stringify({ startedAt, machine: info, threads, results }, null, 2)}\n`);
-  console.log(`\nwrote ${values.out}`);
+  writeFileSync(values.out, `${JSON.stringify(report, null, 2)}\n`);
+  const markdown = renderMarkdown(report);
+  writeFileSync(values.out.replace(/\.json$/, '.md'), markdown);
+  console.log(`\nwrote ${values.out} and its .md`);
+  if (values.report) {
+    const path = new URL('../../BENCHMARKS.md', import.meta.url);
+    writeFileSync(path, splice(readFileSync(path, 'utf8'), markdown));
+    console.log(`updated ${path.pathname}`);
+  }
   if (results.some((r) => r.checks.some((c) => !c.pass))) process.exitCode = 1;
 }
 

@@ -16,7 +16,7 @@ export const dispatch: Scenario = async ({ tiny, threads }) => {
         { name: 'toolbridge', run: () => bridge.call('bench.noop') },
         { name: 'piscina', run: () => piscina.run({ kind: 'noop' }) },
       ],
-      tiny ? { rounds: 2, perRound: 20, warmup: 20 } : { rounds: 30, perRound: 400, warmup: 2_000 },
+      tiny ? { rounds: 2, perRound: 20, warmup: 20 } : { rounds: 30, perRound: 400, warmup: 5_000 },
     );
     const ratio = spread(ratios(result.p50s.toolbridge!, result.p50s.piscina!));
     return {
