@@ -102,6 +102,18 @@ export async function rounds(
   return { p50s, all } satisfies RoundsResult;
 }
 
+/** One table row per contender: p50, p99, min and max of all its samples (and the count, if asked). */
+export function latencyRows(all: Record<string, Summary>, withCount = false): Array<Record<string, string | number>> {
+  return Object.entries(all).map(([system, s]) => ({
+    system,
+    p50: fmt(s.p50),
+    p99: fmt(s.p99),
+    min: fmt(s.min),
+    max: fmt(s.max),
+    ...(withCount ? { calls: s.n } : {}),
+  }));
+}
+
 /** Median, min and max of per-round values. */
 export function spread(values: readonly number[]): { median: number; min: number; max: number } {
   const s = summarize(values);

@@ -4,7 +4,7 @@
  */
 import { Piscina } from 'piscina';
 import { createBridge } from '../../src/index.js';
-import { fmt, fmtRatio, ratios, rounds, spread } from '../harness.js';
+import { fmtRatio, latencyRows, ratios, rounds, spread } from '../harness.js';
 import { rawWorker, toolsModule, type Scenario } from '../scenario.js';
 
 export const dispatch: Scenario = async ({ tiny, threads }) => {
@@ -22,14 +22,7 @@ export const dispatch: Scenario = async ({ tiny, threads }) => {
     return {
       name: 'dispatch',
       title: `No-op call latency, ${threads} threads, sequential calls`,
-      rows: Object.entries(result.all).map(([system, s]) => ({
-        system,
-        p50: fmt(s.p50),
-        p99: fmt(s.p99),
-        min: fmt(s.min),
-        max: fmt(s.max),
-        calls: s.n,
-      })),
+      rows: latencyRows(result.all, true),
       checks: [
         {
           criterion: 'no-op bridge.call p50 / raw Piscina run() p50 (per round)',

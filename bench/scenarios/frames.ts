@@ -7,7 +7,7 @@
 import { Table, makeVector, tableToIPC } from 'apache-arrow';
 import { Piscina } from 'piscina';
 import { createBridge, shared } from '../../src/index.js';
-import { fmt, fmtRatio, ratios, rounds, spread } from '../harness.js';
+import { fmt, fmtRatio, latencyRows, ratios, rounds, spread } from '../harness.js';
 import { rawWorker, toolsModule, type Scenario } from '../scenario.js';
 
 export const frames: Scenario = async ({ tiny, threads }) => {
@@ -41,13 +41,7 @@ export const frames: Scenario = async ({ tiny, threads }) => {
     return {
       name: 'frames',
       title: `A ${n.toLocaleString('en')}-row x 8 float64 Arrow table (${(ipc.byteLength / 2 ** 20).toFixed(0)} MiB) into a tool that reads one value`,
-      rows: Object.entries(result.all).map(([system, s]) => ({
-        system,
-        p50: fmt(s.p50),
-        p99: fmt(s.p99),
-        min: fmt(s.min),
-        max: fmt(s.max),
-      })),
+      rows: latencyRows(result.all),
       checks: [
         {
           criterion: 'shared frame p50 minus no-op p50 (per round)',
