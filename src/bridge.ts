@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import {
   checkBatchOptions,
@@ -27,8 +28,17 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
+/** Events of a bridge, by name. */
+export interface BridgeEvents {
+  /** The pool's queue has emptied after it refused calls with `QUEUE_FULL`: a producer may resume. */
+  drain: () => void;
+}
+
 /** A running bridge: see {@link createBridge}. */
 export interface Bridge extends AsyncDisposable {
+  on<E extends keyof BridgeEvents>(event: E, listener: BridgeEvents[E]): this;
+  once<E extends keyof BridgeEvents>(event: E, listener: BridgeEvents[E]): this;
+  off<E extends keyof BridgeEvents>(event: E, listener: BridgeEvents[E]): this;
   /** Runs a tool in a worker and resolves with its result. */
   call<R = unknown>(tool: string, args?: unknown, options?: CallOptions): Promise<R>;
   /**
@@ -60,6 +70,7 @@ const NO_CACHE: CacheStats = Object.freeze({
 });
 
 class ToolBridge implements Bridge {
+  readonly #events: EventEmitter;
   readonly #options: ResolvedOptions;
   readonly #pool: Dispatcher;
   readonly #registry: ReadonlyMap<string, ToolInfo>;
@@ -72,7 +83,8 @@ class ToolBridge implements Bridge {
   #closing: Promise<void> | undefined;
   #idle: (() => void) | undefined;
 
-  constructor(options: ResolvedOptions, pool: Dispatcher, tools: readonly ToolInfo[]) {
+  constructor(options: ResolvedOptions, pool: Dispatcher, tools: readonly ToolInfo[], events: EventEmitter) {
+    this.#events = events;
     this.#options = options;
     this.#pool = pool;
     this.#registry = new Map(tools.map((tool) => [tool.name, Object.freeze({ ...tool })]));
@@ -174,6 +186,21 @@ class ToolBridge implements Bridge {
     return [...this.#registry.values()];
   }
 
+  on<E extends keyof BridgeEvents>(event: E, listener: BridgeEvents[E]): this {
+    this.#events.on(event, listener);
+    return this;
+  }
+
+  once<E extends keyof BridgeEvents>(event: E, listener: BridgeEvents[E]): this {
+    this.#events.once(event, listener);
+    return this;
+  }
+
+  off<E extends keyof BridgeEvents>(event: E, listener: BridgeEvents[E]): this {
+    this.#events.off(event, listener);
+    return this;
+  }
+
   stats(): BridgeStats {
     return this.#stats.snapshot(this.#cache?.stats() ?? NO_CACHE);
   }
@@ -209,6 +236,7 @@ class ToolBridge implements Bridge {
       stats: this.#stats,
       registry: this.#registry,
       threads: this.#options.maxThreads,
+      maxQueue: this.#options.maxQueue,
       limitOf: (info: ToolInfo, timeoutMs: number | undefined) => this.#limitOf(info, timeoutMs),
     };
     return runBatch(context, calls, options, emit);
@@ -245,9 +273,12 @@ class ToolBridge implements Bridge {
 export async function createBridge(options?: BridgeOptions): Promise<Bridge> {
   const resolved = resolveOptions(options);
   if (resolved.cache) await loadHasher();
+  const events = new EventEmitter();
   const pool = new LocalPool({
     minThreads: resolved.minThreads,
     maxThreads: resolved.maxThreads,
+    maxQueue: resolved.maxQueue,
+    onDrain: () => events.emit('drain'),
     idleTimeoutMs: resolved.idleTimeoutMs,
     startTimeoutMs: resolved.startTimeoutMs,
     hardHeapMb: resolved.hardHeapMb,
@@ -260,5 +291,5 @@ export async function createBridge(options?: BridgeOptions): Promise<Bridge> {
     await pool.destroy().catch(() => undefined);
     throw error;
   }
-  return new ToolBridge(resolved, pool, tools);
+  return new ToolBridge(resolved, pool, tools, events);
 }

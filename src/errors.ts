@@ -14,6 +14,7 @@
  * | `TOOL_LOAD_FAILED` | a tool module could not be loaded in a worker |
  * | `DUPLICATE_TOOL` | two tool definitions share one name |
  * | `INVALID_OPTIONS` | an option passed to toolbridge is invalid |
+ * | `QUEUE_FULL` | the pool's queue is at `maxQueue`: the call was refused at once |
  */
 export type ErrorCode =
   | 'TOOL_NOT_FOUND'
@@ -25,7 +26,8 @@ export type ErrorCode =
   | 'CLOSED'
   | 'TOOL_LOAD_FAILED'
   | 'DUPLICATE_TOOL'
-  | 'INVALID_OPTIONS';
+  | 'INVALID_OPTIONS'
+  | 'QUEUE_FULL';
 
 /** Base class of every error toolbridge raises. */
 export class ToolBridgeError extends Error {
@@ -139,6 +141,19 @@ export class InvalidOptionsError extends ToolBridgeError {
 
   constructor(message: string) {
     super('INVALID_OPTIONS', message);
+  }
+}
+
+export class QueueFullError extends ToolBridgeError {
+  declare readonly code: 'QUEUE_FULL';
+  readonly maxQueue: number;
+
+  constructor(maxQueue: number) {
+    super(
+      'QUEUE_FULL',
+      `The pool's queue is full (${maxQueue} calls waiting): the call was refused. Wait for the bridge's 'drain' event.`,
+    );
+    this.maxQueue = maxQueue;
   }
 }
 

@@ -1,4 +1,4 @@
-export { createBridge, type Bridge, type CallOptions } from './bridge.js';
+export { createBridge, type Bridge, type BridgeEvents, type CallOptions } from './bridge.js';
 export type { BatchCall, BatchEntry, BatchOptions, BatchProgress, StreamEntry } from './batch/batch-executor.js';
 export type { BridgeOptions } from './options.js';
 export {
@@ -17,6 +17,7 @@ export {
   DuplicateToolError,
   InvalidArgsError,
   InvalidOptionsError,
+  QueueFullError,
   TimeoutError,
   ToolBridgeError,
   ToolFailedError,

@@ -31,6 +31,15 @@ export interface BridgeOptions {
    */
   timeoutMs?: number;
   /**
+   * Most calls waiting for a thread (beyond those running). A call past it is refused at once with
+   * `QUEUE_FULL` instead of queueing without end; `bridge.on('drain')` tells when the queue has emptied.
+   * The default is 1024 per thread: at the ~10k no-op calls/s two threads serve on a small machine that
+   * is a fraction of a second of waiting, and far more for real tools, past which a caller is better told
+   * to back off than kept waiting. `Infinity` for no bound.
+   * @default 1024 * maxThreads
+   */
+  maxQueue?: number;
+  /**
    * How long a worker above `minThreads` may sit idle before it is stopped, in milliseconds.
    * @default 30_000
    */
@@ -67,6 +76,7 @@ export interface ResolvedOptions {
   readonly modules: readonly string[];
   readonly minThreads: number;
   readonly maxThreads: number;
+  readonly maxQueue: number;
   readonly timeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly startTimeoutMs: number;
@@ -126,6 +136,7 @@ export function resolveOptions(options: BridgeOptions = {}): ResolvedOptions {
     modules: Object.freeze(tools.map(toModuleUrl)),
     minThreads,
     maxThreads,
+    maxQueue: checkMaxQueue(options.maxQueue ?? 1024 * maxThreads),
     timeoutMs: checkTimeout('options.timeoutMs', options.timeoutMs ?? Infinity),
     idleTimeoutMs: checkInteger('idleTimeoutMs', options.idleTimeoutMs ?? 30_000, 0),
     startTimeoutMs: checkInteger('startTimeoutMs', options.startTimeoutMs ?? 30_000, 1),
@@ -148,4 +159,9 @@ function resolveCache(cache: CacheOptions | false | undefined): Readonly<Require
     maxBytes: checkInteger('cache.maxBytes', cache?.maxBytes ?? 64 * 1024 * 1024, 1),
     ttlMs: checkTimeout('options.cache.ttlMs', cache?.ttlMs ?? Infinity),
   });
+}
+
+function checkMaxQueue(value: unknown): number {
+  if (value === Infinity) return value;
+  return checkInteger('maxQueue', value, 0);
 }

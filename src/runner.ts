@@ -84,7 +84,17 @@ export class CallRunner {
     const callId = this.#nextCallId++;
     const deadline = timeoutMs === Infinity ? 0 : Date.now() + timeoutMs;
     const message = this.#encode({ kind: Kind.Call, callId, tool: info.name, deadline }, args);
-    const { fields, value } = await this.#dispatch(info.name, message, timeoutMs, signal);
+    let decoded: Decoded;
+    for (let retries = info.retries; ; retries--) {
+      try {
+        decoded = await this.#dispatch(info.name, message, timeoutMs, signal);
+        break;
+      } catch (error) {
+        if (retries > 0 && error instanceof ToolBridgeError && error.code === 'WORKER_CRASHED') continue;
+        throw error;
+      }
+    }
+    const { fields, value } = decoded;
     if (fields.kind === Kind.Error && fields.error) {
       throw errorFromWorker(info.name, fields.error, { known: this.#known, timeoutMs });
     }
@@ -93,7 +103,7 @@ export class CallRunner {
 
   /**
    * Runs calls of one tool as one worker task. Never rejects: each call gets its own outcome. A worker
-   * crash fails the whole chunk; for an idempotent tool the chunk is first retried once.
+   * crash fails the whole chunk, after the tool's `retries` (1 for idempotent tools by default).
    */
   async runChunk(info: ToolInfo, items: readonly ChunkItem[], signal?: AbortSignal): Promise<Outcome[]> {
     const outcomes: Outcome[] = new Array<Outcome>(items.length);
@@ -143,9 +153,7 @@ export class CallRunner {
 
     const limits = deadlines(sendable);
     const timeoutMs = limits.includes(0) ? Infinity : Math.max(1, Math.max(...limits) - Date.now());
-    let attempts = info.idempotent ? 2 : 1;
-    for (;;) {
-      attempts--;
+    for (let retries = info.retries; ; retries--) {
       try {
         const { fields, value } = await this.#dispatch(info.name, message, timeoutMs, signal);
         this.#stats.chunk(info.name);
@@ -168,7 +176,7 @@ export class CallRunner {
         return outcomes;
       } catch (error) {
         const typed = error instanceof ToolBridgeError ? error : new WorkerCrashedError(info.name, error);
-        if (typed.code === 'WORKER_CRASHED' && attempts > 0) continue;
+        if (typed.code === 'WORKER_CRASHED' && retries > 0) continue;
         for (const i of sendable) outcomes[i] = { ok: false, error: typed };
         return outcomes;
       }

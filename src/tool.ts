@@ -27,6 +27,12 @@ export interface ToolSpec<A = unknown, R = unknown> {
   /** Default time limit for one call, in milliseconds; overrides the bridge's `timeoutMs`. */
   timeoutMs?: number;
   /**
+   * How many times a call (or a batch chunk) whose worker died under it is run again, on another worker,
+   * before it fails with `WORKER_CRASHED`. Calls that time out or are aborted are never retried.
+   * @default 1 for idempotent tools, 0 otherwise
+   */
+  retries?: number;
+  /**
    * Runs a whole chunk of a batch at once (vectorised): gets the args of every call in the chunk and returns
    * their results in the same order. Without it, batches call `run` once per call.
    */
@@ -53,6 +59,7 @@ export interface ToolDefinition<A = unknown, R = unknown> {
   readonly version: string;
   readonly idempotent: boolean;
   readonly timeoutMs: number | undefined;
+  readonly retries: number;
   readonly run: (args: A, ctx: ToolContext) => R | Promise<R>;
   readonly runBatch: ((argsList: A[], ctx: ToolContext) => R[] | Promise<R[]>) | undefined;
   readonly batch: Readonly<Required<MicroBatchOptions>> | undefined;
@@ -65,6 +72,8 @@ export interface ToolInfo {
   readonly version: string;
   readonly idempotent: boolean;
   readonly timeoutMs: number | undefined;
+  /** Runs after a worker crash before `WORKER_CRASHED`. */
+  readonly retries: number;
   /** The module the tool was loaded from, or `'toolbridge:builtin'`. */
   readonly module: string;
   /** Micro-batching of single calls, when the tool asks for it. */
@@ -118,6 +127,12 @@ export function defineTool<A = unknown, R = unknown>(spec: ToolSpec<A, R>): Tool
   if (runBatch !== undefined && typeof runBatch !== 'function') {
     throw new InvalidOptionsError(`defineTool(${name}): runBatch must be a function, got ${describeValue(runBatch)}`);
   }
+  const retries = spec.retries ?? (idempotent ? 1 : 0);
+  if (!Number.isSafeInteger(retries) || retries < 0) {
+    throw new InvalidOptionsError(
+      `defineTool(${name}): retries must be a non-negative integer, got ${describeValue(retries)}`,
+    );
+  }
   const batch = spec.batch === undefined ? undefined : microBatch(name, spec.batch);
   return Object.freeze({
     [TOOL_BRAND]: true as const,
@@ -126,6 +141,7 @@ export function defineTool<A = unknown, R = unknown>(spec: ToolSpec<A, R>): Tool
     version,
     idempotent,
     timeoutMs,
+    retries,
     run,
     runBatch,
     batch,

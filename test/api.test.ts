@@ -54,7 +54,9 @@ describe('createBridge', () => {
       version: '2.1',
       idempotent: true,
       timeoutMs: undefined,
+      retries: 1,
       module: fixture('default-array.js').href,
+      batch: undefined,
     });
     const dot = bridge.tools().find((t) => t.name === 'vector.dot');
     expect(dot?.module).toBe('toolbridge:builtin');

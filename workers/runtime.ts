@@ -63,6 +63,7 @@ const catalog: ToolInfo[] = [...registry.values()].map(({ tool, module }) => ({
   version: tool.version,
   idempotent: tool.idempotent,
   timeoutMs: tool.timeoutMs,
+  retries: tool.retries,
   module,
   batch: tool.batch,
 }));

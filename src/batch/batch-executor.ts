@@ -51,6 +51,8 @@ export interface BatchContext {
   stats: StatsRecorder;
   registry: ReadonlyMap<string, ToolInfo>;
   threads: number;
+  /** The pool's queue bound: a batch never has more chunks waiting than this. */
+  maxQueue: number;
   /** The time limit of a call of `info` given its own `timeoutMs` (validated; throws INVALID_OPTIONS). */
   limitOf: (info: ToolInfo, timeoutMs: number | undefined) => number;
 }
@@ -88,7 +90,7 @@ interface Group {
 
 /**
  * Runs a batch: groups the calls by tool, cuts each group into chunks and keeps up to two chunks per
- * thread in flight, round-robin over the tools. `emit` receives each call's outcome exactly once, as its
+ * thread in flight (fewer if the pool's queue bound is lower), round-robin over the tools. `emit` receives each call's outcome exactly once, as its
  * chunk completes; the promise resolves when every call has one.
  */
 export function runBatch(
@@ -146,7 +148,7 @@ export function runBatch(
   else options.signal?.addEventListener('abort', onAbort, { once: true });
 
   const queue = [...groups.values()];
-  const maxInFlight = Math.max(1, ctx.threads * 2);
+  const maxInFlight = Math.max(1, Math.min(ctx.threads * 2, ctx.threads + ctx.maxQueue));
   let inFlight = 0;
   let turn = 0;
 

@@ -2,7 +2,7 @@ import type { MessagePort, Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { WireMessage } from '../codec/message.js';
 import { reviveError } from '../codec/error-record.js';
-import { DuplicateToolError, ToolBridgeError, ToolLoadError } from '../errors.js';
+import { DuplicateToolError, QueueFullError, ToolBridgeError, ToolLoadError } from '../errors.js';
 import { isRuntimeNotice, type ReadyNotice, type RuntimeConfig } from '../runtime-protocol.js';
 import type { ToolInfo } from '../tool.js';
 
@@ -31,6 +31,10 @@ export interface Dispatcher {
 export interface LocalPoolOptions {
   minThreads: number;
   maxThreads: number;
+  /** Calls that may wait beyond the running ones; more are refused with QUEUE_FULL. */
+  maxQueue: number;
+  /** Called when the queue has emptied after it refused a call. */
+  onDrain: () => void;
   idleTimeoutMs: number;
   startTimeoutMs: number;
   hardHeapMb: number | undefined;
@@ -45,6 +49,9 @@ export class LocalPool implements Dispatcher {
   readonly #piscina: Piscina;
   readonly #seen = new WeakSet<Worker>();
   readonly #loading = new Map<number, string>();
+  /** Calls submitted and not settled: running plus queued. */
+  #pending = 0;
+  #refused = false;
   #startup: { resolve: (tools: ToolInfo[]) => void; reject: (error: Error) => void } | undefined;
 
   constructor(options: LocalPoolOptions) {
@@ -103,7 +110,22 @@ export class LocalPool implements Dispatcher {
   }
 
   submit(message: WireMessage, options: SubmitOptions): Promise<WireMessage> {
-    return this.#piscina.run(message, options as Parameters<Piscina['run']>[1]) as Promise<WireMessage>;
+    const { maxThreads, maxQueue } = this.#options;
+    if (this.#pending - maxThreads >= maxQueue) {
+      this.#refused = true;
+      return Promise.reject(new QueueFullError(maxQueue));
+    }
+    this.#pending++;
+    const task = this.#piscina.run(message, options as Parameters<Piscina['run']>[1]) as Promise<WireMessage>;
+    const settled = () => {
+      this.#pending--;
+      if (this.#refused && this.#pending <= maxThreads) {
+        this.#refused = false;
+        this.#options.onDrain();
+      }
+    };
+    task.then(settled, settled);
+    return task;
   }
 
   close(): Promise<void> {
