@@ -35,7 +35,7 @@ export function summarize(samples: readonly number[]): Summary {
 }
 
 /** Milliseconds each of `n` sequential runs of `fn` took. */
-export async function time(fn: () => Promise<unknown>, n: number): Promise<number[]> {
+export async function time(fn: () => PromiseLike<unknown>, n: number): Promise<number[]> {
   const out: number[] = new Array(n);
   for (let i = 0; i < n; i++) {
     const t = performance.now();
@@ -47,7 +47,7 @@ export async function time(fn: () => Promise<unknown>, n: number): Promise<numbe
 
 export interface Contender {
   name: string;
-  run: () => Promise<unknown>;
+  run: () => PromiseLike<unknown>;
 }
 
 export interface RoundsResult {
@@ -148,5 +148,6 @@ export function machine() {
 }
 
 export const fmt = (ms: number): string => (ms < 1 ? `${(ms * 1000).toFixed(1)} µs` : `${ms.toFixed(2)} ms`);
+const ratio = (value: number): string => value.toFixed(value < 10 ? 3 : 2);
 export const fmtRatio = (r: { median: number; min: number; max: number }): string =>
-  `${r.median.toFixed(2)}x (min ${r.min.toFixed(2)}, max ${r.max.toFixed(2)})`;
+  `${ratio(r.median)}x (min ${ratio(r.min)}, max ${ratio(r.max)})`;

@@ -1,0 +1,4 @@
+/** workerpool worker: the no-op task. */
+import workerpool from 'workerpool';
+
+workerpool.worker({ noop: () => undefined });
