@@ -107,8 +107,8 @@ class ToolBridge implements Bridge {
     } catch (error) {
       return Promise.reject(error);
     }
-    const run = () => this.#run(info, args, timeoutMs, signal);
     if (this.#cache && info.idempotent && options?.cache !== false) {
+      const run = () => this.#run(info, args, timeoutMs, signal);
       const key = `${info.name}@${info.version}:${hashArgs(args)}`;
       const start = performance.now();
       let ran = false;
@@ -122,19 +122,29 @@ class ToolBridge implements Bridge {
       );
       return this.#track(result as Promise<R>);
     }
-    return this.#track(run() as Promise<R>);
+    if (info.batch) return this.#track(this.#run(info, args, timeoutMs, signal) as Promise<R>);
+    return this.#runTimed(info, args, timeoutMs, signal) as Promise<R>;
   }
 
   /** Runs one call, through the tool's micro-batcher if it has one. */
   #run(info: ToolInfo, args: unknown, timeoutMs: number, signal: AbortSignal | undefined): Promise<unknown> {
     if (info.batch) return this.#microBatcher(info).add(args, timeoutMs, signal);
+    return this.#runTimed(info, args, timeoutMs, signal);
+  }
+
+  /** One call straight to the pool, counted in the stats. (The hot path: one async frame, no extra promises.) */
+  async #runTimed(info: ToolInfo, args: unknown, timeoutMs: number, signal: AbortSignal | undefined): Promise<unknown> {
     const start = performance.now();
-    const result = this.#runner.runOne(info, args, timeoutMs, signal);
-    result.then(
-      () => this.#stats.call(info.name, performance.now() - start, false),
-      () => this.#stats.call(info.name, performance.now() - start, true),
-    );
-    return result;
+    let failed = true;
+    this.#inFlight++;
+    try {
+      const value = await this.#runner.runOne(info, args, timeoutMs, signal);
+      failed = false;
+      return value;
+    } finally {
+      this.#stats.call(info.name, performance.now() - start, failed);
+      this.#settled();
+    }
   }
 
   async batch<R = unknown>(calls: readonly BatchCall[], options?: BatchOptions): Promise<Array<BatchEntry<R>>> {
@@ -252,11 +262,13 @@ class ToolBridge implements Bridge {
   /** Counts an operation in flight until it settles, so that close() can wait for it. */
   #track<T>(operation: Promise<T>): Promise<T> {
     this.#inFlight++;
-    const done = () => {
-      if (--this.#inFlight === 0) this.#idle?.();
-    };
+    const done = () => this.#settled();
     operation.then(done, done);
     return operation;
+  }
+
+  #settled(): void {
+    if (--this.#inFlight === 0) this.#idle?.();
   }
 }
 
