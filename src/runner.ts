@@ -85,13 +85,18 @@ export class CallRunner {
     const deadline = timeoutMs === Infinity ? 0 : Date.now() + timeoutMs;
     const message = this.#encode({ kind: Kind.Call, callId, tool: info.name, deadline }, args);
     let decoded: Decoded;
+    let limit = timeoutMs;
     for (let retries = info.retries; ; retries--) {
       try {
-        decoded = await this.#dispatch(info.name, message, timeoutMs, signal);
+        decoded = await this.#dispatch(info.name, message, limit, signal);
         break;
       } catch (error) {
-        if (retries > 0 && error instanceof ToolBridgeError && error.code === 'WORKER_CRASHED') continue;
-        throw error;
+        if (!(retries > 0 && error instanceof ToolBridgeError && error.code === 'WORKER_CRASHED')) throw error;
+        // A retry gets what is left of the call's time, not a new limit.
+        if (deadline > 0) {
+          limit = deadline - Date.now();
+          if (limit <= 0) throw new TimeoutError(info.name, timeoutMs);
+        }
       }
     }
     const { fields, value } = decoded;
@@ -136,9 +141,11 @@ export class CallRunner {
     } catch {
       sendable = sendable.filter((i) => {
         try {
-          this.#encode(
+          // A trial encoding, to find the call at fault; it is not sent, so its bytes are not counted.
+          encodeMessage(
             { kind: Kind.Call, callId: 0, tool: info.name, deadline: 0 },
             items[i]!.args,
+            this.#policy,
             `calls[${i}].args`,
           );
           return true;
