@@ -67,6 +67,7 @@ const NO_CACHE: CacheStats = Object.freeze({
   bytes: 0,
   evictions: 0,
   timeSavedMs: 0,
+  skipped: 0,
 });
 
 class ToolBridge implements Bridge {
@@ -107,9 +108,10 @@ class ToolBridge implements Bridge {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (this.#cache && info.idempotent && options?.cache !== false) {
+    const hash = this.#cache && info.idempotent && options?.cache !== false ? this.#hash(args) : undefined;
+    if (this.#cache && hash !== undefined) {
       const run = () => this.#run(info, args, timeoutMs, signal);
-      const key = `${info.name}@${info.version}:${hashArgs(args)}`;
+      const key = `${info.name}@${info.version}:${hash}`;
       const start = performance.now();
       let ran = false;
       const result = this.#cache.get(key, () => ((ran = true), run()));
@@ -124,6 +126,13 @@ class ToolBridge implements Bridge {
     }
     if (info.batch) return this.#track(this.#run(info, args, timeoutMs, signal) as Promise<R>);
     return this.#runTimed(info, args, timeoutMs, signal) as Promise<R>;
+  }
+
+  /** The content hash of args for the cache, or undefined when they are too large to hash (counted). */
+  #hash(args: unknown): string | undefined {
+    const hash = hashArgs(args, this.#cache!.maxArgBytes);
+    if (hash === undefined) this.#cache!.skip();
+    return hash;
   }
 
   /** Runs one call, through the tool's micro-batcher if it has one. */

@@ -158,7 +158,13 @@ function resolveCache(cache: CacheOptions | false | undefined): Readonly<Require
     maxEntries: checkInteger('cache.maxEntries', cache?.maxEntries ?? 1000, 1),
     maxBytes: checkInteger('cache.maxBytes', cache?.maxBytes ?? 64 * 1024 * 1024, 1),
     ttlMs: checkTimeout('options.cache.ttlMs', cache?.ttlMs ?? Infinity),
+    maxArgBytes: checkMaxArgBytes(cache?.maxArgBytes ?? 8 * 1024 * 1024),
   });
+}
+
+function checkMaxArgBytes(value: unknown): number {
+  if (value === Infinity) return value;
+  return checkInteger('cache.maxArgBytes', value, 0);
 }
 
 function checkMaxQueue(value: unknown): number {

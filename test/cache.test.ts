@@ -151,7 +151,23 @@ describe('cache bounds', () => {
         bytes: 0,
         evictions: 0,
         timeSavedMs: 0,
+        skipped: 0,
       });
+    } finally {
+      await own.close();
+    }
+  });
+
+  test('args with more than maxArgBytes of data skip the cache, without being hashed', async () => {
+    const own = await cacheBridge({ maxThreads: 1, cache: { maxArgBytes: 4096 } });
+    try {
+      const small = shared(Float64Array, 100).fill(1); // 800 bytes
+      const large = shared(Float64Array, 1000).fill(1); // 8000 bytes
+      const first = (await own.call<Tokened>('cache.token', { x: small })).token;
+      expect((await own.call<Tokened>('cache.token', { x: small })).token).toBe(first);
+      const big1 = (await own.call<Tokened>('cache.token', { x: large })).token;
+      expect((await own.call<Tokened>('cache.token', { x: large })).token).not.toBe(big1);
+      expect(own.stats().cache).toMatchObject({ hits: 1, misses: 1, skipped: 2 });
     } finally {
       await own.close();
     }

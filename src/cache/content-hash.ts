@@ -37,13 +37,16 @@ const textEncoder = new TextEncoder();
  */
 class ContentHasher {
   readonly #state;
+  /** Bytes of typed arrays, buffers and table columns still allowed before the hash gives up. */
+  #budget: number;
   readonly #scratch = new Uint8Array(4096);
   readonly #view = new DataView(this.#scratch.buffer);
   #used = 0;
   #seen = new Map<object, number>();
 
-  constructor(hash: XXHashAPI) {
+  constructor(hash: XXHashAPI, maxBytes: number) {
     this.#state = hash.create64(0n);
+    this.#budget = maxBytes;
   }
 
   #room(bytes: number): void {
@@ -84,6 +87,8 @@ class ContentHasher {
   }
 
   #bytes(bytes: Uint8Array): void {
+    this.#budget -= bytes.byteLength;
+    if (this.#budget < 0) throw TOO_LARGE;
     this.#u32(bytes.byteLength);
     if (bytes.byteLength <= 256) {
       this.#room(bytes.byteLength);
@@ -204,10 +209,21 @@ class ContentHasher {
   }
 }
 
-/** The content hash of `value` as 16 hex digits. Requires {@link loadHasher} to have resolved. */
-export function hashArgs(value: unknown): string {
+const TOO_LARGE = Symbol('too large to hash');
+
+/**
+ * The content hash of `value` as 16 hex digits, or `undefined` when its typed arrays, buffers and table
+ * columns hold more than `maxBytes` (hashing stops before reading them: it runs on the caller's thread).
+ * Requires {@link loadHasher} to have resolved.
+ */
+export function hashArgs(value: unknown, maxBytes = Infinity): string | undefined {
   if (api === undefined) throw new Error('toolbridge: the content hash is not loaded');
-  const hasher = new ContentHasher(api);
-  hasher.add(value);
+  const hasher = new ContentHasher(api, maxBytes);
+  try {
+    hasher.add(value);
+  } catch (error) {
+    if (error === TOO_LARGE) return undefined;
+    throw error;
+  }
   return hasher.digest().toString(16).padStart(16, '0');
 }

@@ -9,6 +9,13 @@ export interface CacheOptions {
   maxBytes?: number;
   /** How long a result stays valid, in milliseconds. @default Infinity */
   ttlMs?: number;
+  /**
+   * Calls whose args hold more than this many bytes of typed arrays, buffers and table columns skip the
+   * cache. Hashing reads every byte on the calling thread (several GiB/s, see BENCHMARKS.md): past a few
+   * MiB it would block the event loop longer than many tools run.
+   * @default 8_388_608 (8 MiB)
+   */
+  maxArgBytes?: number;
 }
 
 export interface CacheStats {
@@ -22,6 +29,8 @@ export interface CacheStats {
   evictions: number;
   /** Sum over hits of the time the original call took. */
   timeSavedMs: number;
+  /** Calls of idempotent tools that skipped the cache because their args passed `maxArgBytes`. */
+  skipped: number;
 }
 
 interface Entry {
@@ -51,8 +60,11 @@ export class ResultCache {
   #misses = 0;
   #evictions = 0;
   #timeSavedMs = 0;
+  #skipped = 0;
+  readonly maxArgBytes: number;
 
   constructor(options: Required<CacheOptions>) {
+    this.maxArgBytes = options.maxArgBytes;
     this.#maxEntries = options.maxEntries;
     this.#maxBytes = options.maxBytes;
     this.#ttlMs = options.ttlMs;
@@ -115,6 +127,11 @@ export class ResultCache {
     this.#bytes -= entry.bytes;
   }
 
+  /** Counts a call that did not use the cache because its args were too large to hash. */
+  skip(): void {
+    this.#skipped++;
+  }
+
   clear(): void {
     this.#entries.clear();
     this.#bytes = 0;
@@ -130,6 +147,7 @@ export class ResultCache {
       bytes: this.#bytes,
       evictions: this.#evictions,
       timeSavedMs: this.#timeSavedMs,
+      skipped: this.#skipped,
     };
   }
 }
