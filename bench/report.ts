@@ -22,7 +22,8 @@ function table(rows: ScenarioResult['rows']): string {
   return lines.join('\n');
 }
 
-export function renderMarkdown(report: Report): string {
+/** The report; charts are linked as `<chartDir><file>.svg`, relative to where the Markdown lands. */
+export function renderMarkdown(report: Report, chartDir = ''): string {
   const m = report.machine;
   const packages = Object.entries(m.packages)
     .map(([name, version]) => `${name} ${version}`)
@@ -32,7 +33,9 @@ export function renderMarkdown(report: Report): string {
       `${m.memoryGiB} GiB, Node ${m.node} (${m.platform}); ${packages}; ${report.threads} worker threads per pool.`,
   ];
   for (const result of report.results) {
-    out.push(`### ${result.name}: ${result.title}`, table(result.rows));
+    out.push(`### ${result.name}: ${result.title}`);
+    for (const chart of result.charts ?? []) out.push(`![${chart.title}](${chartDir}${chart.file}.svg)`);
+    out.push(table(result.rows));
     if (result.checks.length > 0) {
       out.push(
         table(

@@ -5,6 +5,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
+import { writeCharts } from './charts.js';
 import { machine } from './harness.js';
 import { renderMarkdown, splice } from './report.js';
 import type { Scenario, ScenarioResult } from './scenario.js';
@@ -63,12 +64,15 @@ async function main(): Promise<void> {
   const report = { startedAt, command, machine: info, threads, results };
   mkdirSync(new URL('.', `file://${values.out}`), { recursive: true });
   writeFileSync(values.out, `${JSON.stringify(report, null, 2)}\n`);
-  const markdown = renderMarkdown(report);
-  writeFileSync(values.out.replace(/\.json$/, '.md'), markdown);
-  console.log(`\nwrote ${values.out} and its .md`);
+  writeFileSync(values.out.replace(/\.json$/, '.md'), renderMarkdown(report));
+  const charts = await writeCharts(
+    results.flatMap((r) => r.charts ?? []),
+    new URL('.', `file://${values.out}`),
+  );
+  console.log(`\nwrote ${values.out}, its .md and ${charts.length} charts`);
   if (values.report) {
     const path = new URL('../../BENCHMARKS.md', import.meta.url);
-    writeFileSync(path, splice(readFileSync(path, 'utf8'), markdown));
+    writeFileSync(path, splice(readFileSync(path, 'utf8'), renderMarkdown(report, 'bench/results/')));
     console.log(`updated ${path.pathname}`);
   }
   if (results.some((r) => r.checks.some((c) => !c.pass))) process.exitCode = 1;

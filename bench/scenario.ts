@@ -1,3 +1,5 @@
+import type { Chart } from './charts.js';
+
 /** What every scenario returns: a table to print and the checks against its targets. */
 export interface Check {
   criterion: string;
@@ -13,6 +15,8 @@ export interface ScenarioResult {
   rows: Array<Record<string, string | number>>;
   checks: Check[];
   notes?: string[];
+  /** Charts for the report (rendered to SVG by `npm run bench`). */
+  charts?: Chart[];
 }
 
 export interface ScenarioOptions {

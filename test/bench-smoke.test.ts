@@ -2,12 +2,21 @@
 // they mean something only at full size, in `npm run bench`.
 import { describe, expect, test } from 'vitest';
 
-type Result = { name: string; rows: unknown[]; checks: Array<{ criterion: string; measured: string; pass: boolean }> };
+type Chart = { file: string; title: string; spec: unknown };
+type Result = {
+  name: string;
+  rows: unknown[];
+  checks: Array<{ criterion: string; measured: string; pass: boolean }>;
+  charts?: Chart[];
+};
 
 // The compiled suite, as `npm run bench` runs it (built by `npm test` before the tests run).
 const { runScenarios, scenarios } = (await import(new URL('../dist/bench/run.js', import.meta.url).href)) as {
   runScenarios: (names: string[], options: { tiny: boolean; threads: number }) => Promise<Result[]>;
   scenarios: Record<string, unknown>;
+};
+const { renderSvg } = (await import(new URL('../dist/bench/charts.js', import.meta.url).href)) as {
+  renderSvg: (spec: unknown) => Promise<string>;
 };
 
 describe('benchmark scenarios (tiny)', () => {
@@ -20,6 +29,11 @@ describe('benchmark scenarios (tiny)', () => {
         expect(check.criterion).toEqual(expect.any(String));
         expect(check.measured).toEqual(expect.any(String));
         expect(typeof check.pass).toBe('boolean');
+      }
+      for (const chart of result!.charts ?? []) {
+        const svg = await renderSvg(chart.spec);
+        expect(svg.startsWith('<svg')).toBe(true);
+        expect(svg).toContain('<text'); // axes and title were drawn
       }
     });
   }

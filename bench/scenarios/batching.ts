@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { hashArgs } from '../../src/cache/content-hash.js';
 import { createBridge, shared } from '../../src/index.js';
 import { fmt, fmtRatio, ratios, rounds, spread, summarize } from '../harness.js';
+import { bars } from '../charts.js';
 import { toolsModule, type Check, type Scenario } from '../scenario.js';
 
 const GiB = 2 ** 30;
@@ -124,7 +125,19 @@ export const batching: Scenario = async ({ tiny, threads }) => {
         `memory copy (Uint8Array.set, read + write) on this machine: ${copyGiBs.toFixed(2)} GiB/s; ` +
         `for comparison, node:crypto sha1: ${sha1GiBs.toFixed(2)} GiB/s`,
     ];
-    return { name: 'batching', title: 'Batches, micro-batching and the result cache', rows, checks, notes };
+    const charts = [
+      {
+        file: 'batching',
+        title: 'Batching',
+        spec: bars(
+          `${n.toLocaleString('en')} add-1 calls: calls per second (log scale)`,
+          Object.entries(throughput).map(([category, values]) => ({ category, value: spread(values).median })),
+          'calls/s',
+          true,
+        ),
+      },
+    ];
+    return { name: 'batching', title: 'Batches, micro-batching and the result cache', rows, checks, notes, charts };
   } finally {
     await bridge.close();
   }

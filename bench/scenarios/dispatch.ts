@@ -7,6 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import { createBridge } from '../../src/index.js';
 import { fmtRatio, latencyRows, ratios, rounds, spread } from '../harness.js';
+import { bars } from '../charts.js';
 import { startPeers } from '../peers/peers.js';
 import { toolsModule, type Scenario } from '../scenario.js';
 
@@ -65,8 +66,31 @@ export const dispatch: Scenario = async ({ tiny, threads }) => {
         ? { ...row, 'calls/s, 8 in flight': perLevel(name, 8), 'calls/s, 64 in flight': perLevel(name, 64) }
         : row;
     });
+    const charts = [
+      {
+        file: 'dispatch-latency',
+        title: 'No-op call latency',
+        spec: bars(
+          'No-op call, p50 latency of sequential calls (µs)',
+          Object.entries(result.all).map(([category, s]) => ({ category, value: s.p50 * 1000 })),
+          'p50 (µs)',
+        ),
+      },
+      {
+        file: 'dispatch-throughput',
+        title: 'No-op call throughput',
+        spec: bars(
+          'No-op calls per second with 8 and 64 in flight',
+          pooled.flatMap((c) =>
+            levels.map((level) => ({ category: c.name, series: `${level} in flight`, value: perLevel(c.name, level) })),
+          ),
+          'calls/s',
+        ),
+      },
+    ];
     return {
       name: 'dispatch',
+      charts,
       title: `No-op call: latency of sequential calls, and throughput with 8 and 64 in flight; ${threads} threads`,
       rows,
       checks: [

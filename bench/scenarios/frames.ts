@@ -8,6 +8,7 @@ import { Table, makeVector, tableToIPC } from 'apache-arrow';
 import { Piscina } from 'piscina';
 import { createBridge, shared } from '../../src/index.js';
 import { fmt, fmtRatio, latencyRows, ratios, rounds, spread } from '../harness.js';
+import { bars } from '../charts.js';
 import { rawWorker, toolsModule, type Scenario } from '../scenario.js';
 
 export const frames: Scenario = async ({ tiny, threads }) => {
@@ -42,6 +43,18 @@ export const frames: Scenario = async ({ tiny, threads }) => {
       name: 'frames',
       title: `A ${n.toLocaleString('en')}-row x 8 float64 Arrow table (${(ipc.byteLength / 2 ** 20).toFixed(0)} MiB) into a tool that reads one value`,
       rows: latencyRows(result.all),
+      charts: [
+        {
+          file: 'frames',
+          title: 'Arrow table into a tool',
+          spec: bars(
+            `A ${n.toLocaleString('en')}-row x 8 float64 Arrow table into a tool: p50 (ms, log scale)`,
+            Object.entries(result.all).map(([category, s]) => ({ category, value: s.p50 })),
+            'p50 (ms)',
+            true,
+          ),
+        },
+      ],
       checks: [
         {
           criterion: 'shared frame p50 minus no-op p50 (per round)',

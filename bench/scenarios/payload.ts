@@ -7,6 +7,7 @@
 import { Piscina } from 'piscina';
 import { createBridge, shared } from '../../src/index.js';
 import { fmt, fmtRatio, ratios, rounds, spread } from '../harness.js';
+import { lines } from '../charts.js';
 import { rawWorker, toolsModule, type Scenario } from '../scenario.js';
 
 const MiB = 1024 * 1024;
@@ -18,6 +19,7 @@ export const payload: Scenario = async ({ tiny, threads }) => {
   const rows: Array<Record<string, string | number>> = [];
   const sharedP50s = new Map<number, number[]>();
   const checks = [];
+  const points: Array<{ x: number; series: string; value: number }> = [];
   try {
     const copiedBefore = bridge.stats().bytes.copied;
     let last: { noop: number[]; shared: number[]; clone: number[] } | undefined;
@@ -40,6 +42,13 @@ export const payload: Scenario = async ({ tiny, threads }) => {
         clone: result.p50s['structured clone']!,
       };
       const speedup = spread(ratios(last.clone, last.shared));
+      for (const [series, name] of [
+        ['no-op call', 'no-op call'],
+        ['toolbridge shared memory', 'toolbridge shared'],
+        ['structured clone (raw Piscina)', 'structured clone'],
+      ] as const) {
+        points.push({ x: bytes / MiB, series, value: result.all[name]!.p50 });
+      }
       rows.push({
         size: `${bytes / MiB} MiB`,
         'no-op p50': fmt(result.all['no-op call']!.p50),
@@ -81,7 +90,20 @@ export const payload: Scenario = async ({ tiny, threads }) => {
         },
       );
     }
-    return { name: 'payload', title: 'A Float64Array argument into a tool that reads one element', rows, checks };
+    const charts = [
+      {
+        file: 'payload',
+        title: 'Payload sweep',
+        spec: lines('A Float64Array into a tool that reads one element: p50 (ms)', points, 'MiB', 'p50 (ms)'),
+      },
+    ];
+    return {
+      name: 'payload',
+      title: 'A Float64Array argument into a tool that reads one element',
+      rows,
+      checks,
+      charts,
+    };
   } finally {
     await bridge.close();
     await piscina.destroy();
