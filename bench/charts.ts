@@ -50,8 +50,9 @@ export function bars(
     data: { values },
     mark: { type: 'bar', tooltip: true },
     encoding: {
-      y: { field: 'category', type: 'nominal', title: null, sort: null },
-      x: { field: 'value', type: 'quantitative', title: axis, scale: log ? { type: 'log' } : {} },
+      y: { field: 'category', type: 'nominal', title: null, sort: null, axis: { labelLimit: 240 } },
+      // symlog, not log: bars start at zero, which a log scale cannot place.
+      x: { field: 'value', type: 'quantitative', title: axis, scale: log ? { type: 'symlog' } : {} },
       ...(grouped
         ? { yOffset: { field: 'series' }, color: { field: 'series', title: null, legend: { labelLimit: 320 } } }
         : {}),
