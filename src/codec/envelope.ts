@@ -102,7 +102,7 @@ export function writeEnvelope(f: EnvelopeFields): string {
   const tool = b.createString(f.tool);
   const views = f.views.length > 0 ? writeViewVector(b, f.views) : 0;
   const deadlines =
-    f.deadlines && f.deadlines.length > 0 ? Envelope.createDeadlinesVector(b, [...Array.from(f.deadlines)]) : 0;
+    f.deadlines && f.deadlines.length > 0 ? Envelope.createDeadlinesVector(b, Array.from(f.deadlines)) : 0;
   const frames =
     f.frames.length > 0
       ? Envelope.createFramesVector(
