@@ -17,7 +17,7 @@ import { payload } from './scenarios/payload.js';
 
 export const scenarios: Record<string, Scenario> = { dispatch, payload, frames, codec, batching };
 
-export async function runScenarios(names: string[], options: { tiny: boolean; threads: number }) {
+export async function runScenarios(names: string[], options: { tiny: boolean; full?: boolean; threads: number }) {
   const results: ScenarioResult[] = [];
   for (const name of names) {
     const scenario = scenarios[name];
@@ -41,6 +41,8 @@ async function main(): Promise<void> {
     options: {
       only: { type: 'string', multiple: true },
       tiny: { type: 'boolean', default: false },
+      /** The whole suite: more rounds and sizes (`npm run bench:full`). */
+      full: { type: 'boolean', default: false },
       threads: { type: 'string' },
       out: { type: 'string', default: new URL('../../bench/results/latest.json', import.meta.url).pathname },
       /** Also write the results into BENCHMARKS.md, between its result markers. */
@@ -56,7 +58,7 @@ async function main(): Promise<void> {
   const startedAt = new Date().toISOString();
   const results: ScenarioResult[] = [];
   for (const name of names) {
-    const [result] = await runScenarios([name], { tiny: values.tiny, threads });
+    const [result] = await runScenarios([name], { tiny: values.tiny, full: values.full, threads });
     print(result!);
     results.push(result!);
   }

@@ -22,6 +22,8 @@ export interface ScenarioResult {
 export interface ScenarioOptions {
   /** Smaller sizes and fewer rounds: for the smoke test. */
   tiny: boolean;
+  /** More rounds, and the largest codec sizes (`npm run bench:full`); the quick suite keeps every size a target names. */
+  full?: boolean;
   threads: number;
 }
 

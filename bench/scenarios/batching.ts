@@ -26,7 +26,7 @@ function bandwidth(bytes: number, repeat: number, fn: () => void): number {
   return bytes / GiB / (summarize(samples).p50 / 1000);
 }
 
-export const batching: Scenario = async ({ tiny, threads }) => {
+export const batching: Scenario = async ({ tiny, full, threads }) => {
   const n = tiny ? 2_000 : 100_000;
   // 100k calls issued at once: no queue bound, so that the individual calls measure throughput rather than
   // back-pressure (with the default bound most of them would be refused with QUEUE_FULL at once).
@@ -47,7 +47,7 @@ export const batching: Scenario = async ({ tiny, threads }) => {
       micro: () => Promise.all(calls.map((c) => bridge.call('bench.add1Micro', c.args))),
     };
     for (const run of Object.values(modes)) await run(); // warm up
-    const roundsCount = tiny ? 1 : 5;
+    const roundsCount = tiny ? 1 : full ? 5 : 3;
     const names = Object.keys(modes);
     for (let r = 0; r < roundsCount; r++) {
       for (let k = 0; k < names.length; k++) {

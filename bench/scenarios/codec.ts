@@ -43,8 +43,8 @@ function inThread(fn: () => unknown, minMs: number): number {
   return summarize(samples).p50;
 }
 
-export const codec: Scenario = async ({ tiny, threads }) => {
-  const counts = tiny ? [10, 100] : [10, 100, 1_000, 5_000, 20_000, 100_000];
+export const codec: Scenario = async ({ tiny, full, threads }) => {
+  const counts = tiny ? [10, 100] : [10, 100, 1_000, 5_000, 20_000, ...(full ? [100_000] : [])];
   const packr = new Packr({ structuredClone: true, moreTypes: true, useRecords: true });
   const cloneBridge = await createBridge({
     minThreads: threads,
@@ -65,7 +65,7 @@ export const codec: Scenario = async ({ tiny, threads }) => {
     for (const n of counts) {
       const value = records(n);
       const estimate = takeApart(value, new BufferTable(), 'args').plainBytes;
-      const budget = tiny ? 5 : 150;
+      const budget = tiny ? 5 : full ? 150 : 60;
       const clone = inThread(() => structuredClone(value), budget);
       const msgpackr = inThread(() => packr.unpack(packr.pack(value)), budget);
       const msgpack = inThread(() => decode(encode(value)), budget);

@@ -25,7 +25,7 @@ async function closedLoop(run: () => PromiseLike<unknown>, inFlight: number, tot
   return total / ((performance.now() - start) / 1000);
 }
 
-export const dispatch: Scenario = async ({ tiny, threads }) => {
+export const dispatch: Scenario = async ({ tiny, full, threads }) => {
   const bridge = await createBridge({ minThreads: threads, maxThreads: threads, tools: [toolsModule] });
   const peers = await startPeers(threads);
   try {
@@ -33,13 +33,13 @@ export const dispatch: Scenario = async ({ tiny, threads }) => {
     // The target is a head-to-head: toolbridge and raw Piscina alone, call by call in turn.
     const headToHead = await rounds(
       contenders.filter((c) => c.name === 'toolbridge' || c.name === 'piscina'),
-      tiny ? { rounds: 2, perRound: 10, warmup: 10 } : { rounds: 30, perRound: 400, warmup: 5_000 },
+      tiny ? { rounds: 2, perRound: 10, warmup: 10 } : { rounds: full ? 30 : 20, perRound: 400, warmup: 5_000 },
     );
     const ratio = spread(ratios(headToHead.p50s.toolbridge!, headToHead.p50s.piscina!));
     // Then every system in turn, for the table.
     const result = await rounds(
       contenders,
-      tiny ? { rounds: 2, perRound: 10, warmup: 10 } : { rounds: 20, perRound: 200, warmup: 1_000 },
+      tiny ? { rounds: 2, perRound: 10, warmup: 10 } : { rounds: full ? 20 : 10, perRound: 200, warmup: 1_000 },
     );
     const allRatio = spread(ratios(result.p50s.toolbridge!, result.p50s.piscina!));
 
@@ -48,7 +48,8 @@ export const dispatch: Scenario = async ({ tiny, threads }) => {
     const levels = [8, 64];
     const perRun = tiny ? 200 : 5_000;
     const throughput = new Map<string, number[]>(pooled.map((c) => [c.name, []]));
-    for (let r = 0; r < (tiny ? 1 : 3); r++) {
+    const throughputRounds = tiny ? 1 : full ? 3 : 2;
+    for (let r = 0; r < throughputRounds; r++) {
       for (const level of levels) {
         for (let k = 0; k < pooled.length; k++) {
           const c = pooled[(r + k) % pooled.length]!;
@@ -105,7 +106,7 @@ export const dispatch: Scenario = async ({ tiny, threads }) => {
         'Latency (table): all seven systems called in turn, call by call; there toolbridge p50 / Piscina p50 ' +
           `was ${fmtRatio(allRatio)} (each call runs after six other systems' code, which costs the longer ` +
           'code path more). The target check runs the two alone.',
-        `Throughput: medians over 3 rounds of ${perRun} calls at each level; comlink and bare postMessage use ` +
+        `Throughput: medians over ${throughputRounds} rounds of ${perRun} calls at each level; comlink and bare postMessage use ` +
           `one worker, the pools ${threads}.`,
       ],
     };
