@@ -67,10 +67,12 @@ export function lines(
   xTitle: string,
   yTitle: string,
 ): TopLevelSpec {
+  // A log scale cannot place zero: a time too small for the timer to see is drawn at its floor.
+  const floor = 1e-4;
   return {
     ...base,
     title,
-    data: { values },
+    data: { values: values.map((v) => ({ ...v, value: Math.max(v.value, floor) })) },
     mark: { type: 'line', point: true, tooltip: true },
     encoding: {
       x: { field: 'x', type: 'quantitative', title: xTitle, scale: { type: 'log' } },
