@@ -147,8 +147,9 @@ interface Template {
   runMs: number;
 }
 
-const templates = new Map<string, Template>();
-const MAX_TEMPLATES = 4096;
+/** Templates by tool, then by `kind * 4 + payload` (no key string built per call). */
+const templates = new Map<string, Array<Template | undefined>>();
+const MAX_TEMPLATE_TOOLS = 4096;
 
 function fieldPosition(e: Envelope, vtableOffset: number): number {
   return e.bb_pos + e.bb!.__offset(e.bb_pos, vtableOffset);
@@ -170,8 +171,13 @@ export function writeSimpleEnvelope(
     'kind' | 'callId' | 'tool' | 'deadline' | 'payload' | 'sharedBytes' | 'copiedBytes' | 'runMs'
   >,
 ): string {
-  const key = `${f.kind}:${f.payload}:${f.tool}`;
-  let t = templates.get(key);
+  let byShape = templates.get(f.tool);
+  if (byShape === undefined) {
+    if (templates.size >= MAX_TEMPLATE_TOOLS) templates.clear();
+    templates.set(f.tool, (byShape = []));
+  }
+  const shape = f.kind * 4 + f.payload;
+  let t = byShape[shape];
   if (t === undefined) {
     const b = new flatbuffers.Builder(128);
     b.forceDefaults(true);
@@ -197,8 +203,7 @@ export function writeSimpleEnvelope(
       copied: fieldPosition(e, 24),
       runMs: fieldPosition(e, 30),
     };
-    if (templates.size >= MAX_TEMPLATES) templates.clear();
-    templates.set(key, t);
+    byShape[shape] = t;
   }
   const out = t.bytes.length <= scratch.length ? scratch : new Uint8Array(t.bytes.length);
   out.set(t.bytes);
