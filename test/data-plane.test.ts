@@ -57,7 +57,6 @@ describe('typed arrays in shared memory', () => {
         shared: sharedBytes,
       } = await measure(() => bridge.call<typeof x>('test.fill', { x, value: 7 }));
       expect(y).toBeInstanceOf(C);
-      expect(y.buffer).toBe(y.buffer); // a real view
       expect(isShared(y)).toBe(true);
       expect([...x]).toEqual(new Array(64).fill(7)); // written in the worker, seen here: same memory
       y[3] = 99;

@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { createBridge } from '../../src/index.js';
-import { fmtRatio, latencyRows, ratios, rounds, spread } from '../harness.js';
+import { fmt, fmtRatio, latencyRows, ratios, rounds, spread } from '../harness.js';
 import { bars } from '../charts.js';
 import { startPeers } from '../peers/peers.js';
 import { toolsModule, type Scenario } from '../scenario.js';
@@ -103,6 +103,8 @@ export const dispatch: Scenario = async ({ tiny, full, threads }) => {
         },
       ],
       notes: [
+        `Head to head, p50 of all calls: toolbridge ${fmt(headToHead.all.toolbridge!.p50)}, Piscina ` +
+          `${fmt(headToHead.all.piscina!.p50)}.`,
         'Latency (table): all seven systems called in turn, call by call; there toolbridge p50 / Piscina p50 ' +
           `was ${fmtRatio(allRatio)} (each call runs after six other systems' code, which costs the longer ` +
           'code path more). The target check runs the two alone.',
