@@ -13,10 +13,10 @@ import { hashArgs, loadHasher } from './cache/content-hash.js';
 import { ResultCache, type CacheStats } from './cache/result-cache.js';
 import { AbortedError, ClosedError, InvalidOptionsError, ToolNotFoundError, describeValue } from './errors.js';
 import { checkTimeout, resolveOptions, type BridgeOptions, type ResolvedOptions } from './options.js';
-import { LocalPool, type Dispatcher } from './pool/local-pool.js';
+import { LocalPool, type RecycleEvent, type WorkerExitEvent } from './pool/local-pool.js';
 import { CallRunner, type Outcome } from './runner.js';
 import { StatsRecorder, type BridgeStats } from './telemetry/stats.js';
-import type { ToolInfo } from './tool.js';
+import { DEFAULT_POOL, type ToolInfo } from './tool.js';
 
 /** Options of one call. */
 export interface CallOptions {
@@ -32,6 +32,14 @@ export interface CallOptions {
 export interface BridgeEvents {
   /** The pool's queue has emptied after it refused calls with `QUEUE_FULL`: a producer may resume. */
   drain: () => void;
+  /**
+   * A worker is being replaced: drained gracefully past a `memory` threshold (`heap`, `tasks`, `age`,
+   * `rss`) or by `bridge.recycle()` (`manual`), or already gone (`crash`, or `timeout`: stopped to end a
+   * call that ran past its limit or was aborted).
+   */
+  recycle: (event: RecycleEvent) => void;
+  /** A worker thread has exited (after a recycle, a crash, or idle above `minThreads`). */
+  workerExit: (event: WorkerExitEvent) => void;
 }
 
 /** A running bridge: see {@link createBridge}. */
@@ -53,8 +61,14 @@ export interface Bridge extends AsyncDisposable {
   tools(): ToolInfo[];
   /** The result cache of idempotent tools. */
   readonly cache: { clear(): void };
-  /** A snapshot of the counters: calls, errors and latency per tool; bytes shared and copied. */
+  /** A snapshot of the counters: calls, errors and latency per tool; bytes; recycles; memory. */
   stats(): BridgeStats;
+  /**
+   * Recycles every worker of every pool gracefully (after a deploy of new data, say): each is drained and
+   * stopped once its call is done, its replacement started first. Resolves when the old workers have
+   * stopped and the new ones serve. No call fails because of it.
+   */
+  recycle(): Promise<void>;
   /** Waits for the calls in flight, then stops the workers. Later calls reject with `CLOSED`. */
   close(): Promise<void>;
 }
@@ -73,7 +87,7 @@ const NO_CACHE: CacheStats = Object.freeze({
 class ToolBridge implements Bridge {
   readonly #events: EventEmitter;
   readonly #options: ResolvedOptions;
-  readonly #pool: Dispatcher;
+  readonly #pools: ReadonlyMap<string, LocalPool>;
   readonly #registry: ReadonlyMap<string, ToolInfo>;
   readonly #stats = new StatsRecorder();
   readonly #runner: CallRunner;
@@ -84,16 +98,24 @@ class ToolBridge implements Bridge {
   #closing: Promise<void> | undefined;
   #idle: (() => void) | undefined;
 
-  constructor(options: ResolvedOptions, pool: Dispatcher, tools: readonly ToolInfo[], events: EventEmitter) {
+  constructor(
+    options: ResolvedOptions,
+    pools: ReadonlyMap<string, LocalPool>,
+    tools: readonly ToolInfo[],
+    events: EventEmitter,
+  ) {
     this.#events = events;
     this.#options = options;
-    this.#pool = pool;
+    this.#pools = pools;
     this.#registry = new Map(tools.map((tool) => [tool.name, Object.freeze({ ...tool })]));
     this.#cache = options.cache ? new ResultCache(options.cache) : undefined;
     this.cache = Object.freeze({ clear: () => this.#cache?.clear() });
-    this.#runner = new CallRunner(pool, { msgpackThreshold: options.msgpackThreshold }, this.#stats, () => [
-      ...this.#registry.keys(),
-    ]);
+    this.#runner = new CallRunner(
+      (info) => pools.get(info.pool)!,
+      { msgpackThreshold: options.msgpackThreshold },
+      this.#stats,
+      () => [...this.#registry.keys()],
+    );
   }
 
   call<R = unknown>(tool: string, args?: unknown, options?: CallOptions): Promise<R> {
@@ -221,7 +243,16 @@ class ToolBridge implements Bridge {
   }
 
   stats(): BridgeStats {
-    return this.#stats.snapshot(this.#cache?.stats() ?? NO_CACHE);
+    const pools = [...this.#pools.values()];
+    return this.#stats.snapshot(this.#cache?.stats() ?? NO_CACHE, {
+      recycles: pools.map((pool) => pool.recycles()),
+      workers: pools.flatMap((pool) => pool.workers()),
+    });
+  }
+
+  async recycle(): Promise<void> {
+    if (this.#closing) throw new ClosedError();
+    await Promise.all([...this.#pools.values()].map((pool) => pool.recycle()));
   }
 
   close(): Promise<void> {
@@ -229,7 +260,7 @@ class ToolBridge implements Bridge {
       for (const batcher of this.#micro.values()) batcher.flush();
       if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
       this.#runner.markClosing();
-      await this.#pool.close();
+      await Promise.all([...this.#pools.values()].map((pool) => pool.close()));
     })();
     return this.#closing;
   }
@@ -254,8 +285,10 @@ class ToolBridge implements Bridge {
       runner: this.#runner,
       stats: this.#stats,
       registry: this.#registry,
-      threads: this.#options.maxThreads,
-      maxQueue: this.#options.maxQueue,
+      poolOf: (info: ToolInfo) => {
+        const { maxThreads, maxQueue } = this.#options.pools.get(info.pool)!;
+        return { threads: maxThreads, maxQueue };
+      },
       limitOf: (info: ToolInfo, timeoutMs: number | undefined) => this.#limitOf(info, timeoutMs),
     };
     return runBatch(context, calls, options, emit);
@@ -295,22 +328,34 @@ export async function createBridge(options?: BridgeOptions): Promise<Bridge> {
   const resolved = resolveOptions(options);
   if (resolved.cache) await loadHasher();
   const events = new EventEmitter();
-  const pool = new LocalPool({
-    minThreads: resolved.minThreads,
-    maxThreads: resolved.maxThreads,
-    maxQueue: resolved.maxQueue,
-    onDrain: () => events.emit('drain'),
-    idleTimeoutMs: resolved.idleTimeoutMs,
-    startTimeoutMs: resolved.startTimeoutMs,
-    hardHeapMb: resolved.hardHeapMb,
-    runtime: { modules: [...resolved.modules], msgpackThreshold: resolved.msgpackThreshold },
-  });
+  const pools = new Map<string, LocalPool>();
+  for (const pool of resolved.pools.values()) {
+    pools.set(
+      pool.name,
+      new LocalPool({
+        pool,
+        checkModules: pool.name === DEFAULT_POOL,
+        startTimeoutMs: resolved.startTimeoutMs,
+        runtime: { modules: [...resolved.modules], msgpackThreshold: resolved.msgpackThreshold },
+        onDrain: () => events.emit('drain'),
+        onRecycle: (event) => events.emit('recycle', event),
+        onWorkerExit: (event) => events.emit('workerExit', event),
+      }),
+    );
+  }
   let tools: ToolInfo[];
   try {
-    tools = await pool.start();
+    const started = await Promise.all([...pools.values()].map((pool) => pool.start()));
+    tools = started[0]!;
+    const unknown = tools.find((tool) => !pools.has(tool.pool));
+    if (unknown) {
+      throw new InvalidOptionsError(
+        `Tool "${unknown.name}" runs in pool "${unknown.pool}", which createBridge({ pools }) does not define (pools: ${[...pools.keys()].join(', ')})`,
+      );
+    }
   } catch (error) {
-    await pool.destroy().catch(() => undefined);
+    await Promise.all([...pools.values()].map((pool) => pool.destroy().catch(() => undefined)));
     throw error;
   }
-  return new ToolBridge(resolved, pool, tools, events);
+  return new ToolBridge(resolved, pools, tools, events);
 }

@@ -1,6 +1,7 @@
 export { createBridge, type Bridge, type BridgeEvents, type CallOptions } from './bridge.js';
 export type { BatchCall, BatchEntry, BatchOptions, BatchProgress, StreamEntry } from './batch/batch-executor.js';
-export type { BridgeOptions } from './options.js';
+export type { BridgeOptions, MemoryOptions, PoolOptions } from './options.js';
+export type { ExitReason, RecycleEvent, RecycleReason, WorkerExitEvent, WorkerStats } from './pool/local-pool.js';
 export {
   defineTool,
   type MicroBatchOptions,

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { CacheOptions } from './cache/result-cache.js';
 import { InvalidOptionsError, describeValue } from './errors.js';
+import { DEFAULT_POOL, POOL_NAME } from './tool.js';
 
 /** Options of {@link createBridge}. */
 export interface BridgeOptions {
@@ -49,14 +50,15 @@ export interface BridgeOptions {
    * @default 30_000
    */
   startTimeoutMs?: number;
-  memory?: {
-    /**
-     * Hard ceiling on each worker's V8 old-generation heap, in MiB (`resourceLimits.maxOldGenerationSizeMb`).
-     * A tool that passes it kills its worker: its call fails with `WORKER_CRASHED`, the pool replaces it.
-     * @default undefined (Node's default)
-     */
-    hardHeapMb?: number;
-  };
+  /** Worker recycling thresholds of the default pool (and of named pools that set none). */
+  memory?: MemoryOptions;
+  /**
+   * Named pools besides `default` (which the options above describe), each with its own threads, queue
+   * and memory limits; a tool picks one with `defineTool({ pool })`. A pool with `minThreads: 0` starts its
+   * workers on its first call; others are started before `createBridge` resolves.
+   * @example { heavy: { maxThreads: 1, memory: { maxHeapMb: 2048 } } }
+   */
+  pools?: Readonly<Record<string, PoolOptions>>;
   /**
    * The result cache of idempotent tools (`defineTool({ idempotent: true })`); `false` turns it off.
    * @default { maxEntries: 1000, maxBytes: 64 MiB, ttlMs: Infinity }
@@ -72,15 +74,75 @@ export interface BridgeOptions {
   };
 }
 
-export interface ResolvedOptions {
-  readonly modules: readonly string[];
+/** When a worker is recycled: replaced by a fresh one, gracefully (it finishes what it holds first). */
+export interface MemoryOptions {
+  /** Recycle a worker whose V8 heap in use passes this many MiB (sampled after every task). */
+  maxHeapMb?: number;
+  /** Recycle a worker after it has run this many tasks. */
+  maxTasksPerWorker?: number;
+  /** Recycle a worker this many milliseconds after it started. */
+  maxWorkerAgeMs?: number;
+  /** Process-wide RSS ceiling in MiB: past it, the worker with the largest heap is recycled (one at a time). */
+  maxRssMb?: number;
+  /**
+   * Hard ceiling on each worker's V8 old-generation heap, in MiB (`resourceLimits.maxOldGenerationSizeMb`),
+   * for a tool that allocates too fast for a graceful recycle: it kills its worker, its call fails with
+   * `WORKER_CRASHED` (retried when the tool has `retries`), and the pool replaces the worker.
+   * @default undefined (Node's default)
+   */
+  hardHeapMb?: number;
+  /**
+   * How often heap, age and RSS are checked besides the check after every task, in milliseconds. (On Node
+   * versions with `worker.getHeapStatistics()` the heap of a busy worker is read then too.)
+   * @default 1000
+   */
+  checkIntervalMs?: number;
+}
+
+/** The options of one pool of worker threads. */
+export interface PoolOptions {
+  /**
+   * Worker threads started before `createBridge` resolves and kept while idle.
+   * @default maxThreads
+   */
+  minThreads?: number;
+  /**
+   * Most worker threads; numeric tools are CPU-bound, so more threads than cores rarely helps.
+   * @default os.availableParallelism()
+   */
+  maxThreads?: number;
+  /** See {@link BridgeOptions.maxQueue}. @default 1024 * maxThreads */
+  maxQueue?: number;
+  /** See {@link BridgeOptions.idleTimeoutMs}. @default 30_000 */
+  idleTimeoutMs?: number;
+  /** Recycling thresholds of this pool; unset fields take the bridge's `memory` options. */
+  memory?: MemoryOptions;
+}
+
+export interface ResolvedMemory {
+  readonly maxHeapMb: number;
+  readonly maxTasksPerWorker: number;
+  readonly maxWorkerAgeMs: number;
+  readonly maxRssMb: number;
+  readonly hardHeapMb: number | undefined;
+  readonly checkIntervalMs: number;
+}
+
+export interface ResolvedPool {
+  readonly name: string;
   readonly minThreads: number;
   readonly maxThreads: number;
   readonly maxQueue: number;
-  readonly timeoutMs: number;
   readonly idleTimeoutMs: number;
+  readonly memory: ResolvedMemory;
+}
+
+export interface ResolvedOptions {
+  readonly modules: readonly string[];
+  /** Every pool by name; `default` first. */
+  readonly pools: ReadonlyMap<string, ResolvedPool>;
+  readonly timeoutMs: number;
   readonly startTimeoutMs: number;
-  readonly hardHeapMb: number | undefined;
   readonly msgpackThreshold: number;
   readonly cache: Readonly<Required<CacheOptions>> | undefined;
 }
@@ -91,6 +153,14 @@ function checkInteger(name: string, value: unknown, min: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
     const what = min === 0 ? 'a non-negative integer' : 'a positive integer';
     throw new InvalidOptionsError(`options.${name} must be ${what}, got ${describeValue(value)}`);
+  }
+  return value;
+}
+
+/** A positive number, or Infinity for no limit. */
+function checkLimit(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !(value > 0)) {
+    throw new InvalidOptionsError(`options.${name} must be a positive number or Infinity, got ${describeValue(value)}`);
   }
   return value;
 }
@@ -114,33 +184,78 @@ function toModuleUrl(entry: unknown, index: number): string {
   throw new InvalidOptionsError(`options.tools[${index}] must be a URL or a file path, got ${describeValue(entry)}`);
 }
 
+function checkObject(name: string, value: unknown): void {
+  if (value === null || typeof value !== 'object') {
+    throw new InvalidOptionsError(`${name} must be an object, got ${describeValue(value)}`);
+  }
+}
+
+function resolveMemory(prefix: string, memory: MemoryOptions | undefined, base?: ResolvedMemory): ResolvedMemory {
+  if (memory !== undefined) checkObject(`options.${prefix}`, memory);
+  const pick = <K extends keyof MemoryOptions>(key: K, fallback: number | undefined) =>
+    memory?.[key] ?? (base ? base[key] : fallback);
+  const hardHeapMb = pick('hardHeapMb', undefined);
+  return Object.freeze({
+    maxHeapMb: checkLimit(`${prefix}.maxHeapMb`, pick('maxHeapMb', Infinity)),
+    maxTasksPerWorker: checkLimit(`${prefix}.maxTasksPerWorker`, pick('maxTasksPerWorker', Infinity)),
+    maxWorkerAgeMs: checkLimit(`${prefix}.maxWorkerAgeMs`, pick('maxWorkerAgeMs', Infinity)),
+    maxRssMb: checkLimit(`${prefix}.maxRssMb`, pick('maxRssMb', Infinity)),
+    hardHeapMb: hardHeapMb === undefined ? undefined : checkInteger(`${prefix}.hardHeapMb`, hardHeapMb, 1),
+    checkIntervalMs: checkInteger(`${prefix}.checkIntervalMs`, pick('checkIntervalMs', 1000), 1),
+  });
+}
+
+function resolvePool(name: string, prefix: string, options: PoolOptions, base?: ResolvedMemory): ResolvedPool {
+  const at = prefix === '' ? '' : `${prefix}.`;
+  const maxThreads = checkInteger(`${at}maxThreads`, options.maxThreads ?? availableParallelism(), 1);
+  const minThreads = checkInteger(`${at}minThreads`, options.minThreads ?? maxThreads, 0);
+  if (minThreads > maxThreads) {
+    throw new InvalidOptionsError(
+      `options.${at}minThreads (${minThreads}) must not exceed options.${at}maxThreads (${maxThreads})`,
+    );
+  }
+  return Object.freeze({
+    name,
+    minThreads,
+    maxThreads,
+    maxQueue: checkMaxQueue(`${at}maxQueue`, options.maxQueue ?? 1024 * maxThreads),
+    idleTimeoutMs: checkInteger(`${at}idleTimeoutMs`, options.idleTimeoutMs ?? 30_000, 0),
+    memory: resolveMemory(`${at}memory`, options.memory, base),
+  });
+}
+
+function resolvePools(options: BridgeOptions): ReadonlyMap<string, ResolvedPool> {
+  const main = resolvePool(DEFAULT_POOL, '', options);
+  const pools = new Map([[DEFAULT_POOL, main]]);
+  if (options.pools === undefined) return pools;
+  checkObject('options.pools', options.pools);
+  for (const [name, pool] of Object.entries(options.pools)) {
+    if (name === DEFAULT_POOL) {
+      throw new InvalidOptionsError(
+        `options.pools.${DEFAULT_POOL}: the default pool takes the top-level options (minThreads, maxThreads, memory, ...)`,
+      );
+    }
+    if (!POOL_NAME.test(name)) {
+      throw new InvalidOptionsError(`options.pools: "${name}" is not a pool name (letters, digits, _ and -)`);
+    }
+    checkObject(`options.pools.${name}`, pool);
+    pools.set(name, resolvePool(name, `pools.${name}`, pool, main.memory));
+  }
+  return pools;
+}
+
 /** Checks every option eagerly; the result is frozen. */
 export function resolveOptions(options: BridgeOptions = {}): ResolvedOptions {
-  if (options === null || typeof options !== 'object') {
-    throw new InvalidOptionsError(`options must be an object, got ${describeValue(options)}`);
-  }
+  checkObject('options', options);
   const tools = options.tools ?? [];
   if (!Array.isArray(tools))
     throw new InvalidOptionsError(`options.tools must be an array, got ${describeValue(tools)}`);
-  const maxThreads = checkInteger('maxThreads', options.maxThreads ?? availableParallelism(), 1);
-  const minThreads = checkInteger('minThreads', options.minThreads ?? maxThreads, 0);
-  if (minThreads > maxThreads) {
-    throw new InvalidOptionsError(
-      `options.minThreads (${minThreads}) must not exceed options.maxThreads (${maxThreads})`,
-    );
-  }
-  const hardHeapMb = options.memory?.hardHeapMb;
-  if (hardHeapMb !== undefined) checkInteger('memory.hardHeapMb', hardHeapMb, 1);
   return Object.freeze({
     cache: resolveCache(options.cache),
     modules: Object.freeze(tools.map(toModuleUrl)),
-    minThreads,
-    maxThreads,
-    maxQueue: checkMaxQueue(options.maxQueue ?? 1024 * maxThreads),
+    pools: resolvePools(options),
     timeoutMs: checkTimeout('options.timeoutMs', options.timeoutMs ?? Infinity),
-    idleTimeoutMs: checkInteger('idleTimeoutMs', options.idleTimeoutMs ?? 30_000, 0),
     startTimeoutMs: checkInteger('startTimeoutMs', options.startTimeoutMs ?? 30_000, 1),
-    hardHeapMb,
     msgpackThreshold: checkInteger(
       'codec.msgpackThreshold',
       options.codec?.msgpackThreshold ?? DEFAULT_MSGPACK_THRESHOLD,
@@ -167,7 +282,7 @@ function checkMaxArgBytes(value: unknown): number {
   return checkInteger('cache.maxArgBytes', value, 0);
 }
 
-function checkMaxQueue(value: unknown): number {
+function checkMaxQueue(name: string, value: unknown): number {
   if (value === Infinity) return value;
-  return checkInteger('maxQueue', value, 0);
+  return checkInteger(name, value, 0);
 }

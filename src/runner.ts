@@ -54,7 +54,7 @@ const COST_SMOOTHING = 0.3;
  * replies into values or typed errors, and counts bytes and chunks. Knows nothing of Piscina.
  */
 export class CallRunner {
-  readonly #pool: Dispatcher;
+  readonly #poolOf: (info: ToolInfo) => Dispatcher;
   readonly #policy: CodecPolicy;
   readonly #stats: StatsRecorder;
   readonly #known: () => readonly string[];
@@ -62,8 +62,13 @@ export class CallRunner {
   #closing = false;
   #nextCallId = 1;
 
-  constructor(pool: Dispatcher, policy: CodecPolicy, stats: StatsRecorder, known: () => readonly string[]) {
-    this.#pool = pool;
+  constructor(
+    poolOf: (info: ToolInfo) => Dispatcher,
+    policy: CodecPolicy,
+    stats: StatsRecorder,
+    known: () => readonly string[],
+  ) {
+    this.#poolOf = poolOf;
     this.#policy = policy;
     this.#stats = stats;
     this.#known = known;
@@ -88,7 +93,7 @@ export class CallRunner {
     let limit = timeoutMs;
     for (let retries = info.retries; ; retries--) {
       try {
-        decoded = await this.#dispatch(info.name, message, limit, signal);
+        decoded = await this.#dispatch(info, message, limit, signal);
         break;
       } catch (error) {
         if (!(retries > 0 && error instanceof ToolBridgeError && error.code === 'WORKER_CRASHED')) throw error;
@@ -162,7 +167,7 @@ export class CallRunner {
     const timeoutMs = limits.includes(0) ? Infinity : Math.max(1, Math.max(...limits) - Date.now());
     for (let retries = info.retries; ; retries--) {
       try {
-        const { fields, value } = await this.#dispatch(info.name, message, timeoutMs, signal);
+        const { fields, value } = await this.#dispatch(info, message, timeoutMs, signal);
         this.#stats.chunk(info.name);
         if (fields.kind === Kind.Error && fields.error) {
           const error = errorFromWorker(info.name, fields.error, { known: this.#known, timeoutMs });
@@ -210,7 +215,13 @@ export class CallRunner {
    * the limit passes or the signal fires (the tool is told through `ctx.signal`, and its worker stopped
    * after a grace period), with `WORKER_CRASHED` when the worker dies, and with `CLOSED` when closing.
    */
-  #dispatch(tool: string, message: WireMessage, timeoutMs: number, signal: AbortSignal | undefined): Promise<Decoded> {
+  #dispatch(
+    info: ToolInfo,
+    message: WireMessage,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<Decoded> {
+    const tool = info.name;
     if (signal?.aborted) return Promise.reject(new AbortedError(tool, signal.reason));
     return new Promise<Decoded>((resolve, reject) => {
       let settled = false;
@@ -247,7 +258,7 @@ export class CallRunner {
       }
       if (limited) timer = setTimeout(() => stop(new TimeoutError(tool, timeoutMs)), timeoutMs);
 
-      const task = this.#pool.submit(message, { signal: stopper?.signal, transferList });
+      const task = this.#poolOf(info).submit(message, { signal: stopper?.signal, transferList });
       task.then(
         (reply) => {
           if (settled) return;

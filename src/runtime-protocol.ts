@@ -21,11 +21,20 @@ export interface ReadyNotice {
   toolbridge: 'ready';
   threadId: number;
   tools: ToolInfo[];
+  /**
+   * The worker's gauges, written after every task: `[0]` its V8 heap in use, in bytes. Shared, so the
+   * main thread reads them when it needs them and no message carries them.
+   */
+  gauges: SharedArrayBuffer;
   /** Set when a module failed to load or a tool name is taken twice. */
   error?: ErrorRecord & { module: string; tool?: string; modules?: string[] };
 }
 
 export type RuntimeNotice = LoadingNotice | ReadyNotice;
+
+/** Index of the heap-in-use gauge (bytes) in `ReadyNotice.gauges`, a Float64Array. */
+export const GAUGE_HEAP = 0;
+export const GAUGE_COUNT = 1;
 
 export const BUILTIN_MODULE = 'toolbridge:builtin';
 

@@ -42,6 +42,11 @@ export interface ToolSpec<A = unknown, R = unknown> {
    * first (or until `maxSize` wait) go to a worker as one task. Each caller still gets its own result.
    */
   batch?: MicroBatchOptions;
+  /**
+   * The pool that runs this tool: a name from `createBridge({ pools })`, so that a heavy tool gets its own
+   * threads and memory limits. @default 'default'
+   */
+  pool?: string;
 }
 
 export interface MicroBatchOptions {
@@ -63,6 +68,7 @@ export interface ToolDefinition<A = unknown, R = unknown> {
   readonly run: (args: A, ctx: ToolContext) => R | Promise<R>;
   readonly runBatch: ((argsList: A[], ctx: ToolContext) => R[] | Promise<R[]>) | undefined;
   readonly batch: Readonly<Required<MicroBatchOptions>> | undefined;
+  readonly pool: string;
 }
 
 /** The metadata of a registered tool, as listed by `bridge.tools()`. */
@@ -78,7 +84,13 @@ export interface ToolInfo {
   readonly module: string;
   /** Micro-batching of single calls, when the tool asks for it. */
   readonly batch: Readonly<Required<MicroBatchOptions>> | undefined;
+  /** The pool that runs it. */
+  readonly pool: string;
 }
+
+/** The pool of tools that name none. */
+export const DEFAULT_POOL = 'default';
+export const POOL_NAME = /^[A-Za-z_][\w-]*$/;
 
 const NAME = /^[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)*$/;
 
@@ -134,6 +146,12 @@ export function defineTool<A = unknown, R = unknown>(spec: ToolSpec<A, R>): Tool
     );
   }
   const batch = spec.batch === undefined ? undefined : microBatch(name, spec.batch);
+  const pool = spec.pool ?? DEFAULT_POOL;
+  if (typeof pool !== 'string' || !POOL_NAME.test(pool)) {
+    throw new InvalidOptionsError(
+      `defineTool(${name}): pool must be a pool name such as "heavy", got ${describeValue(pool)}`,
+    );
+  }
   return Object.freeze({
     [TOOL_BRAND]: true as const,
     name,
@@ -145,6 +163,7 @@ export function defineTool<A = unknown, R = unknown>(spec: ToolSpec<A, R>): Tool
     run,
     runBatch,
     batch,
+    pool,
   });
 }
 

@@ -57,6 +57,7 @@ describe('createBridge', () => {
       retries: 1,
       module: fixture('default-array.js').href,
       batch: undefined,
+      pool: 'default',
     });
     const dot = bridge.tools().find((t) => t.name === 'vector.dot');
     expect(dot?.module).toBe('toolbridge:builtin');
@@ -68,13 +69,18 @@ describe('createBridge', () => {
   });
 
   test('rejects an unknown tool with TOOL_NOT_FOUND before any work', async () => {
-    const before = bridge.stats();
+    const counters = () => {
+      const { tools, bytes, cache, recycles } = bridge.stats();
+      const tasks = bridge.stats().memory.workers.map((worker) => worker.tasks);
+      return { tools, bytes, cache, recycles, tasks };
+    };
+    const before = counters();
     const error = await rejection(bridge.call('no.such.tool', { a: 1 }));
     expect(error).toBeInstanceOf(ToolNotFoundError);
     expect(error).toBeInstanceOf(ToolBridgeError);
     expect(error.code).toBe('TOOL_NOT_FOUND');
     expect((error as ToolNotFoundError).tool).toBe('no.such.tool');
-    expect(bridge.stats()).toEqual(before);
+    expect(counters()).toEqual(before);
   });
 });
 

@@ -4,12 +4,20 @@
  * encodes the result (or the error) the same way.
  */
 import { performance } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
 import { toErrorRecord } from '../src/codec/error-record.js';
 import { decodeMessage, encodeMessage, Kind, type ErrorRecord, type WireMessage } from '../src/codec/message.js';
 import { AbortedError, TimeoutError } from '../src/errors.js';
-import { BUILTIN_MODULE, type ReadyNotice, type RuntimeConfig, type RuntimeNotice } from '../src/runtime-protocol.js';
+import {
+  BUILTIN_MODULE,
+  GAUGE_COUNT,
+  GAUGE_HEAP,
+  type ReadyNotice,
+  type RuntimeConfig,
+  type RuntimeNotice,
+} from '../src/runtime-protocol.js';
 import { toolsOfModule, type ToolContext, type ToolDefinition, type ToolInfo } from '../src/tool.js';
 import { builtinTools } from './tools/index.js';
 
@@ -66,8 +74,19 @@ const catalog: ToolInfo[] = [...registry.values()].map(({ tool, module }) => ({
   retries: tool.retries,
   module,
   batch: tool.batch,
+  pool: tool.pool,
 }));
-notify({ toolbridge: 'ready', threadId, tools: catalog, ...(loadFailure ? { error: loadFailure } : {}) });
+const gauges = new Float64Array(new SharedArrayBuffer(GAUGE_COUNT * Float64Array.BYTES_PER_ELEMENT));
+/** Samples the heap after a task, for the pool's watchdog (a fraction of a microsecond). */
+const sampleHeap = (): void => void (gauges[GAUGE_HEAP] = getHeapStatistics().used_heap_size);
+sampleHeap();
+notify({
+  toolbridge: 'ready',
+  threadId,
+  tools: catalog,
+  gauges: gauges.buffer as SharedArrayBuffer,
+  ...(loadFailure ? { error: loadFailure } : {}),
+});
 
 /** The `ctx` a tool receives. The AbortSignal and its deadline timer are made only if the tool asks. */
 class CallContext implements ToolContext {
@@ -183,8 +202,15 @@ async function runChunk(
   return reply(ctx.callId, tool.name, result, performance.now() - started);
 }
 
-/** Runs one call. Never throws: every failure becomes an error envelope. */
+/** Runs one call (or chunk), then samples the heap. Never throws: every failure becomes an error envelope. */
 export default function handle(task: Task): WireMessage | Promise<WireMessage> {
+  const out = run(task);
+  if (out instanceof Promise) return out.finally(sampleHeap);
+  sampleHeap();
+  return out;
+}
+
+function run(task: Task): WireMessage | Promise<WireMessage> {
   let callId = 0;
   let name = '';
   let ctx: CallContext | undefined;

@@ -50,9 +50,8 @@ export interface BatchContext {
   runner: CallRunner;
   stats: StatsRecorder;
   registry: ReadonlyMap<string, ToolInfo>;
-  threads: number;
-  /** The pool's queue bound: a batch never has more chunks waiting than this. */
-  maxQueue: number;
+  /** The threads of a tool's pool, and its queue bound: a batch never has more chunks waiting than this. */
+  poolOf: (info: ToolInfo) => { threads: number; maxQueue: number };
   /** The time limit of a call of `info` given its own `timeoutMs` (validated; throws INVALID_OPTIONS). */
   limitOf: (info: ToolInfo, timeoutMs: number | undefined) => number;
 }
@@ -148,7 +147,11 @@ export function runBatch(
   else options.signal?.addEventListener('abort', onAbort, { once: true });
 
   const queue = [...groups.values()];
-  const maxInFlight = Math.max(1, Math.min(ctx.threads * 2, ctx.threads + ctx.maxQueue));
+  // Up to two chunks per thread of each pool the batch uses (within the pool's queue bound).
+  const pools = new Set(queue.map((group) => ctx.poolOf(group.info)));
+  let maxInFlight = 0;
+  for (const { threads, maxQueue } of pools) maxInFlight += Math.min(threads * 2, threads + maxQueue);
+  maxInFlight = Math.max(1, maxInFlight);
   let inFlight = 0;
   let turn = 0;
 
@@ -172,7 +175,7 @@ export function runBatch(
         const left = group.indices.length - group.next;
         if (left === 0) continue;
         turn = (turn + k + 1) % queue.length;
-        const size = options.chunkSize ?? autoChunkSize(ctx, group.info.name, left);
+        const size = options.chunkSize ?? autoChunkSize(ctx, group.info, left);
         const indices = group.indices.slice(group.next, group.next + size);
         group.next += indices.length;
         return { group, indices };
@@ -217,11 +220,11 @@ export function runBatch(
   });
 }
 
-function autoChunkSize(ctx: BatchContext, tool: string, left: number): number {
-  const cost = ctx.runner.perCallMs(tool);
+function autoChunkSize(ctx: BatchContext, info: ToolInfo, left: number): number {
+  const cost = ctx.runner.perCallMs(info.name);
   const bySpeed =
     cost === undefined
       ? FIRST_CHUNK
       : Math.min(MAX_CHUNK, Math.max(1, Math.round(TARGET_CHUNK_MS / Math.max(cost, 1e-6))));
-  return Math.min(bySpeed, Math.max(1, Math.ceil(left / ctx.threads)));
+  return Math.min(bySpeed, Math.max(1, Math.ceil(left / ctx.poolOf(info).threads)));
 }

@@ -1,10 +1,14 @@
-import type { MessagePort, Worker } from 'node:worker_threads';
-import { Piscina } from 'piscina';
-import type { WireMessage } from '../codec/message.js';
+import { performance } from 'node:perf_hooks';
+import type { MessagePort } from 'node:worker_threads';
 import { reviveError } from '../codec/error-record.js';
-import { DuplicateToolError, QueueFullError, ToolBridgeError, ToolLoadError } from '../errors.js';
-import { isRuntimeNotice, type ReadyNotice, type RuntimeConfig } from '../runtime-protocol.js';
+import type { WireMessage } from '../codec/message.js';
+import { ClosedError, DuplicateToolError, QueueFullError, ToolBridgeError, ToolLoadError } from '../errors.js';
+import type { ResolvedPool } from '../options.js';
+import type { ReadyNotice, RuntimeConfig } from '../runtime-protocol.js';
 import type { ToolInfo } from '../tool.js';
+import { WorkerSlot, type ExitReason, type RecycleReason, type WorkerRecord } from './worker-slot.js';
+
+export type { ExitReason, RecycleReason } from './worker-slot.js';
 
 /** Options of one submitted call. */
 export interface SubmitOptions {
@@ -15,8 +19,8 @@ export interface SubmitOptions {
 }
 
 /**
- * The dispatch seam: submit an envelope, get an envelope back. The local Piscina pool is one
- * implementation; a remote backend can be another, since messages are plain bytes and shared buffers.
+ * The dispatch seam: submit an envelope, get an envelope back. The local pool is one implementation; a
+ * remote backend can be another, since messages are plain bytes and shared buffers.
  */
 export interface Dispatcher {
   /** Starts the workers; resolves with the tool catalog once every initial worker has loaded its tools. */
@@ -28,57 +32,111 @@ export interface Dispatcher {
   destroy(): Promise<void>;
 }
 
-export interface LocalPoolOptions {
-  minThreads: number;
-  maxThreads: number;
-  /** Calls that may wait beyond the running ones; more are refused with QUEUE_FULL. */
-  maxQueue: number;
-  /** Called when the queue has emptied after it refused a call. */
-  onDrain: () => void;
-  idleTimeoutMs: number;
-  startTimeoutMs: number;
-  hardHeapMb: number | undefined;
-  runtime: RuntimeConfig;
+/** Payload of the bridge's `recycle` event. */
+export interface RecycleEvent {
+  pool: string;
+  /** The worker's `threadId`. */
+  workerId: number;
+  reason: RecycleReason;
+  /** Its V8 heap in use at the last sample, in MiB. */
+  heapMb: number;
 }
 
-const RUNTIME_ENTRY = new URL('../../workers/runtime.js', import.meta.url).href;
+/** Payload of the bridge's `workerExit` event. */
+export interface WorkerExitEvent {
+  pool: string;
+  workerId: number;
+  exitCode: number;
+  /** Why it left: a recycle reason, or `idle`. */
+  reason: ExitReason;
+}
 
-/** The default dispatcher: a Piscina thread pool running `workers/runtime.js`. */
+/** One worker in `stats().memory.workers`. */
+export interface WorkerStats {
+  /** Its `threadId`. */
+  readonly id: number;
+  readonly pool: string;
+  readonly heapMb: number;
+  readonly tasks: number;
+  readonly ageMs: number;
+  /** `starting` while it loads its tools, `draining` once marked for recycling. */
+  readonly state: 'starting' | 'ready' | 'draining';
+}
+
+export interface LocalPoolOptions {
+  pool: ResolvedPool;
+  startTimeoutMs: number;
+  /** Start a worker even when `minThreads` is 0, so that the tool modules are checked by `start()`. */
+  checkModules: boolean;
+  runtime: RuntimeConfig;
+  /** Called when the queue has emptied after it refused a call. */
+  onDrain: () => void;
+  onRecycle: (event: RecycleEvent) => void;
+  onWorkerExit: (event: WorkerExitEvent) => void;
+}
+
+/** Start-up failures in a row before the pool waits this long to try again: 100 ms, doubling, at most 10 s. */
+const BACKOFF_FIRST_MS = 100;
+const BACKOFF_MAX_MS = 10_000;
+/** Least time between two RSS samples taken after tasks (a sample costs ~10 µs). */
+const RSS_SAMPLE_MS = 20;
+const MiB = 1024 * 1024;
+
+interface Job {
+  message: WireMessage;
+  options: SubmitOptions;
+  resolve: (reply: WireMessage) => void;
+  reject: (error: unknown) => void;
+  done: boolean;
+}
+
+/**
+ * A pool of worker threads running `workers/runtime.js`, each hosted by Piscina (see {@link WorkerSlot}).
+ * It queues calls (bounded by `maxQueue`), hands each to an idle worker, and watches every worker: past a
+ * heap, task-count, age or RSS threshold a worker is drained (no new calls), its replacement is started
+ * at once, and it is stopped when its call is done, so no call fails for a recycle. Workers that crash at
+ * start-up are retried with an exponential back-off, and the calls told which module failed.
+ */
 export class LocalPool implements Dispatcher {
   readonly #options: LocalPoolOptions;
-  readonly #piscina: Piscina;
-  readonly #seen = new WeakSet<Worker>();
-  readonly #loading = new Map<number, string>();
-  /** Calls submitted and not settled: running plus queued. */
-  #pending = 0;
+  readonly #name: string;
+  readonly #slots: WorkerSlot[] = [];
+  readonly #queue: Job[] = [];
+  #queueHead = 0;
   #refused = false;
-  #startup: { resolve: (tools: ToolInfo[]) => void; reject: (error: Error) => void } | undefined;
+  #closing = false;
+  #timer: NodeJS.Timeout | undefined;
+  #lastRss = 0;
+  readonly #recycles = new Map<RecycleReason, number>();
+  /** The latest start-up failure, until a worker starts. */
+  #startFailure: ToolBridgeError | undefined;
+  #failuresInRow = 0;
+  #backoff: NodeJS.Timeout | undefined;
+  #startup: { resolve: (tools: ToolInfo[]) => void; reject: (error: Error) => void; needed: number } | undefined;
 
   constructor(options: LocalPoolOptions) {
     this.#options = options;
-    this.#piscina = new Piscina({
-      filename: RUNTIME_ENTRY,
-      minThreads: options.minThreads,
-      maxThreads: options.maxThreads,
-      idleTimeout: options.idleTimeoutMs,
-      workerData: options.runtime,
-      ...(options.hardHeapMb ? { resourceLimits: { maxOldGenerationSizeMb: options.hardHeapMb } } : {}),
-    });
-    this.#piscina.on('message', (message: unknown) => this.#onNotice(message));
-    this.#piscina.on('workerCreate', () => this.#watchNewWorkers());
-    // A worker error with no task to fail is reported here; the pool has already replaced the worker.
-    this.#piscina.on('error', (error: unknown) => this.#startup?.reject(asError(error)));
+    this.#name = options.pool.name;
   }
 
+  get name(): string {
+    return this.#name;
+  }
+
+  /**
+   * Starts `minThreads` workers (at least one with `checkModules`) and resolves with the tool catalog once
+   * they have loaded; a pool with no resident worker resolves at once with none, and starts on demand.
+   */
   start(): Promise<ToolInfo[]> {
-    const { minThreads, startTimeoutMs } = this.#options;
-    const needed = Math.max(1, minThreads);
-    const ready = new Set<number>();
+    const { startTimeoutMs, pool, checkModules } = this.#options;
+    const needed = checkModules ? Math.max(1, pool.minThreads) : pool.minThreads;
+    this.#timer = setInterval(() => this.#check(), pool.memory.checkIntervalMs).unref();
+    if (needed === 0) return Promise.resolve([]);
     return new Promise<ToolInfo[]>((resolve, reject) => {
       const timer = setTimeout(() => {
-        const pending = [...this.#loading.values()];
+        const pending = this.#slots.flatMap((slot) => (slot.current?.loading ? [slot.current.loading] : []));
         const where = pending.length > 0 ? ` (still loading ${pending.join(', ')})` : '';
-        reject(
+        this.#startup?.reject(
           new ToolLoadError(
             pending[0] ?? 'toolbridge runtime',
             new Error(`workers not ready after ${startTimeoutMs} ms${where}`),
@@ -90,79 +148,393 @@ export class LocalPool implements Dispatcher {
         this.#startup = undefined;
       };
       this.#startup = {
-        resolve: (tools) => {
-          settle();
-          resolve(tools);
-        },
-        reject: (error) => {
-          settle();
-          reject(error);
-        },
+        needed,
+        resolve: (tools) => (settle(), resolve(tools)),
+        reject: (error) => (settle(), reject(error)),
       };
-      this.#onReady = (notice) => {
-        if (notice.error) return this.#startup?.reject(startupError(notice.error));
-        ready.add(notice.threadId);
-        if (ready.size >= needed) this.#startup?.resolve(notice.tools);
-      };
-      // A pool with no resident thread starts one now, so that the tool modules are checked up front.
-      if (minThreads === 0) this.#piscina.run(null).catch(() => undefined);
+      for (let i = 0; i < needed; i++) this.#addSlot();
     });
   }
 
   submit(message: WireMessage, options: SubmitOptions): Promise<WireMessage> {
-    const { maxThreads, maxQueue } = this.#options;
-    if (this.#pending - maxThreads >= maxQueue) {
+    if (this.#closing) return Promise.reject(new ClosedError());
+    const slot = this.#idleSlot();
+    if (slot !== undefined) return this.#run(slot, message, options);
+    if (this.#startFailure && !this.#canServe()) return Promise.reject(this.#loadError());
+    const { maxQueue } = this.#options.pool;
+    if (this.#queue.length - this.#queueHead >= maxQueue) {
       this.#refused = true;
       return Promise.reject(new QueueFullError(maxQueue));
     }
-    this.#pending++;
-    const task = this.#piscina.run(message, options as Parameters<Piscina['run']>[1]) as Promise<WireMessage>;
-    const settled = () => {
-      this.#pending--;
-      if (this.#refused && this.#pending <= maxThreads) {
-        this.#refused = false;
-        this.#options.onDrain();
-      }
-    };
-    task.then(settled, settled);
+    return new Promise<WireMessage>((resolve, reject) => {
+      const job: Job = { message, options, resolve, reject, done: false };
+      this.#queue.push(job);
+      options.signal?.addEventListener('abort', () => this.#cancel(job), { once: true });
+      this.#grow();
+    });
+  }
+
+  /** Recycles every worker gracefully; resolves when the old ones have stopped and their replacements serve. */
+  async recycle(): Promise<void> {
+    const drained = this.#slots.filter((slot) => slot.draining === undefined && !slot.gone);
+    const exits = drained.map((slot) => this.#exited(slot));
+    for (const slot of drained) this.#recycle(slot, 'manual');
+    await Promise.all(exits);
+    await this.#readyCount(Math.min(drained.length, this.#options.pool.maxThreads));
+  }
+
+  /** Recycles so far, by reason. */
+  recycles(): ReadonlyMap<RecycleReason, number> {
+    return this.#recycles;
+  }
+
+  workers(): WorkerStats[] {
+    const now = performance.now();
+    const out: WorkerStats[] = [];
+    for (const slot of this.#slots) {
+      const record = slot.current;
+      if (record === undefined || slot.gone) continue;
+      out.push({
+        id: record.threadId,
+        pool: this.#name,
+        heapMb: round(record.heapMb),
+        tasks: record.tasks,
+        ageMs: Math.round(record.ageMs(now)),
+        state: slot.draining !== undefined ? 'draining' : record.ready ? 'ready' : 'starting',
+      });
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    this.#stopTimers();
+    this.#failQueued(() => new ClosedError());
+    await Promise.all(this.#slots.map((slot) => slot.piscina.close()));
+  }
+
+  async destroy(): Promise<void> {
+    this.#closing = true;
+    this.#stopTimers();
+    this.#failQueued(() => new ClosedError());
+    await Promise.all(this.#slots.map((slot) => slot.piscina.destroy()));
+  }
+
+  // --- dispatch ---
+
+  #idleSlot(): WorkerSlot | undefined {
+    for (const slot of this.#slots) if (slot.idle) return slot;
+    return undefined;
+  }
+
+  #run(slot: WorkerSlot, message: WireMessage, options: SubmitOptions): Promise<WireMessage> {
+    slot.busy = true;
+    const record = slot.current!;
+    const task = slot.piscina.run(
+      message,
+      options as Parameters<WorkerSlot['piscina']['run']>[1],
+    ) as Promise<WireMessage>;
+    task.then(
+      () => this.#taskDone(slot, record, undefined),
+      () => this.#taskDone(slot, record, options.signal),
+    );
     return task;
   }
 
-  close(): Promise<void> {
-    return this.#piscina.close();
-  }
-
-  destroy(): Promise<void> {
-    return this.#piscina.destroy();
-  }
-
-  #onReady: ((notice: ReadyNotice) => void) | undefined;
-
-  #onNotice(message: unknown): void {
-    if (!isRuntimeNotice(message)) return;
-    if (message.toolbridge === 'loading') {
-      this.#loading.set(message.threadId, message.module);
+  #taskDone(slot: WorkerSlot, record: WorkerRecord, signal: AbortSignal | undefined): void {
+    slot.busy = false;
+    slot.idleSince = performance.now();
+    record.tasks++;
+    if (signal?.aborted && slot.lost(record)) {
+      // Piscina stopped the worker to end the call (a timeout, or the caller's abort), and started another.
+      this.#count(record, 'timeout');
+      record.fate = 'timeout';
+      slot.adopt();
     } else {
-      this.#loading.delete(message.threadId);
-      this.#onReady?.(message);
+      this.#checkWorker(slot, record);
+    }
+    if (slot.draining !== undefined) this.#retire(slot);
+    this.#pump();
+  }
+
+  /** Hands queued calls to idle workers. */
+  #pump(): void {
+    while (this.#queueHead < this.#queue.length) {
+      const job = this.#queue[this.#queueHead]!;
+      if (!job.done) {
+        const slot = this.#idleSlot();
+        if (slot === undefined) break;
+        job.done = true;
+        this.#run(slot, job.message, job.options).then(job.resolve, job.reject);
+      }
+      this.#queue[this.#queueHead++] = undefined as never;
+    }
+    if (this.#queueHead === this.#queue.length) {
+      this.#queue.length = 0;
+      this.#queueHead = 0;
+      if (this.#refused) {
+        this.#refused = false;
+        this.#options.onDrain();
+      }
+    } else if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queue.length) {
+      this.#queue.splice(0, this.#queueHead);
+      this.#queueHead = 0;
     }
   }
 
-  #watchNewWorkers(): void {
-    for (const worker of this.#piscina.threads) {
-      if (this.#seen.has(worker)) continue;
-      this.#seen.add(worker);
-      const { threadId } = worker;
-      worker.once('exit', (code) => {
-        const module = this.#loading.get(threadId);
-        this.#loading.delete(threadId);
-        if (this.#startup && module !== undefined) {
-          this.#startup.reject(
-            new ToolLoadError(module, new Error(`the worker exited with code ${code} while loading it`)),
-          );
-        }
-      });
+  #cancel(job: Job): void {
+    if (job.done) return;
+    job.done = true;
+    job.reject(new ToolBridgeError('ABORTED', 'The call was stopped while it waited for a worker'));
+    this.#pump();
+  }
+
+  #failQueued(error: () => Error): void {
+    for (let i = this.#queueHead; i < this.#queue.length; i++) {
+      const job = this.#queue[i]!;
+      if (job.done) continue;
+      job.done = true;
+      job.reject(error());
     }
+    this.#queue.length = 0;
+    this.#queueHead = 0;
+  }
+
+  // --- workers ---
+
+  /** Starts a worker when calls wait and the pool may grow. */
+  #grow(): void {
+    let serving = 0;
+    let starting = 0;
+    for (const slot of this.#slots) {
+      if (slot.draining !== undefined || slot.gone) continue;
+      serving++;
+      if (slot.current?.ready !== true) starting++;
+    }
+    if (serving < this.#options.pool.maxThreads && this.#queue.length - this.#queueHead > starting) this.#addSlot();
+  }
+
+  /** Keeps at least `minThreads` workers that are not draining. */
+  #fill(): void {
+    let serving = this.#slots.filter((slot) => slot.draining === undefined && !slot.gone).length;
+    while (serving++ < this.#options.pool.minThreads) this.#addSlot();
+    if (this.#queue.length > this.#queueHead) this.#grow();
+  }
+
+  #addSlot(): void {
+    if (this.#closing || this.#backoff !== undefined) return;
+    const { pool, runtime } = this.#options;
+    const slot = new WorkerSlot(
+      { runtime, hardHeapMb: pool.memory.hardHeapMb },
+      {
+        ready: (s, record, notice) => this.#onReady(s, record, notice),
+        exit: (s, record, code) => this.#onExit(s, record, code),
+      },
+    );
+    this.#slots.push(slot);
+  }
+
+  #onReady(slot: WorkerSlot, record: WorkerRecord, notice: ReadyNotice): void {
+    if (notice.error) {
+      record.fate = 'crash';
+      return this.#startFailed(slot, startupError(notice.error));
+    }
+    this.#startFailure = undefined;
+    this.#failuresInRow = 0;
+    const startup = this.#startup;
+    if (startup && this.#slots.filter((s) => s.current?.ready).length >= startup.needed) {
+      startup.resolve(notice.tools);
+    }
+    this.#readyWaiters.forEach((check) => check());
+    this.#pump();
+  }
+
+  #onExit(slot: WorkerSlot, record: WorkerRecord, code: number): void {
+    if (this.#closing) return;
+    if (record.fate === undefined && !record.ready) {
+      // It died while loading the tool modules: a start-up crash.
+      record.fate = 'crash';
+      this.#count(record, 'crash');
+      this.#emitExit(record, code);
+      const module = record.loading ?? 'toolbridge runtime';
+      const cause = new Error(`the worker exited with code ${code} while loading it`);
+      return this.#startFailed(slot, new ToolLoadError(module, cause));
+    }
+    if (record.fate === undefined) {
+      // It died under a task or between tasks (process.exit, out of memory): Piscina has started another.
+      record.fate = 'crash';
+      this.#count(record, 'crash');
+    }
+    this.#emitExit(record, code);
+    this.#exitWaiters.get(slot)?.forEach((resolve) => resolve());
+    if (slot.gone) return;
+    slot.adopt();
+    if (slot.current === undefined) {
+      // Piscina gave up on the thread: start a fresh slot.
+      this.#remove(slot);
+      void slot.retire(record.fate);
+      this.#fill();
+    }
+  }
+
+  /** A worker could not load the tools: fail start-up, or back off before starting another. */
+  #startFailed(slot: WorkerSlot, error: ToolBridgeError): void {
+    this.#remove(slot);
+    void slot.retire('crash');
+    if (this.#startup) return this.#startup.reject(error);
+    this.#startFailure = error;
+    if (!this.#canServe()) this.#failQueued(() => this.#loadError());
+    const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** this.#failuresInRow++);
+    if (this.#backoff === undefined) {
+      this.#backoff = setTimeout(() => {
+        this.#backoff = undefined;
+        this.#fill();
+      }, delay).unref();
+    }
+  }
+
+  /** The start-up failure, as a fresh error for one call. */
+  #loadError(): ToolBridgeError {
+    const failure = this.#startFailure!;
+    return failure instanceof ToolLoadError ? new ToolLoadError(failure.module, failure.cause) : failure;
+  }
+
+  /** Some worker serves or is starting. */
+  #canServe(): boolean {
+    return this.#slots.some((slot) => slot.draining === undefined && !slot.gone);
+  }
+
+  #remove(slot: WorkerSlot): void {
+    const at = this.#slots.indexOf(slot);
+    if (at >= 0) this.#slots.splice(at, 1);
+  }
+
+  // --- watchdog ---
+
+  /** After a task: the worker's heap and task count, and (at most every 20 ms) the process RSS. */
+  #checkWorker(slot: WorkerSlot, record: WorkerRecord): void {
+    if (slot.draining !== undefined || !record.ready) return;
+    const { memory } = this.#options.pool;
+    if (record.tasks >= memory.maxTasksPerWorker) return this.#recycle(slot, 'tasks');
+    if (record.heapMb > memory.maxHeapMb) return this.#recycle(slot, 'heap');
+    if (memory.maxRssMb !== Infinity && performance.now() - this.#lastRss >= RSS_SAMPLE_MS) this.#checkRss();
+  }
+
+  /** On the timer: age, heap (read live where Node can), RSS, and idle workers above `minThreads`. */
+  #check(): void {
+    const { memory, minThreads, idleTimeoutMs } = this.#options.pool;
+    const now = performance.now();
+    let serving = this.#slots.filter((slot) => slot.draining === undefined && !slot.gone).length;
+    for (const slot of [...this.#slots]) {
+      const record = slot.current;
+      if (record === undefined || !record.ready || slot.draining !== undefined) continue;
+      if (record.ageMs(now) >= memory.maxWorkerAgeMs) {
+        this.#recycle(slot, 'age');
+        continue;
+      }
+      if (memory.maxHeapMb !== Infinity && slot.busy) this.#readLiveHeap(slot, record);
+      if (
+        !slot.busy &&
+        serving > minThreads &&
+        now - slot.idleSince >= idleTimeoutMs &&
+        this.#queueHead === this.#queue.length
+      ) {
+        serving--;
+        slot.draining = 'idle';
+        this.#retire(slot);
+      }
+    }
+    if (memory.maxRssMb !== Infinity) this.#checkRss();
+  }
+
+  /** Node >= 22.16 reads a worker's heap from the main thread, even while a task keeps it busy. */
+  #readLiveHeap(slot: WorkerSlot, record: WorkerRecord): void {
+    const read = (record.worker as { getHeapStatistics?: () => Promise<{ used_heap_size: number }> }).getHeapStatistics;
+    if (typeof read !== 'function') return;
+    read
+      .call(record.worker)
+      .then((heap) => {
+        record.liveHeap = heap.used_heap_size;
+        if (
+          slot.current === record &&
+          slot.draining === undefined &&
+          record.heapMb > this.#options.pool.memory.maxHeapMb
+        ) {
+          this.#recycle(slot, 'heap');
+        }
+      })
+      .catch(() => undefined);
+  }
+
+  #checkRss(): void {
+    this.#lastRss = performance.now();
+    if (process.memoryUsage.rss() / MiB <= this.#options.pool.memory.maxRssMb) return;
+    // One at a time: the previous RSS recycle must finish before another worker goes.
+    if (this.#slots.some((slot) => slot.draining === 'rss')) return;
+    let largest: WorkerSlot | undefined;
+    for (const slot of this.#slots) {
+      if (slot.draining !== undefined || !slot.current?.ready) continue;
+      if (!largest || slot.current.heapMb > largest.current!.heapMb) largest = slot;
+    }
+    if (largest) this.#recycle(largest, 'rss');
+  }
+
+  /** Drains a worker: no new calls; its replacement starts now; it stops once its call is done. */
+  #recycle(slot: WorkerSlot, reason: RecycleReason): void {
+    if (slot.draining !== undefined || slot.gone) return;
+    slot.draining = reason;
+    if (slot.current) this.#count(slot.current, reason);
+    this.#fill();
+    if (this.#slots.filter((s) => s.draining === undefined && !s.gone).length === 0) this.#addSlot();
+    if (!slot.busy) this.#retire(slot);
+  }
+
+  #retire(slot: WorkerSlot): void {
+    if (slot.gone) return;
+    this.#remove(slot);
+    void slot.retire(slot.draining ?? 'manual');
+  }
+
+  #count(record: WorkerRecord, reason: RecycleReason): void {
+    this.#recycles.set(reason, (this.#recycles.get(reason) ?? 0) + 1);
+    this.#options.onRecycle({ pool: this.#name, workerId: record.threadId, reason, heapMb: round(record.heapMb) });
+  }
+
+  #emitExit(record: WorkerRecord, code: number): void {
+    this.#options.onWorkerExit({ pool: this.#name, workerId: record.threadId, exitCode: code, reason: record.fate! });
+  }
+
+  readonly #exitWaiters = new Map<WorkerSlot, Array<() => void>>();
+  readonly #readyWaiters = new Set<() => void>();
+
+  #exited(slot: WorkerSlot): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const list = this.#exitWaiters.get(slot) ?? [];
+      list.push(() => {
+        this.#exitWaiters.delete(slot);
+        resolve();
+      });
+      this.#exitWaiters.set(slot, list);
+    });
+  }
+
+  #readyCount(count: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const check = () => {
+        if (this.#closing || this.#slots.filter((slot) => slot.idle || slot.busy).length >= count) {
+          this.#readyWaiters.delete(check);
+          resolve();
+        }
+      };
+      this.#readyWaiters.add(check);
+      check();
+    });
+  }
+
+  #stopTimers(): void {
+    clearInterval(this.#timer);
+    clearTimeout(this.#backoff);
+    for (const check of this.#readyWaiters) check();
   }
 }
 
@@ -171,6 +543,6 @@ function startupError(error: NonNullable<ReadyNotice['error']>): ToolBridgeError
   return new ToolLoadError(error.module, reviveError(error));
 }
 
-function asError(value: unknown): Error {
-  return value instanceof Error ? value : new Error(String(value));
+function round(value: number): number {
+  return Math.round(value * 10) / 10;
 }

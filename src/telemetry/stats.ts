@@ -1,5 +1,7 @@
 import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
 import type { CacheStats } from '../cache/result-cache.js';
+import type { WorkerStats } from '../pool/local-pool.js';
+import { RECYCLE_REASONS, type RecycleReason } from '../pool/worker-slot.js';
 
 /** Latency percentiles in milliseconds. */
 export interface LatencySummary {
@@ -32,6 +34,23 @@ export interface BridgeStats {
     /** Bytes the runtime had to copy (data not in shared memory, MessagePack payloads), both directions. */
     readonly copied: number;
   };
+  /** Workers replaced so far, in every pool, by reason (see the bridge's `recycle` event). */
+  readonly recycles: {
+    readonly total: number;
+    readonly byReason: Readonly<Record<RecycleReason, number>>;
+  };
+  readonly memory: {
+    /** The process's resident set size, in MiB. */
+    readonly rssMb: number;
+    /** Every live worker of every pool, with its V8 heap in use (MiB), tasks run and age. */
+    readonly workers: readonly WorkerStats[];
+  };
+}
+
+/** What the pools add to a snapshot. */
+export interface PoolFigures {
+  recycles: ReadonlyArray<ReadonlyMap<RecycleReason, number>>;
+  workers: WorkerStats[];
 }
 
 class ToolCounter {
@@ -87,9 +106,23 @@ export class StatsRecorder {
     this.#counter(tool).chunks++;
   }
 
-  snapshot(cache: CacheStats): BridgeStats {
+  snapshot(cache: CacheStats, pools: PoolFigures): BridgeStats {
     const tools: Record<string, ToolStats> = {};
     for (const [name, counter] of this.#tools) tools[name] = counter.snapshot();
-    return { tools, cache, bytes: { shared: this.#shared, copied: this.#copied } };
+    const byReason = Object.fromEntries(RECYCLE_REASONS.map((reason) => [reason, 0])) as Record<RecycleReason, number>;
+    let total = 0;
+    for (const counts of pools.recycles) {
+      for (const [reason, count] of counts) {
+        byReason[reason] += count;
+        total += count;
+      }
+    }
+    return {
+      tools,
+      cache,
+      bytes: { shared: this.#shared, copied: this.#copied },
+      recycles: { total, byReason },
+      memory: { rssMb: Math.round(process.memoryUsage.rss() / 104857.6) / 10, workers: pools.workers },
+    };
   }
 }

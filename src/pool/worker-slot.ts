@@ -1,0 +1,161 @@
+import { performance } from 'node:perf_hooks';
+import type { Worker } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import { GAUGE_HEAP, isRuntimeNotice, type ReadyNotice, type RuntimeConfig } from '../runtime-protocol.js';
+
+/** Why a worker was replaced. */
+export type RecycleReason = 'heap' | 'tasks' | 'age' | 'rss' | 'manual' | 'crash' | 'timeout';
+
+export const RECYCLE_REASONS: readonly RecycleReason[] = Object.freeze([
+  'heap',
+  'tasks',
+  'age',
+  'rss',
+  'manual',
+  'crash',
+  'timeout',
+]);
+
+/** Why a worker left: a recycle reason, or `idle` (stopped above `minThreads` after `idleTimeoutMs`). */
+export type ExitReason = RecycleReason | 'idle';
+
+const RUNTIME_ENTRY = new URL('../../workers/runtime.js', import.meta.url).href;
+const MiB = 1024 * 1024;
+
+/** One worker thread of a slot, from its start to its exit. */
+export class WorkerRecord {
+  readonly worker: Worker;
+  readonly threadId: number;
+  readonly startedAt = performance.now();
+  /** Tasks it completed (or that failed on it). */
+  tasks = 0;
+  /** Its tool modules are loaded and it serves calls. */
+  ready = false;
+  /** The tool module it is importing, while it starts. */
+  loading: string | undefined;
+  /** Why it is being stopped, once toolbridge has decided to stop it. */
+  fate: ExitReason | undefined;
+  #gauges: Float64Array | undefined;
+  /** The heap in use read from the main thread (`worker.getHeapStatistics()`), when newer than the gauge. */
+  liveHeap: number | undefined;
+
+  constructor(worker: Worker) {
+    this.worker = worker;
+    this.threadId = worker.threadId;
+  }
+
+  markReady(notice: ReadyNotice): void {
+    this.ready = true;
+    this.loading = undefined;
+    this.#gauges = new Float64Array(notice.gauges);
+  }
+
+  /** V8 heap in use in MiB, as last sampled (after its latest task, or by the periodic check). */
+  get heapMb(): number {
+    const sampled = this.#gauges?.[GAUGE_HEAP] ?? 0;
+    return Math.max(sampled, this.liveHeap ?? 0) / MiB;
+  }
+
+  ageMs(now = performance.now()): number {
+    return now - this.startedAt;
+  }
+}
+
+/** What a slot tells its pool. */
+export interface SlotEvents {
+  /** A worker of the slot has loaded its tool modules, or failed to (`notice.error`). */
+  ready(slot: WorkerSlot, record: WorkerRecord, notice: ReadyNotice): void;
+  /** A worker of the slot exited. */
+  exit(slot: WorkerSlot, record: WorkerRecord, code: number): void;
+}
+
+export interface SlotOptions {
+  runtime: RuntimeConfig;
+  hardHeapMb: number | undefined;
+}
+
+/**
+ * One worker thread, hosted by a Piscina pool of exactly one thread. Piscina runs the task protocol (the
+ * Atomics wake-ups, aborts that stop the thread, replacing a worker that crashed under a task); the
+ * toolbridge pool above decides which slot gets a call, and when a slot is drained and retired, so that
+ * each worker can be recycled on its own with its replacement started first.
+ */
+export class WorkerSlot {
+  readonly piscina: Piscina;
+  /** The worker now serving (or starting); Piscina replaces it after a crash or a stopped task. */
+  current: WorkerRecord | undefined;
+  /** Running a task. */
+  busy = false;
+  /** Marked for recycling: gets no new task, and is retired once idle. */
+  draining: ExitReason | undefined;
+  /** Retired or failed: its workers are stopped or stopping. */
+  gone = false;
+  /** `performance.now()` when it last became idle. */
+  idleSince = performance.now();
+  readonly #events: SlotEvents;
+  readonly #records = new Map<number, WorkerRecord>();
+
+  constructor(options: SlotOptions, events: SlotEvents) {
+    this.#events = events;
+    this.piscina = new Piscina({
+      filename: RUNTIME_ENTRY,
+      minThreads: 1,
+      maxThreads: 1,
+      idleTimeout: Infinity,
+      workerData: options.runtime,
+      ...(options.hardHeapMb ? { resourceLimits: { maxOldGenerationSizeMb: options.hardHeapMb } } : {}),
+    });
+    this.piscina.on('message', (message: unknown) => this.#onNotice(message));
+    // A worker that fails outside a task is reported here; its exit is handled below.
+    this.piscina.on('error', () => undefined);
+    this.adopt();
+  }
+
+  /** Usable for a new call now. */
+  get idle(): boolean {
+    return !this.busy && this.draining === undefined && this.current?.ready === true;
+  }
+
+  /** Picks up a worker Piscina has started (at first, or in place of one that died). */
+  adopt(): void {
+    for (const worker of this.piscina.threads) {
+      if (this.#records.has(worker.threadId)) continue;
+      const record = new WorkerRecord(worker);
+      this.#records.set(record.threadId, record);
+      this.current = record;
+      worker.once('exit', (code) => {
+        this.#records.delete(record.threadId);
+        if (this.current === record) this.current = undefined;
+        this.#events.exit(this, record, code);
+      });
+    }
+  }
+
+  /** True when the worker that ran a task is no longer Piscina's (it was stopped for an abort). */
+  lost(record: WorkerRecord): boolean {
+    return !this.piscina.threads.includes(record.worker);
+  }
+
+  /** Stops the slot's workers now. */
+  retire(fate: ExitReason): Promise<void> {
+    this.gone = true;
+    for (const record of this.#records.values()) record.fate ??= fate;
+    return this.piscina.destroy();
+  }
+
+  #onNotice(message: unknown): void {
+    if (!isRuntimeNotice(message)) return;
+    let record = this.#records.get(message.threadId);
+    if (record === undefined) {
+      this.adopt();
+      record = this.#records.get(message.threadId);
+      if (record === undefined) return;
+    }
+    if (message.toolbridge === 'loading') {
+      record.loading = message.module;
+      return;
+    }
+    if (!message.error) record.markReady(message);
+    this.#events.ready(this, record, message);
+  }
+}
