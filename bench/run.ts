@@ -13,9 +13,19 @@ import { batching } from './scenarios/batching.js';
 import { codec } from './scenarios/codec.js';
 import { dispatch } from './scenarios/dispatch.js';
 import { frames } from './scenarios/frames.js';
+import { chaos, soak, startup } from './scenarios/lifecycle.js';
 import { payload } from './scenarios/payload.js';
 
-export const scenarios: Record<string, Scenario> = { dispatch, payload, frames, codec, batching };
+export const scenarios: Record<string, Scenario> = {
+  dispatch,
+  payload,
+  frames,
+  codec,
+  batching,
+  startup,
+  soak,
+  chaos,
+};
 
 export async function runScenarios(names: string[], options: { tiny: boolean; full?: boolean; threads: number }) {
   const results: ScenarioResult[] = [];

@@ -38,3 +38,29 @@ export const compute = defineTool({
     return sum;
   },
 });
+
+/** Kept for the worker's lifetime: what `bench.leak` leaks. */
+const leaked: number[][] = [];
+
+/** Leaks 1 MiB of V8 heap per call (an array of doubles it never frees) and returns `value * 2`. */
+export const leak = defineTool({
+  name: 'bench.leak',
+  run(value: number) {
+    leaked.push(Array.from({ length: 131_072 }, (_, i) => i + 0.5));
+    return value * 2;
+  },
+});
+
+/** What a chaos call does: answer (`value + 1`), end its worker, spin past any time limit, or throw. */
+export const chaos = defineTool({
+  name: 'bench.chaos',
+  run({ mode, value }: { mode: 'ok' | 'exit' | 'hang' | 'throw'; value: number }) {
+    if (mode === 'exit') process.exit(7);
+    if (mode === 'throw') throw new RangeError(`chaos ${value}`);
+    if (mode === 'hang') {
+      const end = Date.now() + 60_000;
+      while (Date.now() < end);
+    }
+    return value + 1;
+  },
+});

@@ -285,3 +285,14 @@ describe('options', () => {
     expect(error.message).toContain(message);
   });
 });
+
+describe('close', () => {
+  test('close() right after a call timed out resolves (the stopped task does not hold it)', async () => {
+    const bridge = await createBridge({ maxThreads: 1, tools: [fixture('lifecycle-tools.js')], pools: { heavy: {} } });
+    const error = await rejection(bridge.call('life.spin', { ms: 60_000 }, { timeoutMs: 50 }));
+    expect(error.code).toBe('TIMEOUT');
+    const start = performance.now();
+    await bridge.close();
+    expect(performance.now() - start).toBeLessThan(10_000);
+  });
+});

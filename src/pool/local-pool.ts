@@ -210,7 +210,14 @@ export class LocalPool implements Dispatcher {
     this.#closing = true;
     this.#stopTimers();
     this.#failQueued(() => new ClosedError());
-    await Promise.all(this.#slots.map((slot) => slot.piscina.close()));
+    // A task still running is one that ended its call with a time limit and is being stopped: let it go
+    // first, since Piscina's close waits for tasks to end, and a stopped task never ends.
+    await Promise.all(
+      this.#slots.map(async (slot) => {
+        await slot.task;
+        await slot.piscina.close();
+      }),
+    );
   }
 
   async destroy(): Promise<void> {
@@ -234,7 +241,7 @@ export class LocalPool implements Dispatcher {
       message,
       options as Parameters<WorkerSlot['piscina']['run']>[1],
     ) as Promise<WireMessage>;
-    task.then(
+    slot.task = task.then(
       () => this.#taskDone(slot, record, undefined),
       () => this.#taskDone(slot, record, options.signal),
     );

@@ -86,6 +86,8 @@ export class WorkerSlot {
   current: WorkerRecord | undefined;
   /** Running a task. */
   busy = false;
+  /** Settles once the latest task has ended and been accounted for. */
+  task: Promise<void> | undefined;
   /** Marked for recycling: gets no new task, and is retired once idle. */
   draining: ExitReason | undefined;
   /** Retired or failed: its workers are stopped or stopping. */
