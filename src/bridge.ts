@@ -14,6 +14,7 @@ import { ResultCache, type CacheStats } from './cache/result-cache.js';
 import { AbortedError, ClosedError, InvalidOptionsError, ToolNotFoundError, describeValue } from './errors.js';
 import { checkTimeout, resolveOptions, type BridgeOptions, type ResolvedOptions } from './options.js';
 import { LocalPool, type RecycleEvent, type WorkerExitEvent } from './pool/local-pool.js';
+import { ledger, setCeiling } from './memory/ledger.js';
 import { CallRunner, type Outcome } from './runner.js';
 import { StatsRecorder, type BridgeStats } from './telemetry/stats.js';
 import { DEFAULT_POOL, type ToolInfo } from './tool.js';
@@ -261,6 +262,7 @@ class ToolBridge implements Bridge {
       if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
       this.#runner.markClosing();
       await Promise.all([...this.#pools.values()].map((pool) => pool.close()));
+      setCeiling(this, undefined);
     })();
     return this.#closing;
   }
@@ -336,7 +338,11 @@ export async function createBridge(options?: BridgeOptions): Promise<Bridge> {
         pool,
         checkModules: pool.name === DEFAULT_POOL,
         startTimeoutMs: resolved.startTimeoutMs,
-        runtime: { modules: [...resolved.modules], msgpackThreshold: resolved.msgpackThreshold },
+        runtime: {
+          modules: [...resolved.modules],
+          msgpackThreshold: resolved.msgpackThreshold,
+          ledger: ledger().memory,
+        },
         onDrain: () => events.emit('drain'),
         onRecycle: (event) => events.emit('recycle', event),
         onWorkerExit: (event) => events.emit('workerExit', event),
@@ -357,5 +363,7 @@ export async function createBridge(options?: BridgeOptions): Promise<Bridge> {
     await Promise.all([...pools.values()].map((pool) => pool.destroy().catch(() => undefined)));
     throw error;
   }
-  return new ToolBridge(resolved, pools, tools, events);
+  const bridge = new ToolBridge(resolved, pools, tools, events);
+  if (resolved.maxSharedMb !== Infinity) setCeiling(bridge, resolved.maxSharedMb);
+  return bridge;
 }

@@ -15,6 +15,7 @@
  * | `DUPLICATE_TOOL` | two tool definitions share one name |
  * | `INVALID_OPTIONS` | an option passed to toolbridge is invalid |
  * | `QUEUE_FULL` | the pool's queue is at `maxQueue`: the call was refused at once |
+ * | `QUOTA_EXCEEDED` | a shared-memory allocation would pass `memory.maxSharedMb` |
  */
 export type ErrorCode =
   | 'TOOL_NOT_FOUND'
@@ -27,7 +28,8 @@ export type ErrorCode =
   | 'TOOL_LOAD_FAILED'
   | 'DUPLICATE_TOOL'
   | 'INVALID_OPTIONS'
-  | 'QUEUE_FULL';
+  | 'QUEUE_FULL'
+  | 'QUOTA_EXCEEDED';
 
 /** Base class of every error toolbridge raises. */
 export class ToolBridgeError extends Error {
@@ -154,6 +156,32 @@ export class QueueFullError extends ToolBridgeError {
       `The pool's queue is full (${maxQueue} calls waiting): the call was refused. Wait for the bridge's 'drain' event.`,
     );
     this.maxQueue = maxQueue;
+  }
+}
+
+/** What a refused shared-memory allocation asked for, against what was allowed and in use (MiB). */
+export interface QuotaDetail {
+  requestedBytes: number;
+  limitMb: number;
+  inUseMb: number;
+}
+
+export class QuotaExceededError extends ToolBridgeError {
+  declare readonly code: 'QUOTA_EXCEEDED';
+  /** Set where the allocation was refused; a refusal inside a tool carries its message only. */
+  readonly detail: QuotaDetail | undefined;
+
+  constructor(message: string, detail?: QuotaDetail, options?: { cause?: unknown }) {
+    super('QUOTA_EXCEEDED', message, options);
+    this.detail = detail;
+  }
+
+  static refuse(detail: QuotaDetail): QuotaExceededError {
+    const mb = (value: number) => `${Math.round(value * 10) / 10} MiB`;
+    return new QuotaExceededError(
+      `Shared memory quota exceeded: ${mb(detail.requestedBytes / 1024 / 1024)} asked with ${mb(detail.inUseMb)} in use, over memory.maxSharedMb (${mb(detail.limitMb)})`,
+      detail,
+    );
   }
 }
 

@@ -19,6 +19,7 @@ export {
   InvalidArgsError,
   InvalidOptionsError,
   QueueFullError,
+  QuotaExceededError,
   TimeoutError,
   ToolBridgeError,
   ToolFailedError,
@@ -26,4 +27,5 @@ export {
   ToolNotFoundError,
   WorkerCrashedError,
   type ErrorCode,
+  type QuotaDetail,
 } from './errors.js';

@@ -50,8 +50,21 @@ export interface BridgeOptions {
    * @default 30_000
    */
   startTimeoutMs?: number;
-  /** Worker recycling thresholds of the default pool (and of named pools that set none). */
-  memory?: MemoryOptions;
+  /**
+   * Worker recycling thresholds of the default pool (and of named pools that set none), and the ceiling on
+   * shared memory.
+   */
+  memory?: MemoryOptions & {
+    /**
+     * Ceiling on the shared memory toolbridge allocates, in MiB, in every thread: `shared()`, `toShared()`,
+     * copies into shared memory by the codec and the cache. An allocation past it fails with
+     * `QUOTA_EXCEEDED` (a call whose arguments or result would pass it rejects with it) instead of
+     * exhausting the machine. A buffer counts until the garbage collector has collected every handle of it
+     * (or the worker holding it has exited). With several bridges, the lowest ceiling applies.
+     * @default Infinity
+     */
+    maxSharedMb?: number;
+  };
   /**
    * Named pools besides `default` (which the options above describe), each with its own threads, queue
    * and memory limits; a tool picks one with `defineTool({ pool })`. A pool with `minThreads: 0` starts its
@@ -143,6 +156,7 @@ export interface ResolvedOptions {
   readonly pools: ReadonlyMap<string, ResolvedPool>;
   readonly timeoutMs: number;
   readonly startTimeoutMs: number;
+  readonly maxSharedMb: number;
   readonly msgpackThreshold: number;
   readonly cache: Readonly<Required<CacheOptions>> | undefined;
 }
@@ -255,6 +269,7 @@ export function resolveOptions(options: BridgeOptions = {}): ResolvedOptions {
     modules: Object.freeze(tools.map(toModuleUrl)),
     pools: resolvePools(options),
     timeoutMs: checkTimeout('options.timeoutMs', options.timeoutMs ?? Infinity),
+    maxSharedMb: checkLimit('memory.maxSharedMb', options.memory?.maxSharedMb ?? Infinity),
     startTimeoutMs: checkInteger('startTimeoutMs', options.startTimeoutMs ?? 30_000, 1),
     msgpackThreshold: checkInteger(
       'codec.msgpackThreshold',

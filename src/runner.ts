@@ -18,6 +18,7 @@ import {
   ToolBridgeError,
   WorkerCrashedError,
 } from './errors.js';
+import { ledger } from './memory/ledger.js';
 import type { Dispatcher } from './pool/local-pool.js';
 import type { StatsRecorder } from './telemetry/stats.js';
 import type { ToolInfo } from './tool.js';
@@ -261,7 +262,12 @@ export class CallRunner {
       const task = this.#poolOf(info).submit(message, { signal: stopper?.signal, transferList });
       task.then(
         (reply) => {
-          if (settled) return;
+          if (settled) {
+            // A late reply (the call timed out or was aborted): nobody reads it.
+            if (reply.r) ledger().discard(reply.r);
+            return;
+          }
+          if (reply.r && reply.b) ledger().receive(reply.b, reply.r);
           let decoded: Decoded;
           try {
             decoded = decodeMessage(reply);

@@ -1,4 +1,5 @@
 import type { ErrorRecord } from './codec/envelope.js';
+import type { LedgerMemory } from './memory/ledger.js';
 import type { ToolInfo } from './tool.js';
 
 /** What the pool passes to each worker at start-up. */
@@ -7,6 +8,8 @@ export interface RuntimeConfig {
   modules: string[];
   /** See `CodecPolicy.msgpackThreshold`. */
   msgpackThreshold: number;
+  /** The process's shared-memory ledger. */
+  ledger: LedgerMemory;
 }
 
 /** Posted by a worker on its parent port just before it imports a tool module. */
@@ -26,6 +29,8 @@ export interface ReadyNotice {
    * main thread reads them when it needs them and no message carries them.
    */
   gauges: SharedArrayBuffer;
+  /** How many handles of each shared-memory ledger entry the worker holds (released if it dies). */
+  held: SharedArrayBuffer;
   /** Set when a module failed to load or a tool name is taken twice. */
   error?: ErrorRecord & { module: string; tool?: string; modules?: string[] };
 }

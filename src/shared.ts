@@ -1,6 +1,7 @@
 import { Table } from 'apache-arrow';
 import { InvalidArgsError, describeValue } from './errors.js';
 import { shareTable } from './codec/arrow-frame.js';
+import { allocateShared } from './memory/ledger.js';
 
 export type TypedArray =
   | Int8Array
@@ -59,7 +60,8 @@ export type SharedArray<C extends TypedArrayConstructor> = C extends Int8ArrayCo
 
 /**
  * A zero-filled typed array of `length` elements over a new `SharedArrayBuffer`. Passing it to or returning
- * it from a tool copies nothing: both threads see the same memory.
+ * it from a tool copies nothing: both threads see the same memory. Counted against `memory.maxSharedMb`:
+ * past it, throws `QUOTA_EXCEEDED`.
  *
  * @example const x = shared(Float64Array, 1_000_000);
  */
@@ -72,7 +74,7 @@ export function shared<C extends TypedArrayConstructor>(Ctor: C, length: number)
       `shared(${Ctor.name}, length): length must be a non-negative integer, got ${describeValue(length)}`,
     );
   }
-  return new (Ctor as unknown as ViewOver)(new SharedArrayBuffer(length * Ctor.BYTES_PER_ELEMENT)) as SharedArray<C>;
+  return new (Ctor as unknown as ViewOver)(allocateShared(length * Ctor.BYTES_PER_ELEMENT)) as SharedArray<C>;
 }
 
 /** True when the view's memory is a `SharedArrayBuffer` (so it crosses threads without a copy). */
@@ -92,7 +94,7 @@ export function toShared(value: TypedArray | Table): TypedArray | Table {
   if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
     if (isShared(value)) return value;
     const Ctor = value.constructor as ViewOver;
-    const copy = new Ctor(new SharedArrayBuffer(value.byteLength));
+    const copy = new Ctor(allocateShared(value.byteLength));
     (copy as Uint8Array).set(value as Uint8Array);
     return copy;
   }

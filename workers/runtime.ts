@@ -8,8 +8,9 @@ import { getHeapStatistics } from 'node:v8';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
 import { toErrorRecord } from '../src/codec/error-record.js';
+import { attachLedger, ledger } from '../src/memory/ledger.js';
 import { decodeMessage, encodeMessage, Kind, type ErrorRecord, type WireMessage } from '../src/codec/message.js';
-import { AbortedError, TimeoutError } from '../src/errors.js';
+import { AbortedError, QuotaExceededError, TimeoutError } from '../src/errors.js';
 import {
   BUILTIN_MODULE,
   GAUGE_COUNT,
@@ -27,6 +28,8 @@ export type Task = WireMessage & { p?: MessagePort };
 const config = workerData as RuntimeConfig;
 const policy = { msgpackThreshold: config.msgpackThreshold };
 const registry = new Map<string, { tool: ToolDefinition; module: string }>();
+// Before any tool module loads: shared memory allocated here is counted in the process's ledger.
+const held = attachLedger(config.ledger);
 let loadFailure: ReadyNotice['error'];
 
 const notify = (notice: RuntimeNotice): void => parentPort?.postMessage(notice);
@@ -85,6 +88,7 @@ notify({
   threadId,
   tools: catalog,
   gauges: gauges.buffer as SharedArrayBuffer,
+  held,
   ...(loadFailure ? { error: loadFailure } : {}),
 });
 
@@ -131,10 +135,20 @@ class CallContext implements ToolContext {
 
 function reply(callId: number, tool: string, result: unknown, runMs?: number): WireMessage {
   try {
-    return encodeMessage({ kind: Kind.Result, callId, tool, deadline: 0, runMs }, result, policy, 'result').message;
+    const message = encodeMessage(
+      { kind: Kind.Result, callId, tool, deadline: 0, runMs },
+      result,
+      policy,
+      'result',
+    ).message;
+    // Shared memory this worker allocated for the result now belongs to the caller.
+    const ids = message.b && ledger().handOver(message.b);
+    if (ids) message.r = ids;
+    return message;
   } catch (error) {
     // A result that cannot cross (a function, say) is the tool's fault, not the caller's: TOOL_FAILED.
-    return fail(callId, tool, error, '');
+    // One that would pass the shared-memory quota is QUOTA_EXCEEDED.
+    return fail(callId, tool, error, error instanceof QuotaExceededError ? undefined : '');
   }
 }
 

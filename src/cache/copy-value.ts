@@ -1,6 +1,7 @@
 import { Table } from 'apache-arrow';
 import { decodeFrame, encodeFrame } from '../codec/arrow-frame.js';
 import { BufferTable } from '../codec/buffers.js';
+import { allocateShared } from '../memory/ledger.js';
 
 /** A deep copy of a result and its size in bytes (buffers by length, other leaves roughly). */
 export interface CopiedValue {
@@ -32,7 +33,7 @@ export function copyValue(value: unknown): CopiedValue {
       bytes += v.byteLength;
       const Ctor = v.constructor as new (buffer: ArrayBufferLike, offset?: number, length?: number) => ArrayBufferView;
       const buffer =
-        v.buffer instanceof SharedArrayBuffer ? new SharedArrayBuffer(v.byteLength) : new ArrayBuffer(v.byteLength);
+        v.buffer instanceof SharedArrayBuffer ? allocateShared(v.byteLength) : new ArrayBuffer(v.byteLength);
       new Uint8Array(buffer).set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
       out = v instanceof DataView ? new DataView(buffer) : new Ctor(buffer);
     } else if (v instanceof Table) {
@@ -61,7 +62,7 @@ export function copyValue(value: unknown): CopiedValue {
       out = v.slice(0);
     } else if (v instanceof SharedArrayBuffer) {
       bytes += v.byteLength;
-      const buffer = new SharedArrayBuffer(v.byteLength);
+      const buffer = allocateShared(v.byteLength);
       new Uint8Array(buffer).set(new Uint8Array(v));
       out = buffer;
     } else if (v instanceof Date || v instanceof RegExp || v instanceof Error) {

@@ -1,6 +1,7 @@
 import {
   AbortedError,
   InvalidArgsError,
+  QuotaExceededError,
   TimeoutError,
   ToolBridgeError,
   ToolFailedError,
@@ -52,6 +53,8 @@ export function errorFromWorker(tool: string, record: ErrorRecord, call: CallSid
       return new ToolNotFoundError(tool, call.known());
     case 'TOOL_LOAD_FAILED':
       return new ToolLoadError(tool, cause);
+    case 'QUOTA_EXCEEDED':
+      return new QuotaExceededError(`${tool}: ${record.message}`, undefined, { cause });
     default:
       return new ToolFailedError(tool, cause);
   }

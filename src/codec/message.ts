@@ -24,6 +24,8 @@ export interface WireMessage {
   b?: SharedArrayBuffer[];
   /** The plain part of the value, when it travels by structured clone. */
   v?: unknown;
+  /** For a result: shared-memory ledger ids of the buffers the worker handed over, by position in `b`. */
+  r?: number[];
 }
 
 /** How values are encoded. */

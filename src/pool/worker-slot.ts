@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import { releaseHandlesOf } from '../memory/ledger.js';
 import { GAUGE_HEAP, isRuntimeNotice, type ReadyNotice, type RuntimeConfig } from '../runtime-protocol.js';
 
 /** Why a worker was replaced. */
@@ -43,6 +44,9 @@ export class WorkerRecord {
     this.worker = worker;
     this.threadId = worker.threadId;
   }
+
+  /** How many handles of each shared-memory ledger entry it holds. */
+  held: SharedArrayBuffer | undefined;
 
   markReady(notice: ReadyNotice): void {
     this.ready = true;
@@ -126,6 +130,8 @@ export class WorkerSlot {
       this.#records.set(record.threadId, record);
       this.current = record;
       worker.once('exit', (code) => {
+        // It ran no finalizers: the shared memory it still held is released for it.
+        if (record.held) releaseHandlesOf(record.held);
         this.#records.delete(record.threadId);
         if (this.current === record) this.current = undefined;
         this.#events.exit(this, record, code);
@@ -157,6 +163,7 @@ export class WorkerSlot {
       record.loading = message.module;
       return;
     }
+    record.held = message.held;
     if (!message.error) record.markReady(message);
     this.#events.ready(this, record, message);
   }

@@ -1,5 +1,6 @@
 import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
 import type { CacheStats } from '../cache/result-cache.js';
+import { ledger } from '../memory/ledger.js';
 import type { WorkerStats } from '../pool/local-pool.js';
 import { RECYCLE_REASONS, type RecycleReason } from '../pool/worker-slot.js';
 
@@ -42,6 +43,11 @@ export interface BridgeStats {
   readonly memory: {
     /** The process's resident set size, in MiB. */
     readonly rssMb: number;
+    /**
+     * Shared memory toolbridge has allocated and that is still held (by any thread, until collected), in
+     * MiB: what `memory.maxSharedMb` caps. It is in no worker's heap figure.
+     */
+    readonly sharedMb: number;
     /** Every live worker of every pool, with its V8 heap in use (MiB), tasks run and age. */
     readonly workers: readonly WorkerStats[];
   };
@@ -122,7 +128,11 @@ export class StatsRecorder {
       cache,
       bytes: { shared: this.#shared, copied: this.#copied },
       recycles: { total, byReason },
-      memory: { rssMb: Math.round(process.memoryUsage.rss() / 104857.6) / 10, workers: pools.workers },
+      memory: {
+        rssMb: Math.round(process.memoryUsage.rss() / 104857.6) / 10,
+        sharedMb: Math.round(ledger().bytesInUse / 104857.6) / 10,
+        workers: pools.workers,
+      },
     };
   }
 }

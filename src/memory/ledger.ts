@@ -1,0 +1,204 @@
+/**
+ * The shared-memory ledger: what toolbridge allocates in shared memory, across every thread of the process,
+ * so that `memory.maxSharedMb` can refuse an allocation (QUOTA_EXCEEDED) and `stats().memory.sharedMb` can
+ * say how much is held. V8 counts a SharedArrayBuffer in no worker's heap, so this is the only meter.
+ *
+ * Every buffer toolbridge allocates (`shared()`, `toShared()`, the codec's copies, the cache's copies) gets
+ * an entry: its size and a count of its handles (SharedArrayBuffer objects) that hold it; a handle's death
+ * is seen by a FinalizationRegistry in its thread, and the last one frees the entry. Ownership moves with
+ * results: a buffer a worker allocated and returns is handed to the main thread (the worker's handle stops
+ * counting; the caller's counts instead). Arguments do not move: the caller holds them for the call. A
+ * worker keeps, in shared memory, how many handles of each entry it holds, so that when it exits without
+ * running its finalizers the pool can release them.
+ */
+import { QuotaExceededError } from '../errors.js';
+
+/** Entries: buffers alive at once that the ledger can track (more are allocated, uncounted). */
+const CAPACITY = 1 << 16;
+/** Header: [0] bytes in use, [1] ceiling in bytes (0 for none). */
+const HEADER = 2;
+const MiB = 1024 * 1024;
+
+/** The shared part of a ledger: passed to every worker. */
+export interface LedgerMemory {
+  header: SharedArrayBuffer;
+  /** Int32 per entry: live handles (0 = free). */
+  holders: SharedArrayBuffer;
+  /** BigInt64 per entry: size in bytes. */
+  sizes: SharedArrayBuffer;
+}
+
+/** A received message's tracked buffers: entry ids by position in its buffer list, -1 for untracked. */
+export type LedgerIds = number[];
+
+class Ledger {
+  readonly memory: LedgerMemory;
+  readonly #header: BigInt64Array;
+  readonly #holders: Int32Array;
+  readonly #sizes: BigInt64Array;
+  /** This thread's handles: entry id by buffer object. */
+  readonly #ids = new WeakMap<SharedArrayBuffer, number>();
+  readonly #finalizer = new FinalizationRegistry<number>((id) => this.#dropHandle(id));
+  /** Handles this thread holds per entry, readable by the pool once the thread is gone (workers only). */
+  #held: Uint8Array | undefined;
+  #hint = 0;
+
+  constructor(memory?: LedgerMemory) {
+    this.memory = memory ?? {
+      header: new SharedArrayBuffer(HEADER * 8),
+      holders: new SharedArrayBuffer(CAPACITY * 4),
+      sizes: new SharedArrayBuffer(CAPACITY * 8),
+    };
+    this.#header = new BigInt64Array(this.memory.header);
+    this.#holders = new Int32Array(this.memory.holders);
+    this.#sizes = new BigInt64Array(this.memory.sizes);
+  }
+
+  /** Makes this thread keep a count of its handles in shared memory; returns that memory for the pool. */
+  trackHandles(): SharedArrayBuffer {
+    const held = new SharedArrayBuffer(CAPACITY);
+    this.#held = new Uint8Array(held);
+    return held;
+  }
+
+  get bytesInUse(): number {
+    return Number(Atomics.load(this.#header, 0));
+  }
+
+  get limitBytes(): number {
+    return Number(Atomics.load(this.#header, 1));
+  }
+
+  set limitBytes(bytes: number) {
+    Atomics.store(this.#header, 1, BigInt(Math.max(0, Math.floor(bytes))));
+  }
+
+  /** A new zero-filled SharedArrayBuffer, counted against the ceiling (throws QUOTA_EXCEEDED past it). */
+  allocate(byteLength: number): SharedArrayBuffer {
+    const size = BigInt(byteLength);
+    const total = Atomics.add(this.#header, 0, size) + size;
+    const limit = Atomics.load(this.#header, 1);
+    if (limit > 0n && total > limit) {
+      Atomics.sub(this.#header, 0, size);
+      throw QuotaExceededError.refuse({
+        requestedBytes: byteLength,
+        limitMb: Number(limit) / MiB,
+        inUseMb: Number(total - size) / MiB,
+      });
+    }
+    let buffer: SharedArrayBuffer;
+    try {
+      buffer = new SharedArrayBuffer(byteLength);
+    } catch (error) {
+      Atomics.sub(this.#header, 0, size);
+      throw error;
+    }
+    const id = this.#claim();
+    if (id < 0) {
+      // The ledger is full: the buffer lives uncounted.
+      Atomics.sub(this.#header, 0, size);
+      return buffer;
+    }
+    Atomics.store(this.#sizes, id, size);
+    this.#adopt(buffer, id);
+    return buffer;
+  }
+
+  /**
+   * A result is leaving this (worker) thread: the buffers this thread allocated and still owns are handed
+   * to the receiver, which adopts them ({@link receive}). Returns their ids by position, or undefined.
+   */
+  handOver(buffers: readonly SharedArrayBuffer[]): LedgerIds | undefined {
+    let ids: LedgerIds | undefined;
+    for (let i = 0; i < buffers.length; i++) {
+      const buffer = buffers[i]!;
+      const id = this.#ids.get(buffer);
+      if (id === undefined) continue;
+      this.#ids.delete(buffer);
+      this.#finalizer.unregister(buffer);
+      if (this.#held) this.#held[id]!--;
+      (ids ??= new Array<number>(buffers.length).fill(-1))[i] = id;
+    }
+    return ids;
+  }
+
+  /** A result arrived: this thread's handles of its handed-over buffers now count for them. */
+  receive(buffers: readonly SharedArrayBuffer[], ids: LedgerIds): void {
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      if (id >= 0 && buffers[i]) this.#adopt(buffers[i]!, id);
+    }
+  }
+
+  /** A result that will never be read (a late reply): releases what was handed over with it. */
+  discard(ids: LedgerIds): void {
+    for (const id of ids) if (id >= 0) this.release(id);
+  }
+
+  /** Drops one handle of entry `id`; the last one frees it. */
+  release(id: number, count = 1): void {
+    const before = Atomics.sub(this.#holders, id, count);
+    if (before === count) Atomics.sub(this.#header, 0, Atomics.load(this.#sizes, id));
+  }
+
+  #adopt(buffer: SharedArrayBuffer, id: number): void {
+    this.#ids.set(buffer, id);
+    this.#finalizer.register(buffer, id, buffer);
+    if (this.#held) this.#held[id]!++;
+  }
+
+  #dropHandle(id: number): void {
+    if (this.#held) this.#held[id]!--;
+    this.release(id);
+  }
+
+  /** Finds a free entry and takes it with one handle; -1 when there is none. */
+  #claim(): number {
+    for (let n = 0; n < CAPACITY; n++) {
+      const id = (this.#hint + n) % CAPACITY;
+      if (Atomics.compareExchange(this.#holders, id, 0, 1) === 0) {
+        this.#hint = (id + 1) % CAPACITY;
+        return id;
+      }
+    }
+    return -1;
+  }
+}
+
+let current: Ledger | undefined;
+
+/** This thread's ledger: the process's (made on first use), or the one a worker attached at start. */
+export function ledger(): Ledger {
+  return (current ??= new Ledger());
+}
+
+/** In a worker: use the pool's ledger, and count this thread's handles; returns the count memory. */
+export function attachLedger(memory: LedgerMemory): SharedArrayBuffer {
+  current = new Ledger(memory);
+  return current.trackHandles();
+}
+
+/** A worker is gone: drops the handles it still held (it ran no finalizers for them). */
+export function releaseHandlesOf(held: SharedArrayBuffer): void {
+  const counts = new Uint8Array(held);
+  const book = ledger();
+  for (let id = 0; id < counts.length; id++) if (counts[id]! > 0) book.release(id, counts[id]!);
+}
+
+const ceilings = new Map<object, number>();
+
+/**
+ * Sets (or, with undefined, clears) one bridge's `memory.maxSharedMb`. The process's ceiling is the lowest
+ * of the bridges' that set one: shared memory is one budget, whichever bridge a buffer travels through.
+ */
+export function setCeiling(owner: object, mb: number | undefined): void {
+  if (mb === undefined) ceilings.delete(owner);
+  else ceilings.set(owner, mb);
+  const lowest = Math.min(...ceilings.values());
+  ledger().limitBytes = lowest === Infinity ? 0 : lowest * MiB;
+}
+
+/** A new SharedArrayBuffer of `byteLength` bytes, counted by the ledger. */
+export function allocateShared(byteLength: number): SharedArrayBuffer {
+  return ledger().allocate(byteLength);
+}
