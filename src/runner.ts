@@ -7,6 +7,7 @@ import {
   Kind,
   type CodecPolicy,
   type Decoded,
+  type Encoded,
   type ErrorRecord,
   type WireMessage,
 } from './codec/message.js';
@@ -89,21 +90,26 @@ export class CallRunner {
   async runOne(info: ToolInfo, args: unknown, timeoutMs: number, signal: AbortSignal | undefined): Promise<unknown> {
     const callId = this.#nextCallId++;
     const deadline = timeoutMs === Infinity ? 0 : Date.now() + timeoutMs;
-    const message = this.#encode({ kind: Kind.Call, callId, tool: info.name, deadline }, args);
+    const { message, copy } = this.#encode({ kind: Kind.Call, callId, tool: info.name, deadline }, args);
     let decoded: Decoded;
     let limit = timeoutMs;
-    for (let retries = info.retries; ; retries--) {
-      try {
-        decoded = await this.#dispatch(info, message, limit, signal);
-        break;
-      } catch (error) {
-        if (!(retries > 0 && error instanceof ToolBridgeError && error.code === 'WORKER_CRASHED')) throw error;
-        // A retry gets what is left of the call's time, not a new limit.
-        if (deadline > 0) {
-          limit = deadline - Date.now();
-          if (limit <= 0) throw new TimeoutError(info.name, timeoutMs);
+    try {
+      for (let retries = info.retries; ; retries--) {
+        try {
+          decoded = await this.#dispatch(info, message, limit, signal);
+          break;
+        } catch (error) {
+          if (!(retries > 0 && error instanceof ToolBridgeError && error.code === 'WORKER_CRASHED')) throw error;
+          // A retry gets what is left of the call's time, not a new limit.
+          if (deadline > 0) {
+            limit = deadline - Date.now();
+            if (limit <= 0) throw new TimeoutError(info.name, timeoutMs);
+          }
         }
       }
+    } finally {
+      // The copies made for this call are the codec's own: no one holds them once it is over.
+      if (copy) ledger().releaseHandle(copy);
     }
     const { fields, value } = decoded;
     if (fields.kind === Kind.Error && fields.error) {
@@ -120,7 +126,7 @@ export class CallRunner {
     const outcomes: Outcome[] = new Array<Outcome>(items.length);
     // Calls whose args cannot be sent fail alone; the others go on.
     let sendable = items.map((_, i) => i);
-    let message: WireMessage | undefined;
+    let encoded: Encoded | undefined;
     const now = Date.now();
     const deadlines = (indices: number[]) =>
       indices.map((i) => {
@@ -143,28 +149,43 @@ export class CallRunner {
       );
     };
     try {
-      message = encode(sendable);
+      encoded = encode(sendable);
     } catch {
       sendable = sendable.filter((i) => {
         try {
           // A trial encoding, to find the call at fault; it is not sent, so its bytes are not counted.
-          encodeMessage(
+          const trial = encodeMessage(
             { kind: Kind.Call, callId: 0, tool: info.name, deadline: 0 },
             items[i]!.args,
             this.#policy,
             `calls[${i}].args`,
           );
+          if (trial.copy) ledger().releaseHandle(trial.copy);
           return true;
         } catch (error) {
           outcomes[i] = { ok: false, error: asInvalidArgs(error) };
           return false;
         }
       });
-      if (sendable.length > 0) message = encode(sendable);
+      if (sendable.length > 0) encoded = encode(sendable);
     }
-    if (message === undefined) return outcomes;
+    if (encoded === undefined) return outcomes;
+    try {
+      return await this.#dispatchChunk(info, items, sendable, encoded.message, deadlines(sendable), signal, outcomes);
+    } finally {
+      if (encoded.copy) ledger().releaseHandle(encoded.copy);
+    }
+  }
 
-    const limits = deadlines(sendable);
+  async #dispatchChunk(
+    info: ToolInfo,
+    items: readonly ChunkItem[],
+    sendable: number[],
+    message: WireMessage,
+    limits: number[],
+    signal: AbortSignal | undefined,
+    outcomes: Outcome[],
+  ): Promise<Outcome[]> {
     const timeoutMs = limits.includes(0) ? Infinity : Math.max(1, Math.max(...limits) - Date.now());
     for (let retries = info.retries; ; retries--) {
       try {
@@ -201,11 +222,11 @@ export class CallRunner {
     this.#perCallMs.set(tool, previous === undefined ? ms : previous + COST_SMOOTHING * (ms - previous));
   }
 
-  #encode(head: Parameters<typeof encodeMessage>[0], args: unknown, root = 'args'): WireMessage {
+  #encode(head: Parameters<typeof encodeMessage>[0], args: unknown, root = 'args'): Encoded {
     try {
       const encoded = encodeMessage(head, args, this.#policy, root);
       this.#stats.bytes(encoded.sharedBytes, encoded.copiedBytes);
-      return encoded.message;
+      return encoded;
     } catch (error) {
       throw asInvalidArgs(error);
     }

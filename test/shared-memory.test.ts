@@ -63,6 +63,19 @@ describe('stats().memory.sharedMb', () => {
     expect(sharedMb()).toBeCloseTo(8, 0);
   });
 
+  test("the codec's copies of non-shared arguments are let go as soon as their call is over", async () => {
+    await collectedTo(0);
+    const x = new Float64Array(16 * 131_072).fill(1);
+    const copied = bridge.stats().bytes.copied;
+    expect(await bridge.call('mem.sum', { x })).toBe(16 * 131_072);
+    const entries = await bridge.batch([1, 2, 3].map(() => ({ tool: 'mem.sum', args: { x } })));
+    expect(entries.every((entry) => entry.ok)).toBe(true);
+    // One copy for the call, one for the batch's chunk (the same array three times is copied once).
+    expect(bridge.stats().bytes.copied - copied).toBe(2 * 16 * 2 ** 20);
+    // No garbage collection needed: the copies were the codec's own.
+    expect(sharedMb()).toBeLessThan(1);
+  });
+
   test('memory a worker keeps is counted, and released when the worker exits', async () => {
     await collectedTo(0);
     await bridge.call('mem.keep', { mb: 32 });

@@ -57,11 +57,15 @@ export class BufferTable {
     return ref;
   }
 
+  /** The buffer {@link flush} made for the copies, if any. */
+  copyTarget: SharedArrayBuffer | undefined;
+
   /** Makes the pending copies. Returns the copy buffer (to fill reserved ranges), if any. */
   flush(): SharedArrayBuffer | undefined {
     const pending = this.#pending;
     if (pending === undefined) return undefined;
     const target = allocateShared(this.#pendingBytes);
+    this.copyTarget = target;
     const bytes = new Uint8Array(target);
     const buffer = this.indexOf(target);
     let offset = 0;

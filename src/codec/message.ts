@@ -36,6 +36,8 @@ export interface CodecPolicy {
 
 export interface Encoded {
   message: WireMessage;
+  /** The shared buffer the codec allocated for copies (typed arrays not shared, MessagePack bytes), if any. */
+  copy: SharedArrayBuffer | undefined;
   sharedBytes: number;
   copiedBytes: number;
 }
@@ -103,7 +105,7 @@ export function encodeMessage(head: Head, value: unknown, policy: CodecPolicy, r
   const message: WireMessage = { e };
   if (buffers.buffers.length > 0) message.b = buffers.buffers;
   if (payload === Payload.Clone) message.v = v;
-  return { message, sharedBytes: buffers.sharedBytes, copiedBytes: buffers.copiedBytes };
+  return { message, copy: buffers.copyTarget, sharedBytes: buffers.sharedBytes, copiedBytes: buffers.copiedBytes };
 }
 
 /** Decodes a message from the other side. Views and tables are rebuilt over the same memory. */

@@ -122,6 +122,19 @@ class Ledger {
     return ids;
   }
 
+  /**
+   * Lets go of this thread's handle of a buffer now, without waiting for the garbage collector: for the
+   * codec's transport copies, which nothing else in this thread holds once their call is over.
+   */
+  releaseHandle(buffer: SharedArrayBuffer): void {
+    const id = this.#ids.get(buffer);
+    if (id === undefined) return;
+    this.#ids.delete(buffer);
+    this.#finalizer.unregister(buffer);
+    if (this.#held) this.#held[id]!--;
+    this.release(id);
+  }
+
   /** A result arrived: this thread's handles of its handed-over buffers now count for them. */
   receive(buffers: readonly SharedArrayBuffer[], ids: LedgerIds): void {
     for (let i = 0; i < ids.length; i++) {
