@@ -9,6 +9,7 @@ import { writeCharts } from './charts.js';
 import { machine } from './harness.js';
 import { renderMarkdown, splice } from './report.js';
 import type { Scenario, ScenarioResult } from './scenario.js';
+import { alloc } from './scenarios/alloc.js';
 import { batching } from './scenarios/batching.js';
 import { codec } from './scenarios/codec.js';
 import { dispatch } from './scenarios/dispatch.js';
@@ -25,6 +26,7 @@ export const scenarios: Record<string, Scenario> = {
   startup,
   soak,
   chaos,
+  alloc,
 };
 
 export async function runScenarios(names: string[], options: { tiny: boolean; full?: boolean; threads: number }) {
