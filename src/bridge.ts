@@ -12,10 +12,31 @@ import { MicroBatcher } from './batch/micro-batcher.js';
 import { hashArgs, loadHasher } from './cache/content-hash.js';
 import { ResultCache, type CacheStats } from './cache/result-cache.js';
 import { AbortedError, ClosedError, InvalidOptionsError, ToolNotFoundError, describeValue } from './errors.js';
-import { checkTimeout, resolveOptions, type BridgeOptions, type ResolvedOptions } from './options.js';
+import {
+  checkTimeout,
+  resolveOptions,
+  type BridgeOptions,
+  type ResolvedOptions,
+  type ResolvedTelemetry,
+} from './options.js';
 import { LocalPool, type RecycleEvent, type WorkerExitEvent } from './pool/local-pool.js';
 import { ledger, setCeiling } from './memory/ledger.js';
-import { CallRunner, type Outcome } from './runner.js';
+import type { CodecCounts } from './codec/message.js';
+import { CallRunner, type CallTiming, type Outcome } from './runner.js';
+import {
+  cacheHit,
+  cacheMiss,
+  callEnd,
+  callError,
+  callStart,
+  workerRecycle,
+  type CacheMessage,
+  type CallMessage,
+} from './telemetry/channels.js';
+import { judgeHealth, type HealthReport } from './telemetry/health.js';
+import { renderMetrics } from './telemetry/prometheus.js';
+import { renderReport } from './telemetry/report.js';
+import { shapeOf } from './telemetry/shape.js';
 import { StatsRecorder, type BridgeStats } from './telemetry/stats.js';
 import { DEFAULT_POOL, type ToolInfo } from './tool.js';
 
@@ -41,7 +62,24 @@ export interface BridgeEvents {
   recycle: (event: RecycleEvent) => void;
   /** A worker thread has exited (after a recycle, a crash, or idle above `minThreads`). */
   workerExit: (event: WorkerExitEvent) => void;
+  /** A call took longer than `telemetry.slowCallMs`: its tool, time, phases and args' shapes (never data). */
+  slowCall: (event: SlowCallEvent) => void;
 }
+
+/** Payload of the bridge's `slowCall` event. */
+export interface SlowCallEvent {
+  tool: string;
+  durationMs: number;
+  /** When the call ran as a task of its own (not in a micro-batch chunk, nor from the cache): its phases. */
+  phases?: CallTiming;
+  /** The shape of its args, never their data: `{ x: Float64Array(1000000), k: number }`. */
+  args: string;
+}
+
+let nextCallMessageId = 1;
+
+/** A timing holder the runner fills (negative until it does). */
+const newTiming = (): CallTiming => ({ waitMs: -1, runMs: -1, codecMs: -1 });
 
 /** A running bridge: see {@link createBridge}. */
 export interface Bridge extends AsyncDisposable {
@@ -62,8 +100,17 @@ export interface Bridge extends AsyncDisposable {
   tools(): ToolInfo[];
   /** The result cache of idempotent tools. */
   readonly cache: { clear(): void };
-  /** A snapshot of the counters: calls, errors and latency per tool; bytes; recycles; memory. */
+  /**
+   * A snapshot of every figure: per tool calls, errors, latency and its phases, throughput; per pool
+   * threads, queue and utilization; bytes and values by codec path; cache; recycles; memory.
+   */
   stats(): BridgeStats;
+  /** Judged against `telemetry.budgets`: `healthy`, `degraded` or `unhealthy`, with the reasons. */
+  health(): HealthReport;
+  /** A human-readable bottleneck report: tools by total time, split into wait / codec / run; copied bytes. */
+  report(): string;
+  /** The figures in the Prometheus text exposition format (`toolbridge_*` metrics). */
+  metrics(): string;
   /**
    * Recycles every worker of every pool gracefully (after a deploy of new data, say): each is drained and
    * stopped once its call is done, its replacement started first. Resolves when the old workers have
@@ -90,7 +137,9 @@ class ToolBridge implements Bridge {
   readonly #options: ResolvedOptions;
   readonly #pools: ReadonlyMap<string, LocalPool>;
   readonly #registry: ReadonlyMap<string, ToolInfo>;
-  readonly #stats = new StatsRecorder();
+  readonly #stats: StatsRecorder;
+  readonly #telemetry: ResolvedTelemetry;
+  readonly #slowCallMs: number;
   readonly #runner: CallRunner;
   readonly #micro = new Map<string, MicroBatcher>();
   readonly #cache: ResultCache | undefined;
@@ -108,6 +157,9 @@ class ToolBridge implements Bridge {
     this.#events = events;
     this.#options = options;
     this.#pools = pools;
+    this.#telemetry = options.telemetry;
+    this.#slowCallMs = options.telemetry.enabled ? options.telemetry.slowCallMs : Infinity;
+    this.#stats = new StatsRecorder(options.telemetry.enabled);
     this.#registry = new Map(tools.map((tool) => [tool.name, Object.freeze({ ...tool })]));
     this.#cache = options.cache ? new ResultCache(options.cache) : undefined;
     this.cache = Object.freeze({ clear: () => this.#cache?.clear() });
@@ -120,6 +172,38 @@ class ToolBridge implements Bridge {
   }
 
   call<R = unknown>(tool: string, args?: unknown, options?: CallOptions): Promise<R> {
+    if (this.#telemetry.enabled && (callStart.hasSubscribers || callEnd.hasSubscribers || callError.hasSubscribers)) {
+      return this.#traced(tool, args, options) as Promise<R>;
+    }
+    return this.#call(tool, args, options, undefined) as Promise<R>;
+  }
+
+  /** A call published on the `toolbridge:call:*` diagnostics channels. */
+  async #traced(tool: string, args: unknown, options: CallOptions | undefined): Promise<unknown> {
+    const message: CallMessage = { tool, id: nextCallMessageId++, startTime: performance.now() };
+    callStart.publish(message);
+    const timing = newTiming();
+    try {
+      const value = await this.#call(tool, args, options, timing);
+      message.durationMs = performance.now() - message.startTime;
+      if (timing.runMs >= 0) message.phases = timing;
+      callEnd.publish(message);
+      return value;
+    } catch (error) {
+      message.durationMs = performance.now() - message.startTime;
+      if (timing.runMs >= 0) message.phases = timing;
+      message.error = error;
+      callError.publish(message);
+      throw error;
+    }
+  }
+
+  #call(
+    tool: string,
+    args: unknown,
+    options: CallOptions | undefined,
+    timing: CallTiming | undefined,
+  ): Promise<unknown> {
     if (this.#closing) return Promise.reject(new ClosedError());
     const info = this.#registry.get(tool);
     if (info === undefined) return Promise.reject(new ToolNotFoundError(String(tool), [...this.#registry.keys()]));
@@ -133,11 +217,15 @@ class ToolBridge implements Bridge {
     }
     const hash = this.#cache && info.idempotent && options?.cache !== false ? this.#hash(args) : undefined;
     if (this.#cache && hash !== undefined) {
-      const run = () => this.#run(info, args, timeoutMs, signal);
+      const run = () => this.#run(info, args, timeoutMs, signal, timing);
       const key = `${info.name}@${info.version}:${hash}`;
       const start = performance.now();
       let ran = false;
       const result = this.#cache.get(key, () => ((ran = true), run()));
+      if (this.#telemetry.enabled) {
+        const channel = ran ? cacheMiss : cacheHit;
+        if (channel.hasSubscribers) channel.publish({ tool } satisfies CacheMessage);
+      }
       // Calls answered from the cache (or by an identical call in flight) are counted here; the others
       // where they ran.
       const count = (failed: boolean) => ran || this.#stats.call(tool, performance.now() - start, failed);
@@ -145,10 +233,10 @@ class ToolBridge implements Bridge {
         () => count(false),
         () => count(true),
       );
-      return this.#track(result as Promise<R>);
+      return this.#track(result);
     }
-    if (info.batch) return this.#track(this.#run(info, args, timeoutMs, signal) as Promise<R>);
-    return this.#runTimed(info, args, timeoutMs, signal) as Promise<R>;
+    if (info.batch) return this.#track(this.#run(info, args, timeoutMs, signal, timing));
+    return this.#runTimed(info, args, timeoutMs, signal, timing);
   }
 
   /** The content hash of args for the cache, or undefined when they are too large to hash (counted). */
@@ -159,24 +247,49 @@ class ToolBridge implements Bridge {
   }
 
   /** Runs one call, through the tool's micro-batcher if it has one. */
-  #run(info: ToolInfo, args: unknown, timeoutMs: number, signal: AbortSignal | undefined): Promise<unknown> {
+  #run(
+    info: ToolInfo,
+    args: unknown,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+    timing: CallTiming | undefined,
+  ): Promise<unknown> {
     if (info.batch) return this.#microBatcher(info).add(args, timeoutMs, signal);
-    return this.#runTimed(info, args, timeoutMs, signal);
+    return this.#runTimed(info, args, timeoutMs, signal, timing);
   }
 
   /** One call straight to the pool, counted in the stats. (The hot path: one async frame, no extra promises.) */
-  async #runTimed(info: ToolInfo, args: unknown, timeoutMs: number, signal: AbortSignal | undefined): Promise<unknown> {
+  async #runTimed(
+    info: ToolInfo,
+    args: unknown,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+    timing: CallTiming | undefined,
+  ): Promise<unknown> {
     const start = performance.now();
     let failed = true;
     this.#inFlight++;
+    const phases = timing ?? (this.#slowCallMs !== Infinity ? newTiming() : undefined);
     try {
-      const value = await this.#runner.runOne(info, args, timeoutMs, signal);
+      const value = await this.#runner.runOne(info, args, timeoutMs, signal, phases);
       failed = false;
       return value;
     } finally {
-      this.#stats.call(info.name, performance.now() - start, failed);
+      const ms = performance.now() - start;
+      this.#stats.call(info.name, ms, failed);
+      if (ms > this.#slowCallMs) this.#slowCall(info.name, ms, phases, args);
       this.#settled();
     }
+  }
+
+  #slowCall(tool: string, durationMs: number, phases: CallTiming | undefined, args: unknown): void {
+    const event: SlowCallEvent = {
+      tool,
+      durationMs,
+      ...(phases && phases.runMs >= 0 ? { phases: { ...phases } } : {}),
+      args: shapeOf(args),
+    };
+    this.#events.emit('slowCall', event);
   }
 
   async batch<R = unknown>(calls: readonly BatchCall[], options?: BatchOptions): Promise<Array<BatchEntry<R>>> {
@@ -245,10 +358,39 @@ class ToolBridge implements Bridge {
 
   stats(): BridgeStats {
     const pools = [...this.#pools.values()];
+    const codecs: CodecCounts = { shared: 0, arrow: 0, clone: 0, msgpack: 0, copied: 0 };
+    if (this.#telemetry.enabled) {
+      for (const pool of pools) {
+        const counts = pool.codecs();
+        for (const key of Object.keys(codecs) as Array<keyof CodecCounts>) codecs[key] += counts[key];
+      }
+    }
     return this.#stats.snapshot(this.#cache?.stats() ?? NO_CACHE, {
       recycles: pools.map((pool) => pool.recycles()),
       workers: pools.flatMap((pool) => pool.workers()),
+      pools: Object.fromEntries(pools.map((pool) => [pool.name, pool.snapshot()])),
+      codecs,
     });
+  }
+
+  health(): HealthReport {
+    return judgeHealth(
+      {
+        stats: this.stats(),
+        recent: this.#stats.recent(),
+        failing: [...this.#pools.values()].filter((pool) => !pool.serving).map((pool) => pool.name),
+        closed: this.#closing !== undefined,
+      },
+      this.#telemetry.budgets,
+    );
+  }
+
+  report(): string {
+    return renderReport(this.stats());
+  }
+
+  metrics(): string {
+    return renderMetrics(this.stats(), this.#stats.distributions());
   }
 
   async recycle(): Promise<void> {
@@ -344,7 +486,10 @@ export async function createBridge(options?: BridgeOptions): Promise<Bridge> {
           ledger: ledger().memory,
         },
         onDrain: () => events.emit('drain'),
-        onRecycle: (event) => events.emit('recycle', event),
+        onRecycle: (event) => {
+          events.emit('recycle', event);
+          if (resolved.telemetry.enabled && workerRecycle.hasSubscribers) workerRecycle.publish(event);
+        },
         onWorkerExit: (event) => events.emit('workerExit', event),
       }),
     );

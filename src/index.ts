@@ -1,6 +1,8 @@
-export { createBridge, type Bridge, type BridgeEvents, type CallOptions } from './bridge.js';
+export { createBridge, type Bridge, type BridgeEvents, type CallOptions, type SlowCallEvent } from './bridge.js';
+export type { CallTiming } from './runner.js';
+export type { CodecCounts } from './codec/message.js';
 export type { BatchCall, BatchEntry, BatchOptions, BatchProgress, StreamEntry } from './batch/batch-executor.js';
-export type { BridgeOptions, MemoryOptions, PoolOptions } from './options.js';
+export type { BridgeOptions, MemoryOptions, PoolOptions, TelemetryOptions } from './options.js';
 export type { ExitReason, RecycleEvent, RecycleReason, WorkerExitEvent, WorkerStats } from './pool/local-pool.js';
 export {
   defineTool,
@@ -11,7 +13,9 @@ export {
   type ToolSpec,
 } from './tool.js';
 export { isShared, shared, toShared, type SharedArray, type TypedArray, type TypedArrayConstructor } from './shared.js';
-export type { BridgeStats, LatencySummary, ToolStats } from './telemetry/stats.js';
+export type { BridgeStats, LatencySummary, PoolStats, ToolStats } from './telemetry/stats.js';
+export type { HealthBudgets, HealthReason, HealthReport, HealthStatus } from './telemetry/health.js';
+export type { CacheMessage, CallMessage } from './telemetry/channels.js';
 export {
   AbortedError,
   ClosedError,

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { CacheOptions } from './cache/result-cache.js';
 import { InvalidOptionsError, describeValue } from './errors.js';
+import type { HealthBudgets } from './telemetry/health.js';
 import { DEFAULT_POOL, POOL_NAME } from './tool.js';
 
 /** Options of {@link createBridge}. */
@@ -77,6 +78,8 @@ export interface BridgeOptions {
    * @default { maxEntries: 1000, maxBytes: 64 MiB, ttlMs: Infinity }
    */
   cache?: CacheOptions | false;
+  /** What the bridge measures, and the budgets `bridge.health()` judges against. */
+  telemetry?: TelemetryOptions;
   codec?: {
     /**
      * Plain values (everything but typed arrays and Arrow tables) estimated above this many bytes are sent
@@ -85,6 +88,25 @@ export interface BridgeOptions {
      */
     msgpackThreshold?: number;
   };
+}
+
+export interface TelemetryOptions {
+  /**
+   * `false` keeps only the call, error and byte counters: no histograms, rates, codec counts,
+   * `node:diagnostics_channel` events or slow-call events.
+   * @default true
+   */
+  enabled?: boolean;
+  /** Calls slower than this (ms) emit `bridge.on('slowCall')` with their phases and their args' shapes. */
+  slowCallMs?: number;
+  /** Budgets of `bridge.health()`; see {@link HealthBudgets} for each default. */
+  budgets?: Partial<HealthBudgets>;
+}
+
+export interface ResolvedTelemetry {
+  readonly enabled: boolean;
+  readonly slowCallMs: number;
+  readonly budgets: Readonly<HealthBudgets>;
 }
 
 /** When a worker is recycled: replaced by a fresh one, gracefully (it finishes what it holds first). */
@@ -157,6 +179,7 @@ export interface ResolvedOptions {
   readonly timeoutMs: number;
   readonly startTimeoutMs: number;
   readonly maxSharedMb: number;
+  readonly telemetry: ResolvedTelemetry;
   readonly msgpackThreshold: number;
   readonly cache: Readonly<Required<CacheOptions>> | undefined;
 }
@@ -270,12 +293,41 @@ export function resolveOptions(options: BridgeOptions = {}): ResolvedOptions {
     pools: resolvePools(options),
     timeoutMs: checkTimeout('options.timeoutMs', options.timeoutMs ?? Infinity),
     maxSharedMb: checkLimit('memory.maxSharedMb', options.memory?.maxSharedMb ?? Infinity),
+    telemetry: resolveTelemetry(options.telemetry),
     startTimeoutMs: checkInteger('startTimeoutMs', options.startTimeoutMs ?? 30_000, 1),
     msgpackThreshold: checkInteger(
       'codec.msgpackThreshold',
       options.codec?.msgpackThreshold ?? DEFAULT_MSGPACK_THRESHOLD,
       0,
     ),
+  });
+}
+
+function resolveTelemetry(telemetry: TelemetryOptions | undefined): ResolvedTelemetry {
+  if (telemetry !== undefined) checkObject('options.telemetry', telemetry);
+  const enabled = telemetry?.enabled ?? true;
+  if (typeof enabled !== 'boolean') {
+    throw new InvalidOptionsError(`options.telemetry.enabled must be a boolean, got ${describeValue(enabled)}`);
+  }
+  const budgets = telemetry?.budgets;
+  if (budgets !== undefined) checkObject('options.telemetry.budgets', budgets);
+  const ratio = (name: string, value: unknown) => {
+    if (typeof value !== 'number' || !(value > 0)) {
+      throw new InvalidOptionsError(
+        `options.telemetry.budgets.${name} must be a positive number, got ${describeValue(value)}`,
+      );
+    }
+    return value;
+  };
+  return Object.freeze({
+    enabled,
+    slowCallMs: checkTimeout('options.telemetry.slowCallMs', telemetry?.slowCallMs ?? Infinity),
+    budgets: Object.freeze({
+      p99Ms: ratio('p99Ms', budgets?.p99Ms ?? 1000),
+      errorRate: ratio('errorRate', budgets?.errorRate ?? 0.05),
+      queueDepth: budgets?.queueDepth === undefined ? undefined : ratio('queueDepth', budgets.queueDepth),
+      heapRatio: ratio('heapRatio', budgets?.heapRatio ?? 0.9),
+    }),
   });
 }
 

@@ -24,6 +24,16 @@ import type { Dispatcher } from './pool/local-pool.js';
 import type { StatsRecorder } from './telemetry/stats.js';
 import type { ToolInfo } from './tool.js';
 
+/** An encoded message, with the time its encoding took. */
+type Sent = Encoded & { encodeMs: number };
+
+/** The phases of a call's task, in ms: see `ToolStats`. */
+export interface CallTiming {
+  waitMs: number;
+  runMs: number;
+  codecMs: number;
+}
+
 /** The outcome of one call of a batch: its value, or its typed error. */
 export type Outcome<R = unknown> = { ok: true; value: R } | { ok: false; error: ToolBridgeError };
 
@@ -86,17 +96,26 @@ export class CallRunner {
     return this.#perCallMs.get(tool);
   }
 
-  /** Runs one call; resolves with the tool's result or rejects with a typed error. */
-  async runOne(info: ToolInfo, args: unknown, timeoutMs: number, signal: AbortSignal | undefined): Promise<unknown> {
+  /**
+   * Runs one call; resolves with the tool's result or rejects with a typed error. `timing`, when given,
+   * receives the phases of the task that answered.
+   */
+  async runOne(
+    info: ToolInfo,
+    args: unknown,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+    timing?: CallTiming,
+  ): Promise<unknown> {
     const callId = this.#nextCallId++;
     const deadline = timeoutMs === Infinity ? 0 : Date.now() + timeoutMs;
-    const { message, copy } = this.#encode({ kind: Kind.Call, callId, tool: info.name, deadline }, args);
+    const { message, copy, encodeMs } = this.#encode({ kind: Kind.Call, callId, tool: info.name, deadline }, args);
     let decoded: Decoded;
     let limit = timeoutMs;
     try {
       for (let retries = info.retries; ; retries--) {
         try {
-          decoded = await this.#dispatch(info, message, limit, signal);
+          decoded = await this.#dispatch(info, message, limit, signal, encodeMs, timing);
           break;
         } catch (error) {
           if (!(retries > 0 && error instanceof ToolBridgeError && error.code === 'WORKER_CRASHED')) throw error;
@@ -126,7 +145,7 @@ export class CallRunner {
     const outcomes: Outcome[] = new Array<Outcome>(items.length);
     // Calls whose args cannot be sent fail alone; the others go on.
     let sendable = items.map((_, i) => i);
-    let encoded: Encoded | undefined;
+    let encoded: Sent | undefined;
     const now = Date.now();
     const deadlines = (indices: number[]) =>
       indices.map((i) => {
@@ -171,7 +190,7 @@ export class CallRunner {
     }
     if (encoded === undefined) return outcomes;
     try {
-      return await this.#dispatchChunk(info, items, sendable, encoded.message, deadlines(sendable), signal, outcomes);
+      return await this.#dispatchChunk(info, items, sendable, encoded, deadlines(sendable), signal, outcomes);
     } finally {
       if (encoded.copy) ledger().releaseHandle(encoded.copy);
     }
@@ -181,7 +200,7 @@ export class CallRunner {
     info: ToolInfo,
     items: readonly ChunkItem[],
     sendable: number[],
-    message: WireMessage,
+    encoded: Sent,
     limits: number[],
     signal: AbortSignal | undefined,
     outcomes: Outcome[],
@@ -189,7 +208,7 @@ export class CallRunner {
     const timeoutMs = limits.includes(0) ? Infinity : Math.max(1, Math.max(...limits) - Date.now());
     for (let retries = info.retries; ; retries--) {
       try {
-        const { fields, value } = await this.#dispatch(info, message, timeoutMs, signal);
+        const { fields, value } = await this.#dispatch(info, encoded.message, timeoutMs, signal, encoded.encodeMs);
         this.#stats.chunk(info.name);
         if (fields.kind === Kind.Error && fields.error) {
           const error = errorFromWorker(info.name, fields.error, { known: this.#known, timeoutMs });
@@ -222,11 +241,13 @@ export class CallRunner {
     this.#perCallMs.set(tool, previous === undefined ? ms : previous + COST_SMOOTHING * (ms - previous));
   }
 
-  #encode(head: Parameters<typeof encodeMessage>[0], args: unknown, root = 'args'): Encoded {
+  #encode(head: Parameters<typeof encodeMessage>[0], args: unknown, root = 'args'): Sent {
     try {
+      const start = performance.now();
       const encoded = encodeMessage(head, args, this.#policy, root);
-      this.#stats.bytes(encoded.sharedBytes, encoded.copiedBytes);
-      return encoded;
+      this.#stats.bytes(head.tool, encoded.sharedBytes, encoded.copiedBytes);
+      this.#stats.codecs(encoded.counts);
+      return { ...encoded, encodeMs: performance.now() - start };
     } catch (error) {
       throw asInvalidArgs(error);
     }
@@ -242,8 +263,11 @@ export class CallRunner {
     message: WireMessage,
     timeoutMs: number,
     signal: AbortSignal | undefined,
+    encodeMs: number,
+    timing?: CallTiming,
   ): Promise<Decoded> {
     const tool = info.name;
+    const sent = performance.now();
     if (signal?.aborted) return Promise.reject(new AbortedError(tool, signal.reason));
     return new Promise<Decoded>((resolve, reject) => {
       let settled = false;
@@ -289,13 +313,25 @@ export class CallRunner {
             return;
           }
           if (reply.r && reply.b) ledger().receive(reply.b, reply.r);
+          const received = performance.now();
           let decoded: Decoded;
           try {
             decoded = decodeMessage(reply);
           } catch (error) {
             return finish(new WorkerCrashedError(tool, error));
           }
-          this.#stats.bytes(decoded.fields.sharedBytes, decoded.fields.copiedBytes);
+          const { fields } = decoded;
+          this.#stats.bytes(tool, fields.sharedBytes, fields.copiedBytes);
+          const end = performance.now();
+          const runMs = fields.runMs ?? 0;
+          const codecMs = encodeMs + (end - received) + (fields.codecMs ?? 0);
+          const totalMs = encodeMs + (end - sent);
+          this.#stats.task(tool, { totalMs, runMs, codecMs });
+          if (timing) {
+            timing.runMs = runMs;
+            timing.codecMs = codecMs;
+            timing.waitMs = Math.max(0, totalMs - runMs - codecMs);
+          }
           finish(undefined, decoded);
         },
         (error: unknown) => finish(this.#dispatchError(tool, error)),

@@ -37,9 +37,16 @@ export interface ReadyNotice {
 
 export type RuntimeNotice = LoadingNotice | ReadyNotice;
 
-/** Index of the heap-in-use gauge (bytes) in `ReadyNotice.gauges`, a Float64Array. */
+/** Gauges in `ReadyNotice.gauges`, a Float64Array: the heap in use (bytes), then values sent by each path. */
 export const GAUGE_HEAP = 0;
-export const GAUGE_COUNT = 1;
+export const GAUGE_SHARED = 1;
+export const GAUGE_ARROW = 2;
+export const GAUGE_CLONE = 3;
+export const GAUGE_MSGPACK = 4;
+export const GAUGE_COPIED = 5;
+/** The worker's V8 heap limit (`heap_size_limit`, bytes), written at start. */
+export const GAUGE_HEAP_LIMIT = 6;
+export const GAUGE_COUNT = 7;
 
 export const BUILTIN_MODULE = 'toolbridge:builtin';
 

@@ -70,9 +70,10 @@ describe('createBridge', () => {
 
   test('rejects an unknown tool with TOOL_NOT_FOUND before any work', async () => {
     const counters = () => {
-      const { tools, bytes, cache, recycles } = bridge.stats();
+      const { tools, bytes, cache, recycles, codecs } = bridge.stats();
       const tasks = bridge.stats().memory.workers.map((worker) => worker.tasks);
-      return { tools, bytes, cache, recycles, tasks };
+      const calls = Object.fromEntries(Object.entries(tools).map(([name, t]) => [name, [t.calls, t.errors]]));
+      return { calls, bytes, cache, recycles, codecs, tasks };
     };
     const before = counters();
     const error = await rejection(bridge.call('no.such.tool', { a: 1 }));

@@ -9,12 +9,25 @@ import { parentPort, threadId, workerData } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
 import { toErrorRecord } from '../src/codec/error-record.js';
 import { attachLedger, ledger } from '../src/memory/ledger.js';
-import { decodeMessage, encodeMessage, Kind, type ErrorRecord, type WireMessage } from '../src/codec/message.js';
+import {
+  decodeMessage,
+  encodeMessage,
+  Kind,
+  type CodecCounts,
+  type ErrorRecord,
+  type WireMessage,
+} from '../src/codec/message.js';
 import { AbortedError, QuotaExceededError, TimeoutError } from '../src/errors.js';
 import {
   BUILTIN_MODULE,
+  GAUGE_ARROW,
+  GAUGE_CLONE,
+  GAUGE_COPIED,
   GAUGE_COUNT,
   GAUGE_HEAP,
+  GAUGE_HEAP_LIMIT,
+  GAUGE_MSGPACK,
+  GAUGE_SHARED,
   type ReadyNotice,
   type RuntimeConfig,
   type RuntimeNotice,
@@ -83,6 +96,7 @@ const gauges = new Float64Array(new SharedArrayBuffer(GAUGE_COUNT * Float64Array
 /** Samples the heap after a task, for the pool's watchdog (a fraction of a microsecond). */
 const sampleHeap = (): void => void (gauges[GAUGE_HEAP] = getHeapStatistics().used_heap_size);
 sampleHeap();
+gauges[GAUGE_HEAP_LIMIT] = getHeapStatistics().heap_size_limit;
 notify({
   toolbridge: 'ready',
   threadId,
@@ -133,14 +147,26 @@ class CallContext implements ToolContext {
   }
 }
 
-function reply(callId: number, tool: string, result: unknown, runMs?: number): WireMessage {
+/** Adds what an encoding sent by each path to this worker's codec gauges. */
+function countCodecs(counts: CodecCounts): void {
+  gauges[GAUGE_SHARED]! += counts.shared;
+  gauges[GAUGE_ARROW]! += counts.arrow;
+  gauges[GAUGE_CLONE]! += counts.clone;
+  gauges[GAUGE_MSGPACK]! += counts.msgpack;
+  gauges[GAUGE_COPIED]! += counts.copied;
+}
+
+/** `runMs`: time in the tool; `codecMs`: time decoding the call (the encoding's own time is added). */
+function reply(callId: number, tool: string, result: unknown, runMs: number, codecMs: number): WireMessage {
   try {
-    const message = encodeMessage(
-      { kind: Kind.Result, callId, tool, deadline: 0, runMs },
+    const encoded = encodeMessage(
+      { kind: Kind.Result, callId, tool, deadline: 0, runMs, codecMs },
       result,
       policy,
       'result',
-    ).message;
+    );
+    countCodecs(encoded.counts);
+    const { message } = encoded;
     // Shared memory this worker allocated for the result now belongs to the caller.
     const ids = message.b && ledger().handOver(message.b);
     if (ids) message.r = ids;
@@ -148,15 +174,19 @@ function reply(callId: number, tool: string, result: unknown, runMs?: number): W
   } catch (error) {
     // A result that cannot cross (a function, say) is the tool's fault, not the caller's: TOOL_FAILED.
     // One that would pass the shared-memory quota is QUOTA_EXCEEDED.
-    return fail(callId, tool, error, error instanceof QuotaExceededError ? undefined : '');
+    return fail(callId, tool, error, error instanceof QuotaExceededError ? undefined : '', runMs, codecMs);
   }
 }
 
-function fail(callId: number, tool: string, error: unknown, code?: string): WireMessage {
+function fail(callId: number, tool: string, error: unknown, code?: string, runMs = 0, codecMs = 0): WireMessage {
   const record: ErrorRecord = toErrorRecord(error);
   if (code !== undefined) record.code = code;
-  return encodeMessage({ kind: Kind.Error, callId, tool, deadline: 0, error: record }, undefined, policy, 'error')
-    .message;
+  return encodeMessage(
+    { kind: Kind.Error, callId, tool, deadline: 0, error: record, runMs, codecMs },
+    undefined,
+    policy,
+    'error',
+  ).message;
 }
 
 /** What a chunk of a batch returns: every call's value by position, and the errors by position. */
@@ -177,6 +207,7 @@ async function runChunk(
   argsList: unknown,
   deadlines: ArrayLike<number>,
   ctx: CallContext,
+  decodeMs: number,
 ): Promise<WireMessage> {
   const started = performance.now();
   const list = Array.isArray(argsList) ? (argsList as unknown[]) : [];
@@ -213,7 +244,7 @@ async function runChunk(
     ctx.dispose();
   }
   const result: ChunkResult = errors ? { v: values, e: errors } : { v: values };
-  return reply(ctx.callId, tool.name, result, performance.now() - started);
+  return reply(ctx.callId, tool.name, result, performance.now() - started, decodeMs);
 }
 
 /** Runs one call (or chunk), then samples the heap. Never throws: every failure becomes an error envelope. */
@@ -228,8 +259,12 @@ function run(task: Task): WireMessage | Promise<WireMessage> {
   let callId = 0;
   let name = '';
   let ctx: CallContext | undefined;
+  const received = performance.now();
+  let started = received;
   try {
     const { fields, value } = decodeMessage(task);
+    started = performance.now();
+    const decodeMs = started - received;
     callId = fields.callId;
     name = fields.tool;
     const entry = registry.get(name);
@@ -238,19 +273,24 @@ function run(task: Task): WireMessage | Promise<WireMessage> {
       return fail(callId, name, new Error(`No tool named "${name}" in this worker`), 'TOOL_NOT_FOUND');
     }
     ctx = new CallContext(callId, name, fields.deadline, task.p);
-    if (fields.count) return runChunk(entry.tool, value, fields.deadlines ?? [], ctx);
+    if (fields.count) return runChunk(entry.tool, value, fields.deadlines ?? [], ctx, decodeMs);
     const out = entry.tool.run(value, ctx);
     if (isThenable(out)) {
       const context = ctx;
       return Promise.resolve(out).then(
-        (result) => (context.dispose(), reply(callId, name, result)),
-        (error: unknown) => (context.dispose(), fail(callId, name, error)),
+        (result) => (context.dispose(), reply(callId, name, result, performance.now() - started, decodeMs)),
+        (error: unknown) => (
+          context.dispose(),
+          fail(callId, name, error, undefined, performance.now() - started, decodeMs)
+        ),
       );
     }
+    const runMs = performance.now() - started;
     ctx.dispose();
-    return reply(callId, name, out);
+    return reply(callId, name, out, runMs, decodeMs);
   } catch (error) {
     ctx?.dispose();
-    return fail(callId, name, error);
+    const now = performance.now();
+    return fail(callId, name, error, undefined, started > received ? now - started : 0, started - received);
   }
 }

@@ -42,6 +42,8 @@ export interface EnvelopeFields {
   deadlines?: ArrayLike<number>;
   /** In a result: time spent running the tool, in ms. */
   runMs?: number;
+  /** In a result: ms the worker spent decoding the call and encoding the result. */
+  codecMs?: number;
 }
 
 const builder = new flatbuffers.Builder(512);
@@ -133,6 +135,7 @@ export function writeEnvelope(f: EnvelopeFields): string {
   if (f.count) Envelope.addCount(b, f.count);
   if (deadlines) Envelope.addDeadlines(b, deadlines);
   if (f.runMs) Envelope.addRunMs(b, f.runMs);
+  if (f.codecMs) Envelope.addCodecMs(b, f.codecMs);
   b.finish(Envelope.endEnvelope(b));
   return toWire(b.asUint8Array());
 }
@@ -145,6 +148,7 @@ interface Template {
   shared: number;
   copied: number;
   runMs: number;
+  codecMs: number;
 }
 
 /** Templates by tool, then by `kind * 4 + payload` (no key string built per call). */
@@ -168,7 +172,7 @@ function writeUint64(view: DataView, at: number, value: number): void {
 export function writeSimpleEnvelope(
   f: Pick<
     EnvelopeFields,
-    'kind' | 'callId' | 'tool' | 'deadline' | 'payload' | 'sharedBytes' | 'copiedBytes' | 'runMs'
+    'kind' | 'callId' | 'tool' | 'deadline' | 'payload' | 'sharedBytes' | 'copiedBytes' | 'runMs' | 'codecMs'
   >,
 ): string {
   let byShape = templates.get(f.tool);
@@ -191,6 +195,7 @@ export function writeSimpleEnvelope(
     Envelope.addBytesShared(b, 0n);
     Envelope.addBytesCopied(b, 0n);
     Envelope.addRunMs(b, 0);
+    Envelope.addCodecMs(b, 0);
     b.finish(Envelope.endEnvelope(b));
     const bytes = b.asUint8Array().slice();
     const e = Envelope.getRootAsEnvelope(new flatbuffers.ByteBuffer(bytes));
@@ -202,6 +207,7 @@ export function writeSimpleEnvelope(
       shared: fieldPosition(e, 22),
       copied: fieldPosition(e, 24),
       runMs: fieldPosition(e, 30),
+      codecMs: fieldPosition(e, 32),
     };
     byShape[shape] = t;
   }
@@ -213,6 +219,7 @@ export function writeSimpleEnvelope(
   writeUint64(view, t.shared, f.sharedBytes);
   writeUint64(view, t.copied, f.copiedBytes);
   view.setFloat64(t.runMs, f.runMs ?? 0, true);
+  view.setFloat64(t.codecMs, f.codecMs ?? 0, true);
   return toWire(out, t.bytes.length);
 }
 
@@ -318,5 +325,6 @@ export function readEnvelope(wire: string): EnvelopeFields {
     count: e.count(),
     deadlines: e.deadlinesArray() ?? NONE,
     runMs: e.runMs(),
+    codecMs: e.codecMs(),
   };
 }

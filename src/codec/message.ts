@@ -34,12 +34,27 @@ export interface CodecPolicy {
   msgpackThreshold: number;
 }
 
+/** How many values of a message went by each path. */
+export interface CodecCounts {
+  /** Typed arrays by reference (in shared memory). */
+  shared: number;
+  /** Arrow tables (as frames). */
+  arrow: number;
+  /** Plain parts by structured clone. */
+  clone: number;
+  /** Plain parts as MessagePack bytes. */
+  msgpack: number;
+  /** Typed arrays copied (not in shared memory). */
+  copied: number;
+}
+
 export interface Encoded {
   message: WireMessage;
   /** The shared buffer the codec allocated for copies (typed arrays not shared, MessagePack bytes), if any. */
   copy: SharedArrayBuffer | undefined;
   sharedBytes: number;
   copiedBytes: number;
+  counts: CodecCounts;
 }
 
 export interface Decoded {
@@ -58,6 +73,11 @@ export interface Head {
   deadlines?: ArrayLike<number>;
   /** For a result: time spent in the tool. */
   runMs?: number;
+  /**
+   * For a result: ms spent decoding the call. When set, the envelope's `codec_ms` is that plus the time
+   * this encoding takes up to writing the envelope.
+   */
+  codecMs?: number;
 }
 
 // structuredClone mode keeps Maps, Sets, Dates, RegExps, Errors, typed arrays, undefined and cycles.
@@ -65,6 +85,7 @@ const packr = new Packr({ structuredClone: true, moreTypes: true, useRecords: tr
 
 /** Encodes a value for the other side. `root` names the value in error paths (`args`, `result`). */
 export function encodeMessage(head: Head, value: unknown, policy: CodecPolicy, root: string): Encoded {
+  const start = head.codecMs === undefined ? 0 : performance.now();
   const buffers = new BufferTable();
   const parts = value === undefined ? undefined : takeApart(value, buffers, root);
   let payload = Payload.None;
@@ -99,13 +120,27 @@ export function encodeMessage(head: Head, value: unknown, policy: CodecPolicy, r
     count: head.count,
     deadlines: head.deadlines,
     runMs: head.runMs,
+    codecMs: head.codecMs === undefined ? undefined : head.codecMs + (performance.now() - start),
   };
   const simple = !msgpack && !head.error && !head.count && fields.views.length === 0 && fields.frames.length === 0;
   const e = simple ? writeSimpleEnvelope(fields) : writeEnvelope(fields);
   const message: WireMessage = { e };
   if (buffers.buffers.length > 0) message.b = buffers.buffers;
   if (payload === Payload.Clone) message.v = v;
-  return { message, copy: buffers.copyTarget, sharedBytes: buffers.sharedBytes, copiedBytes: buffers.copiedBytes };
+  const counts: CodecCounts = {
+    shared: parts?.sharedViews ?? 0,
+    arrow: parts?.frames.length ?? 0,
+    clone: payload === Payload.Clone ? 1 : 0,
+    msgpack: payload === Payload.MsgPack ? 1 : 0,
+    copied: parts?.copiedViews ?? 0,
+  };
+  return {
+    message,
+    copy: buffers.copyTarget,
+    sharedBytes: buffers.sharedBytes,
+    copiedBytes: buffers.copiedBytes,
+    counts,
+  };
 }
 
 /** Decodes a message from the other side. Views and tables are rebuilt over the same memory. */

@@ -23,6 +23,9 @@ export interface Parts {
   plainBytes: number;
   /** The plain part holds a value MessagePack would not keep exactly (-0), so it must go by clone. */
   cloneOnly: boolean;
+  /** Typed arrays that go by reference (in shared memory), and those copied (into shared memory or inline). */
+  sharedViews: number;
+  copiedViews: number;
 }
 
 type Key = string | number;
@@ -51,6 +54,8 @@ class Walker {
   readonly views: ViewRef[] = [];
   readonly frames: FrameRef[] = [];
   plainBytes = 0;
+  sharedViews = 0;
+  copiedViews = 0;
   cloneOnly = false;
   readonly #buffers: BufferTable;
   readonly #root: string;
@@ -136,6 +141,8 @@ class Walker {
   walkView(v: ArrayBufferView, seen: Map<object, unknown>): unknown {
     if (isDetached(v)) this.fail('a view of a detached ArrayBuffer');
     // Structured clone would copy the whole underlying buffer, so only small buffers go inline.
+    if (v.buffer instanceof SharedArrayBuffer) this.sharedViews++;
+    else this.copiedViews++;
     if (v.buffer instanceof SharedArrayBuffer || v.buffer.byteLength >= INLINE_COPY_LIMIT) {
       const ref = { [REF_KEY]: this.views.push(this.#buffers.ref(v)) - 1 };
       seen.set(v, ref);
@@ -223,8 +230,8 @@ export function takeApart(value: unknown, buffers: BufferTable, root: string): P
     walker = new Walker(new BufferTable(), root, true);
     plain = walker.walk(value);
   }
-  const { views, frames, plainBytes, cloneOnly } = walker;
-  return { plain, views, frames, plainBytes, cloneOnly };
+  const { views, frames, plainBytes, cloneOnly, sharedViews, copiedViews } = walker;
+  return { plain, views, frames, plainBytes, cloneOnly, sharedViews, copiedViews };
 }
 
 /**

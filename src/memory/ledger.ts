@@ -15,8 +15,8 @@ import { QuotaExceededError } from '../errors.js';
 
 /** Entries: buffers alive at once that the ledger can track (more are allocated, uncounted). */
 const CAPACITY = 1 << 16;
-/** Header: [0] bytes in use, [1] ceiling in bytes (0 for none). */
-const HEADER = 2;
+/** Header: [0] bytes in use, [1] ceiling in bytes (0 for none), [2] free entries. */
+const HEADER = 3;
 const MiB = 1024 * 1024;
 
 /** The shared part of a ledger: passed to every worker. */
@@ -52,6 +52,7 @@ class Ledger {
     this.#header = new BigInt64Array(this.memory.header);
     this.#holders = new Int32Array(this.memory.holders);
     this.#sizes = new BigInt64Array(this.memory.sizes);
+    if (memory === undefined) Atomics.store(this.#header, 2, BigInt(CAPACITY));
   }
 
   /** Makes this thread keep a count of its handles in shared memory; returns that memory for the pool. */
@@ -151,7 +152,10 @@ class Ledger {
   /** Drops one handle of entry `id`; the last one frees it. */
   release(id: number, count = 1): void {
     const before = Atomics.sub(this.#holders, id, count);
-    if (before === count) Atomics.sub(this.#header, 0, Atomics.load(this.#sizes, id));
+    if (before === count) {
+      Atomics.sub(this.#header, 0, Atomics.load(this.#sizes, id));
+      Atomics.add(this.#header, 2, 1n);
+    }
   }
 
   #adopt(buffer: SharedArrayBuffer, id: number): void {
@@ -165,16 +169,24 @@ class Ledger {
     this.release(id);
   }
 
-  /** Finds a free entry and takes it with one handle; -1 when there is none. */
+  /**
+   * Finds a free entry and takes it with one handle; -1 when there is none. The count of free entries is
+   * taken first, so a full ledger answers at once instead of scanning (a burst of allocations faster than
+   * the garbage collector releases them can fill it).
+   */
   #claim(): number {
-    for (let n = 0; n < CAPACITY; n++) {
+    if (Atomics.sub(this.#header, 2, 1n) <= 0n) {
+      Atomics.add(this.#header, 2, 1n);
+      return -1;
+    }
+    // A release frees its entry before it counts it, so a taken count always has an entry: find it.
+    for (let n = 0; ; n++) {
       const id = (this.#hint + n) % CAPACITY;
       if (Atomics.compareExchange(this.#holders, id, 0, 1) === 0) {
         this.#hint = (id + 1) % CAPACITY;
         return id;
       }
     }
-    return -1;
   }
 }
 

@@ -1,10 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import type { MessagePort } from 'node:worker_threads';
 import { reviveError } from '../codec/error-record.js';
-import type { WireMessage } from '../codec/message.js';
+import type { CodecCounts, WireMessage } from '../codec/message.js';
 import { ClosedError, DuplicateToolError, QueueFullError, ToolBridgeError, ToolLoadError } from '../errors.js';
 import type { ResolvedPool } from '../options.js';
 import type { ReadyNotice, RuntimeConfig } from '../runtime-protocol.js';
+import { Rate, type PoolStats } from '../telemetry/stats.js';
 import type { ToolInfo } from '../tool.js';
 import { WorkerSlot, type ExitReason, type RecycleReason, type WorkerRecord } from './worker-slot.js';
 
@@ -61,6 +62,8 @@ export interface WorkerStats {
   readonly ageMs: number;
   /** `starting` while it loads its tools, `draining` once marked for recycling. */
   readonly state: 'starting' | 'ready' | 'draining';
+  /** The heap it may reach: `maxHeapMb`, else `hardHeapMb`, else V8's limit for it (MiB). */
+  readonly heapLimitMb: number;
 }
 
 export interface LocalPoolOptions {
@@ -113,6 +116,11 @@ export class LocalPool implements Dispatcher {
   #failuresInRow = 0;
   #backoff: NodeJS.Timeout | undefined;
   #startup: { resolve: (tools: ToolInfo[]) => void; reject: (error: Error) => void; needed: number } | undefined;
+  readonly #startedAt = performance.now();
+  /** Milliseconds of task time, per second, over the last minute. */
+  readonly #busy = new Rate();
+  /** Values sent by workers that have exited, by path. */
+  readonly #exitedCodecs: CodecCounts = { shared: 0, arrow: 0, clone: 0, msgpack: 0, copied: 0 };
 
   constructor(options: LocalPoolOptions) {
     this.#options = options;
@@ -162,7 +170,7 @@ export class LocalPool implements Dispatcher {
     if (slot !== undefined) return this.#run(slot, message, options);
     if (this.#startFailure && !this.#canServe()) return Promise.reject(this.#loadError());
     const { maxQueue } = this.#options.pool;
-    if (this.#queue.length - this.#queueHead >= maxQueue) {
+    if (this.#queued() >= maxQueue) {
       this.#refused = true;
       return Promise.reject(new QueueFullError(maxQueue));
     }
@@ -188,6 +196,39 @@ export class LocalPool implements Dispatcher {
     return this.#recycles;
   }
 
+  /** The pool now: threads, busy ones, queued calls, utilization over the last minute. */
+  snapshot(): PoolStats {
+    const { maxThreads, maxQueue } = this.#options.pool;
+    let threads = 0;
+    let busy = 0;
+    for (const slot of this.#slots) {
+      if (slot.gone) continue;
+      threads++;
+      if (slot.busy) busy++;
+    }
+    const busyMsPerSecond = this.#busy.perSecond(Date.now(), performance.now() - this.#startedAt);
+    return {
+      threads,
+      busy,
+      queued: this.#queued(),
+      utilization: Math.min(1, busyMsPerSecond / 1000 / maxThreads),
+      maxThreads,
+      maxQueue,
+    };
+  }
+
+  /** Values the workers' results sent by each path (exited workers included). */
+  codecs(): CodecCounts {
+    const out = { ...this.#exitedCodecs };
+    for (const slot of this.#slots) slot.current?.addCodecs(out);
+    return out;
+  }
+
+  /** The heap of every live worker against its limit, and whether some worker can serve. */
+  get serving(): boolean {
+    return this.#canServe() || this.#startFailure === undefined;
+  }
+
   workers(): WorkerStats[] {
     const now = performance.now();
     const out: WorkerStats[] = [];
@@ -200,6 +241,7 @@ export class LocalPool implements Dispatcher {
         heapMb: round(record.heapMb),
         tasks: record.tasks,
         ageMs: Math.round(record.ageMs(now)),
+        heapLimitMb: round(this.#heapLimitMb(record)),
         state: slot.draining !== undefined ? 'draining' : record.ready ? 'ready' : 'starting',
       });
     }
@@ -229,6 +271,17 @@ export class LocalPool implements Dispatcher {
 
   // --- dispatch ---
 
+  #queued(): number {
+    return this.#queue.length - this.#queueHead;
+  }
+
+  /** What `maxHeapMb` (or, without it, `hardHeapMb` or V8's own limit) allows a worker's heap. */
+  #heapLimitMb(record: WorkerRecord): number {
+    const { maxHeapMb, hardHeapMb } = this.#options.pool.memory;
+    if (maxHeapMb !== Infinity) return maxHeapMb;
+    return hardHeapMb ?? record.heapLimitMb;
+  }
+
   #idleSlot(): WorkerSlot | undefined {
     for (const slot of this.#slots) if (slot.idle) return slot;
     return undefined;
@@ -236,6 +289,7 @@ export class LocalPool implements Dispatcher {
 
   #run(slot: WorkerSlot, message: WireMessage, options: SubmitOptions): Promise<WireMessage> {
     slot.busy = true;
+    slot.taskStart = performance.now();
     const record = slot.current!;
     const task = slot.piscina.run(
       message,
@@ -251,6 +305,7 @@ export class LocalPool implements Dispatcher {
   #taskDone(slot: WorkerSlot, record: WorkerRecord, signal: AbortSignal | undefined): void {
     slot.busy = false;
     slot.idleSince = performance.now();
+    this.#busy.add(slot.idleSince - slot.taskStart, Date.now());
     record.tasks++;
     if (signal?.aborted && slot.lost(record)) {
       // Piscina stopped the worker to end the call (a timeout, or the caller's abort), and started another.
@@ -357,6 +412,7 @@ export class LocalPool implements Dispatcher {
   }
 
   #onExit(slot: WorkerSlot, record: WorkerRecord, code: number): void {
+    record.addCodecs(this.#exitedCodecs);
     if (this.#closing) return;
     if (record.fate === undefined && !record.ready) {
       // It died while loading the tool modules: a start-up crash.

@@ -2,7 +2,19 @@ import { performance } from 'node:perf_hooks';
 import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { releaseHandlesOf } from '../memory/ledger.js';
-import { GAUGE_HEAP, isRuntimeNotice, type ReadyNotice, type RuntimeConfig } from '../runtime-protocol.js';
+import type { CodecCounts } from '../codec/message.js';
+import {
+  GAUGE_ARROW,
+  GAUGE_CLONE,
+  GAUGE_COPIED,
+  GAUGE_HEAP,
+  GAUGE_HEAP_LIMIT,
+  GAUGE_MSGPACK,
+  GAUGE_SHARED,
+  isRuntimeNotice,
+  type ReadyNotice,
+  type RuntimeConfig,
+} from '../runtime-protocol.js';
 
 /** Why a worker was replaced. */
 export type RecycleReason = 'heap' | 'tasks' | 'age' | 'rss' | 'manual' | 'crash' | 'timeout';
@@ -54,6 +66,22 @@ export class WorkerRecord {
     this.#gauges = new Float64Array(notice.gauges);
   }
 
+  /** Values its results sent by each path, so far. */
+  addCodecs(into: CodecCounts): void {
+    const g = this.#gauges;
+    if (!g) return;
+    into.shared += g[GAUGE_SHARED]!;
+    into.arrow += g[GAUGE_ARROW]!;
+    into.clone += g[GAUGE_CLONE]!;
+    into.msgpack += g[GAUGE_MSGPACK]!;
+    into.copied += g[GAUGE_COPIED]!;
+  }
+
+  /** Its V8 heap limit in MiB (`heap_size_limit`), once it has started. */
+  get heapLimitMb(): number {
+    return (this.#gauges?.[GAUGE_HEAP_LIMIT] ?? 0) / MiB;
+  }
+
   /** V8 heap in use in MiB, as last sampled (after its latest task, or by the periodic check). */
   get heapMb(): number {
     const sampled = this.#gauges?.[GAUGE_HEAP] ?? 0;
@@ -96,8 +124,9 @@ export class WorkerSlot {
   draining: ExitReason | undefined;
   /** Retired or failed: its workers are stopped or stopping. */
   gone = false;
-  /** `performance.now()` when it last became idle. */
+  /** `performance.now()` when it last became idle, and when its latest task started. */
   idleSince = performance.now();
+  taskStart = 0;
   readonly #events: SlotEvents;
   readonly #records = new Map<number, WorkerRecord>();
 

@@ -1,14 +1,17 @@
-import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
+import { createHistogram, performance, type RecordableHistogram } from 'node:perf_hooks';
 import type { CacheStats } from '../cache/result-cache.js';
+import type { CodecCounts } from '../codec/message.js';
 import { ledger } from '../memory/ledger.js';
 import type { WorkerStats } from '../pool/local-pool.js';
 import { RECYCLE_REASONS, type RecycleReason } from '../pool/worker-slot.js';
 
-/** Latency percentiles in milliseconds. */
+/** A distribution in milliseconds. */
 export interface LatencySummary {
   readonly p50: number;
   readonly p95: number;
   readonly p99: number;
+  readonly max: number;
+  readonly mean: number;
 }
 
 export interface ToolStats {
@@ -16,17 +19,50 @@ export interface ToolStats {
   readonly calls: number;
   /** Calls that completed with an error. */
   readonly errors: number;
+  /** `errors / calls` (0 before any call). */
+  readonly errorRate: number;
   /**
    * Time from `bridge.call` to settling, over every completed call. Calls that ran in a chunk (a batch or a
    * micro-batch) add one sample per chunk: the chunk's time.
    */
   readonly latency: LatencySummary;
+  /**
+   * The phases of each worker task (a call, or a chunk): `wait` is the time neither in the codec nor in the
+   * tool (queueing for a worker, and the hand-off between threads), `run` the time inside the tool, `codec`
+   * encoding and decoding on both sides.
+   */
+  readonly wait: LatencySummary;
+  readonly run: LatencySummary;
+  readonly codec: LatencySummary;
+  /** Calls completed per second, over the last minute (or since the bridge started, if sooner). */
+  readonly throughput: number;
   /** Worker tasks that ran several calls of this tool at once (batch and micro-batch chunks). */
   readonly chunks: number;
+  /** Bytes of this tool's args and results that crossed by reference, and that were copied. */
+  readonly bytes: { readonly shared: number; readonly copied: number };
+}
+
+/** One pool, now. */
+export interface PoolStats {
+  /** Worker threads alive (starting, serving or draining). */
+  readonly threads: number;
+  /** Workers running a task. */
+  readonly busy: number;
+  /** Calls waiting for a worker. */
+  readonly queued: number;
+  /** Share of the pool's thread time spent running tasks over the last minute (0 to 1). */
+  readonly utilization: number;
+  readonly maxThreads: number;
+  readonly maxQueue: number;
 }
 
 export interface BridgeStats {
+  /** Milliseconds since the bridge started. */
+  readonly uptimeMs: number;
   readonly tools: Readonly<Record<string, ToolStats>>;
+  readonly pools: Readonly<Record<string, PoolStats>>;
+  /** How many values crossed by each path, both directions (see the README's data-plane table). */
+  readonly codecs: Readonly<CodecCounts>;
   /** The result cache of idempotent tools (all zero when it is off). */
   readonly cache: CacheStats;
   readonly bytes: {
@@ -57,35 +93,176 @@ export interface BridgeStats {
 export interface PoolFigures {
   recycles: ReadonlyArray<ReadonlyMap<RecycleReason, number>>;
   workers: WorkerStats[];
+  pools: Record<string, PoolStats>;
+  /** Values the workers sent, by path. */
+  codecs: CodecCounts;
+}
+
+/** Upper bounds of the histogram buckets, in seconds (the Prometheus exposition uses them). */
+export const BUCKETS_S = Object.freeze([
+  0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+]);
+
+/** How long the recent window of a distribution lasts before it rotates (so it spans 1 to 2 of these). */
+const RECENT_MS = 60_000;
+
+/**
+ * A distribution: an HDR histogram for percentiles since the start, two more for the last minute or two
+ * (what health judges), and fixed buckets and a sum for exporters.
+ */
+export class Distribution {
+  readonly #hdr: RecordableHistogram = createHistogram();
+  #recent: RecordableHistogram = createHistogram();
+  #older: RecordableHistogram = createHistogram();
+  #rotatedAt = performance.now();
+  /** Counts per bucket of {@link BUCKETS_S} (not cumulative), the last one for +Inf. */
+  readonly buckets = new Array<number>(BUCKETS_S.length + 1).fill(0);
+  count = 0;
+  /** Sum of the samples, in ms. */
+  sumMs = 0;
+
+  record(ms: number, now = performance.now()): void {
+    const ns = Math.max(1, Math.round(ms * 1e6));
+    this.#hdr.record(ns);
+    if (now - this.#rotatedAt >= RECENT_MS) this.#rotate(now);
+    this.#recent.record(ns);
+    this.count++;
+    this.sumMs += ms;
+    const s = ms / 1000;
+    let i = 0;
+    while (i < BUCKETS_S.length && s > BUCKETS_S[i]!) i++;
+    this.buckets[i]!++;
+  }
+
+  #rotate(now: number): void {
+    // Two rotations' worth of silence empties both windows.
+    const older = now - this.#rotatedAt >= 2 * RECENT_MS ? createHistogram() : this.#recent;
+    this.#older = older;
+    this.#recent = createHistogram();
+    this.#rotatedAt = now;
+  }
+
+  /** The p-th percentile over the last one to two minutes, in ms; undefined without samples there. */
+  recentPercentile(p: number, now = performance.now()): number | undefined {
+    if (now - this.#rotatedAt >= RECENT_MS) this.#rotate(now);
+    const both = createHistogram();
+    both.add(this.#recent);
+    both.add(this.#older);
+    return both.count === 0 ? undefined : both.percentile(p) / 1e6;
+  }
+
+  summary(): LatencySummary {
+    if (this.count === 0) return { p50: 0, p95: 0, p99: 0, max: 0, mean: 0 };
+    const h = this.#hdr;
+    return {
+      p50: h.percentile(50) / 1e6,
+      p95: h.percentile(95) / 1e6,
+      p99: h.percentile(99) / 1e6,
+      max: h.max / 1e6,
+      mean: this.sumMs / this.count,
+    };
+  }
+}
+
+/** Counts per second over the last minute, in a ring of one-second buckets. */
+export class Rate {
+  readonly #counts = new Float64Array(60);
+  readonly #seconds = new Float64Array(60).fill(-1);
+
+  add(count: number, now: number): void {
+    const second = Math.floor(now / 1000);
+    const i = second % 60;
+    if (this.#seconds[i] !== second) {
+      this.#seconds[i] = second;
+      this.#counts[i] = 0;
+    }
+    this.#counts[i]! += count;
+  }
+
+  /** Per second over the last minute, or over `elapsedMs` when that is shorter. */
+  perSecond(now: number, elapsedMs: number): number {
+    const second = Math.floor(now / 1000);
+    let sum = 0;
+    for (let i = 0; i < 60; i++) if (second - this.#seconds[i]! < 60) sum += this.#counts[i]!;
+    const window = Math.min(60, Math.max(elapsedMs / 1000, 1e-3));
+    return sum / window;
+  }
 }
 
 class ToolCounter {
   calls = 0;
   errors = 0;
   chunks = 0;
-  readonly latency: RecordableHistogram = createHistogram();
+  shared = 0;
+  copied = 0;
+  readonly latency = new Distribution();
+  readonly wait = new Distribution();
+  readonly run = new Distribution();
+  readonly codec = new Distribution();
+  readonly rate = new Rate();
+  readonly errorRate = new Rate();
 
-  snapshot(): ToolStats {
-    const h = this.latency;
-    const ms = (p: number) => (this.calls === 0 ? 0 : h.percentile(p) / 1e6);
+  snapshot(now: number, uptimeMs: number): ToolStats {
     return {
       calls: this.calls,
       errors: this.errors,
-      latency: { p50: ms(50), p95: ms(95), p99: ms(99) },
+      errorRate: this.calls === 0 ? 0 : this.errors / this.calls,
+      latency: this.latency.summary(),
+      wait: this.wait.summary(),
+      run: this.run.summary(),
+      codec: this.codec.summary(),
+      throughput: this.rate.perSecond(now, uptimeMs),
       chunks: this.chunks,
+      bytes: { shared: this.shared, copied: this.copied },
     };
   }
 }
 
-/** Counters and latency histograms of one bridge. */
+/** The phases of one worker task, as the runner measures them. */
+export interface TaskPhases {
+  /** From encoding the call to decoding the reply, in ms. */
+  totalMs: number;
+  runMs: number;
+  codecMs: number;
+}
+
+const zeroCodecs = (): CodecCounts => ({ shared: 0, arrow: 0, clone: 0, msgpack: 0, copied: 0 });
+
+/**
+ * Counters and histograms of one bridge. With telemetry off, it keeps only the call, error, chunk and byte
+ * counters (no histograms, rates or codec counts), which is all the hot path then pays for.
+ */
 export class StatsRecorder {
+  readonly enabled: boolean;
+  readonly startedAt = performance.now();
   readonly #tools = new Map<string, ToolCounter>();
+  readonly #codecs = zeroCodecs();
   #shared = 0;
   #copied = 0;
 
-  bytes(shared: number, copied: number): void {
+  constructor(enabled = true) {
+    this.enabled = enabled;
+  }
+
+  /** Bytes of one message of `tool` that crossed by reference and that were copied. */
+  bytes(tool: string, shared: number, copied: number): void {
     this.#shared += shared;
     this.#copied += copied;
+    if (shared === 0 && copied === 0) return;
+    const counter = this.#counter(tool);
+    counter.shared += shared;
+    counter.copied += copied;
+  }
+
+  /** Values of a message the main thread encoded, by path. */
+  codecs(counts: CodecCounts): void {
+    if (!this.enabled) return;
+    const c = this.#codecs;
+    c.shared += counts.shared;
+    c.arrow += counts.arrow;
+    c.clone += counts.clone;
+    c.msgpack += counts.msgpack;
+    c.copied += counts.copied;
   }
 
   #counter(tool: string): ToolCounter {
@@ -104,7 +281,20 @@ export class StatsRecorder {
     const counter = this.#counter(tool);
     counter.calls += count;
     counter.errors += errors;
-    counter.latency.record(Math.max(1, Math.round(ms * 1e6)));
+    if (!this.enabled) return;
+    counter.latency.record(ms);
+    const now = Date.now();
+    counter.rate.add(count, now);
+    if (errors > 0) counter.errorRate.add(errors, now);
+  }
+
+  /** Records the phases of one worker task of `tool`. */
+  task(tool: string, phases: TaskPhases): void {
+    if (!this.enabled) return;
+    const counter = this.#counter(tool);
+    counter.run.record(phases.runMs);
+    counter.codec.record(phases.codecMs);
+    counter.wait.record(Math.max(0, phases.totalMs - phases.runMs - phases.codecMs));
   }
 
   /** Records one chunk task of `tool`. */
@@ -112,9 +302,39 @@ export class StatsRecorder {
     this.#counter(tool).chunks++;
   }
 
+  /** Per tool: calls and errors over the last minute, and the recent p99 latency (ms), for health. */
+  recent(): Array<{ tool: string; calls: number; errors: number; p99: number | undefined }> {
+    const now = Date.now();
+    return [...this.#tools].map(([tool, c]) => ({
+      tool,
+      calls: c.rate.perSecond(now, 60_000) * 60,
+      errors: c.errorRate.perSecond(now, 60_000) * 60,
+      p99: c.latency.recentPercentile(99),
+    }));
+  }
+
+  /** The per-tool distributions, for exporters. */
+  distributions(): Array<{
+    tool: string;
+    latency: Distribution;
+    wait: Distribution;
+    run: Distribution;
+    codec: Distribution;
+  }> {
+    return [...this.#tools].map(([tool, c]) => ({
+      tool,
+      latency: c.latency,
+      wait: c.wait,
+      run: c.run,
+      codec: c.codec,
+    }));
+  }
+
   snapshot(cache: CacheStats, pools: PoolFigures): BridgeStats {
+    const now = Date.now();
+    const uptimeMs = performance.now() - this.startedAt;
     const tools: Record<string, ToolStats> = {};
-    for (const [name, counter] of this.#tools) tools[name] = counter.snapshot();
+    for (const [name, counter] of this.#tools) tools[name] = counter.snapshot(now, uptimeMs);
     const byReason = Object.fromEntries(RECYCLE_REASONS.map((reason) => [reason, 0])) as Record<RecycleReason, number>;
     let total = 0;
     for (const counts of pools.recycles) {
@@ -123,8 +343,17 @@ export class StatsRecorder {
         total += count;
       }
     }
+    const codecs = zeroCodecs();
+    if (this.enabled) {
+      for (const key of Object.keys(codecs) as Array<keyof CodecCounts>) {
+        codecs[key] = this.#codecs[key] + pools.codecs[key];
+      }
+    }
     return {
+      uptimeMs,
       tools,
+      pools: pools.pools,
+      codecs,
       cache,
       bytes: { shared: this.#shared, copied: this.#copied },
       recycles: { total, byReason },

@@ -134,15 +134,23 @@ deadlinesArray():Float64Array|null {
 }
 
 /**
- * In a result: milliseconds the worker spent running the tool (for sizing batch chunks).
+ * In a result: milliseconds the worker spent running the tool (for sizing batch chunks, and telemetry).
  */
 runMs():number {
   const offset = this.bb!.__offset(this.bb_pos, 30);
   return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
 }
 
+/**
+ * In a result: milliseconds the worker spent decoding the call and encoding the result.
+ */
+codecMs():number {
+  const offset = this.bb!.__offset(this.bb_pos, 32);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
 static startEnvelope(builder:flatbuffers.Builder) {
-  builder.startObject(14);
+  builder.startObject(15);
 }
 
 static addKind(builder:flatbuffers.Builder, kind:Kind) {
@@ -232,6 +240,10 @@ static startDeadlinesVector(builder:flatbuffers.Builder, numElems:number) {
 
 static addRunMs(builder:flatbuffers.Builder, runMs:number) {
   builder.addFieldFloat64(13, runMs, 0.0);
+}
+
+static addCodecMs(builder:flatbuffers.Builder, codecMs:number) {
+  builder.addFieldFloat64(14, codecMs, 0.0);
 }
 
 static endEnvelope(builder:flatbuffers.Builder):flatbuffers.Offset {
