@@ -77,12 +77,15 @@ export interface SlowCallEvent {
 }
 
 let nextCallMessageId = 1;
+let nextBridgeId = 1;
 
 /** A timing holder the runner fills (negative until it does). */
 const newTiming = (): CallTiming => ({ waitMs: -1, runMs: -1, codecMs: -1 });
 
 /** A running bridge: see {@link createBridge}. */
 export interface Bridge extends AsyncDisposable {
+  /** A number unique to this bridge in the process; `toolbridge:call:*` diagnostics messages carry it. */
+  readonly id: number;
   on<E extends keyof BridgeEvents>(event: E, listener: BridgeEvents[E]): this;
   once<E extends keyof BridgeEvents>(event: E, listener: BridgeEvents[E]): this;
   off<E extends keyof BridgeEvents>(event: E, listener: BridgeEvents[E]): this;
@@ -144,6 +147,7 @@ class ToolBridge implements Bridge {
   readonly #micro = new Map<string, MicroBatcher>();
   readonly #cache: ResultCache | undefined;
   readonly cache: { clear(): void };
+  readonly id = nextBridgeId++;
   #inFlight = 0;
   #closing: Promise<void> | undefined;
   #idle: (() => void) | undefined;
@@ -180,7 +184,7 @@ class ToolBridge implements Bridge {
 
   /** A call published on the `toolbridge:call:*` diagnostics channels. */
   async #traced(tool: string, args: unknown, options: CallOptions | undefined): Promise<unknown> {
-    const message: CallMessage = { tool, id: nextCallMessageId++, startTime: performance.now() };
+    const message: CallMessage = { bridge: this.id, tool, id: nextCallMessageId++, startTime: performance.now() };
     callStart.publish(message);
     const timing = newTiming();
     try {

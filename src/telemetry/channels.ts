@@ -12,6 +12,8 @@ import type { ToolBridgeError } from '../errors.js';
 
 /** Published on `toolbridge:call:start`; the same object is published again on `:end` or `:error`. */
 export interface CallMessage {
+  /** The bridge's `id`. */
+  bridge: number;
   tool: string;
   /** Unique per bridge process, to pair start and end. */
   id: number;

@@ -1,0 +1,131 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createBridge, type Bridge, type BridgeStats, type HealthReport } from 'toolbridge';
+import { serveDashboard, type Dashboard } from 'toolbridge/dashboard';
+import { fixture } from './helpers.js';
+
+/** Debian's chromium, driven by playwright-core; CI installs it (.ci/run). */
+const browserPath = spawnSync('sh', ['-c', 'command -v chromium || command -v chromium-browser'], {
+  encoding: 'utf8',
+}).stdout.trim();
+
+let bridge: Bridge;
+let dashboard: Dashboard;
+beforeAll(async () => {
+  bridge = await createBridge({
+    maxThreads: 2,
+    tools: [fixture('telemetry-tools.js')],
+    memory: { maxHeapMb: 512 },
+  });
+  dashboard = await serveDashboard(bridge, { intervalMs: 200 });
+});
+afterAll(async () => {
+  await dashboard.close();
+  await bridge.close();
+});
+
+const get = (path: string, init?: RequestInit) => fetch(new URL(path, dashboard.url), init);
+
+describe('serveDashboard', () => {
+  test('listens on loopback and serves /metrics, /stats and /health', async () => {
+    expect(dashboard.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    await bridge.call('tel.echo', 1);
+    const metrics = await get('metrics');
+    expect(metrics.status).toBe(200);
+    expect(metrics.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+    expect(await metrics.text()).toContain('toolbridge_calls_total{tool="tel.echo"} 1');
+    const stats = await get('stats');
+    expect(stats.headers.get('content-type')).toContain('application/json');
+    expect(((await stats.json()) as BridgeStats).tools['tel.echo']!.calls).toBe(1);
+    const health = await get('health');
+    expect(health.status).toBe(200);
+    expect(((await health.json()) as HealthReport).status).toBe('healthy');
+  });
+
+  test('serves nothing else: other paths are 404, other methods 405', async () => {
+    for (const path of ['nope', 'metrics/', '../package.json', '%2e%2e/package.json', 'index.html', 'stats.json']) {
+      const response = await get(path);
+      expect(response.status, path).toBe(404);
+      await response.body?.cancel();
+    }
+    const post = await get('stats', { method: 'POST', body: '{}' });
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('GET, HEAD');
+    const page = await get('');
+    expect(page.headers.get('content-security-policy')).toContain("default-src 'none'");
+    expect(page.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+
+  test('rejects bad options with INVALID_OPTIONS', async () => {
+    await expect(serveDashboard(bridge, { port: -1 })).rejects.toMatchObject({ code: 'INVALID_OPTIONS' });
+    await expect(serveDashboard(bridge, { intervalMs: 5 })).rejects.toMatchObject({ code: 'INVALID_OPTIONS' });
+  });
+
+  test.skipIf(!browserPath && !process.env.CI)(
+    'the page, opened in headless Chromium, charts live data',
+    async () => {
+      const browser = await chromium.launch({ executablePath: browserPath, args: ['--no-sandbox'] });
+      // Load while the page watches: three tools, one of them cached.
+      let running = true;
+      const load = (async () => {
+        for (let i = 0; running; i++) {
+          await Promise.all([
+            bridge.call('tel.spin', { ms: 2 + (i % 5) }),
+            bridge.call('tel.echo', { x: new Float64Array(4096) }),
+            bridge.call('tel.square', i % 3),
+          ]);
+        }
+      })();
+      try {
+        const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+        const problems: string[] = [];
+        page.on('console', (message) => {
+          if (message.type() === 'error' || message.type() === 'warning') problems.push(message.text());
+        });
+        page.on('pageerror', (error) => problems.push(String(error)));
+        await page.goto(dashboard.url);
+        // The page counts its updates on <body data-updates>. (A function, not a string: the page's CSP
+        // forbids eval.)
+        type Page = { document: { body: { dataset: { updates?: string } } } };
+        await page.waitForFunction(
+          (count) => Number((globalThis as unknown as Page).document.body.dataset.updates ?? 0) >= count,
+          5,
+          { timeout: 15_000 },
+        );
+
+        const points = (chart: string, series: string) =>
+          page.getAttribute(`svg[data-chart="${chart}"] polyline[data-series="${series}"]`, 'data-points');
+        expect(Number(await points('latency', 'tel.spin p50'))).toBeGreaterThanOrEqual(3);
+        expect(Number(await points('latency', 'tel.spin p99'))).toBeGreaterThanOrEqual(3);
+        expect(Number(await points('throughput', 'tel.echo'))).toBeGreaterThanOrEqual(3);
+        expect(Number(await points('utilization', 'default'))).toBeGreaterThanOrEqual(3);
+        expect(Number(await points('bytes', 'copied'))).toBeGreaterThanOrEqual(2);
+        expect(Number(await points('cache', 'hit rate'))).toBeGreaterThanOrEqual(3);
+        // One bar per worker, each under its recycle threshold (maxHeapMb: 512).
+        const bars = await page.$$eval('svg[data-chart="heap"] rect', (rects) =>
+          rects.map((r) => Number(r.getAttribute('data-heap'))),
+        );
+        expect(bars).toHaveLength(2);
+        for (const heap of bars) expect(heap).toBeGreaterThan(0);
+        const thresholds = await page.$$eval('svg[data-chart="heap"] line[data-threshold]', (lines) =>
+          lines.map((l) => Number(l.getAttribute('data-threshold'))),
+        );
+        expect(thresholds).toEqual([512, 512]);
+        expect(await page.textContent('[data-legend="latency"]')).toContain('tel.spin');
+        expect(await page.getAttribute('#health', 'data-status')).toMatch(/^(healthy|degraded)$/);
+        expect(await page.textContent('#summary')).toMatch(/\d+ calls/);
+
+        mkdirSync(new URL('./output/', import.meta.url), { recursive: true });
+        await page.screenshot({ path: new URL('./output/dashboard.png', import.meta.url).pathname, fullPage: true });
+        expect(problems).toEqual([]);
+      } finally {
+        running = false;
+        await load;
+        await browser.close();
+      }
+    },
+    60_000,
+  );
+});
