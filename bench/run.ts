@@ -16,6 +16,7 @@ import { dispatch } from './scenarios/dispatch.js';
 import { frames } from './scenarios/frames.js';
 import { chaos, soak, startup } from './scenarios/lifecycle.js';
 import { payload } from './scenarios/payload.js';
+import { telemetry } from './scenarios/telemetry.js';
 
 // The lifecycle scenarios run first: start-up times and the soak's peak RSS are the process's own, not
 // what the payload scenarios' large arrays leave for the garbage collector.
@@ -28,6 +29,7 @@ export const scenarios: Record<string, Scenario> = {
   frames,
   codec,
   batching,
+  telemetry,
   alloc,
 };
 

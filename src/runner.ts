@@ -247,7 +247,8 @@ export class CallRunner {
       const encoded = encodeMessage(head, args, this.#policy, root);
       this.#stats.bytes(head.tool, encoded.sharedBytes, encoded.copiedBytes);
       this.#stats.codecs(encoded.counts);
-      return { ...encoded, encodeMs: performance.now() - start };
+      encoded.encodeMs = performance.now() - start;
+      return encoded as Sent;
     } catch (error) {
       throw asInvalidArgs(error);
     }

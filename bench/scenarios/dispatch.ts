@@ -12,7 +12,7 @@ import { startPeers } from '../peers/peers.js';
 import { toolsModule, type Scenario } from '../scenario.js';
 
 /** Calls per second with `inFlight` calls kept going until `total` have completed. */
-async function closedLoop(run: () => PromiseLike<unknown>, inFlight: number, total: number): Promise<number> {
+export async function closedLoop(run: () => PromiseLike<unknown>, inFlight: number, total: number): Promise<number> {
   let started = 0;
   const start = performance.now();
   const lane = async () => {

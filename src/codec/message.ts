@@ -55,6 +55,8 @@ export interface Encoded {
   sharedBytes: number;
   copiedBytes: number;
   counts: CodecCounts;
+  /** Milliseconds the encoding took, when the caller measures it. */
+  encodeMs?: number;
 }
 
 export interface Decoded {

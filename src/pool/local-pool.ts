@@ -206,7 +206,8 @@ export class LocalPool implements Dispatcher {
       threads++;
       if (slot.busy) busy++;
     }
-    const busyMsPerSecond = this.#busy.perSecond(Date.now(), performance.now() - this.#startedAt);
+    const now = performance.now();
+    const busyMsPerSecond = this.#busy.perSecond(now, now - this.#startedAt);
     return {
       threads,
       busy,
@@ -305,7 +306,7 @@ export class LocalPool implements Dispatcher {
   #taskDone(slot: WorkerSlot, record: WorkerRecord, signal: AbortSignal | undefined): void {
     slot.busy = false;
     slot.idleSince = performance.now();
-    this.#busy.add(slot.idleSince - slot.taskStart, Date.now());
+    this.#busy.add(slot.idleSince - slot.taskStart, slot.idleSince);
     record.tasks++;
     if (signal?.aborted && slot.lost(record)) {
       // Piscina stopped the worker to end the call (a timeout, or the caller's abort), and started another.

@@ -107,13 +107,14 @@ export const BUCKETS_S = Object.freeze([
 const RECENT_MS = 60_000;
 
 /**
- * A distribution: an HDR histogram for percentiles since the start, two more for the last minute or two
- * (what health judges), and fixed buckets and a sum for exporters.
+ * A distribution: HDR histograms for percentiles (the current window, the one before, and everything older
+ * merged, so each sample is recorded once and the last one to two minutes can be read apart, for health),
+ * plus fixed buckets and a sum for exporters.
  */
 export class Distribution {
-  readonly #hdr: RecordableHistogram = createHistogram();
   #recent: RecordableHistogram = createHistogram();
   #older: RecordableHistogram = createHistogram();
+  readonly #total: RecordableHistogram = createHistogram();
   #rotatedAt = performance.now();
   /** Counts per bucket of {@link BUCKETS_S} (not cumulative), the last one for +Inf. */
   readonly buckets = new Array<number>(BUCKETS_S.length + 1).fill(0);
@@ -121,11 +122,10 @@ export class Distribution {
   /** Sum of the samples, in ms. */
   sumMs = 0;
 
-  record(ms: number, now = performance.now()): void {
-    const ns = Math.max(1, Math.round(ms * 1e6));
-    this.#hdr.record(ns);
+  /** Records a sample; `now` is `performance.now()`, taken once by the caller for several records. */
+  record(ms: number, now: number): void {
     if (now - this.#rotatedAt >= RECENT_MS) this.#rotate(now);
-    this.#recent.record(ns);
+    this.#recent.record(Math.max(1, Math.round(ms * 1e6)));
     this.count++;
     this.sumMs += ms;
     const s = ms / 1000;
@@ -135,25 +135,34 @@ export class Distribution {
   }
 
   #rotate(now: number): void {
-    // Two rotations' worth of silence empties both windows.
-    const older = now - this.#rotatedAt >= 2 * RECENT_MS ? createHistogram() : this.#recent;
-    this.#older = older;
+    this.#total.add(this.#older);
+    if (now - this.#rotatedAt >= 2 * RECENT_MS) {
+      // Two windows' worth of silence: both windows end empty.
+      this.#total.add(this.#recent);
+      this.#older = createHistogram();
+    } else {
+      this.#older = this.#recent;
+    }
     this.#recent = createHistogram();
     this.#rotatedAt = now;
+  }
+
+  #merged(windows: readonly RecordableHistogram[]): RecordableHistogram {
+    const out = createHistogram();
+    for (const h of windows) if (h.count > 0) out.add(h);
+    return out;
   }
 
   /** The p-th percentile over the last one to two minutes, in ms; undefined without samples there. */
   recentPercentile(p: number, now = performance.now()): number | undefined {
     if (now - this.#rotatedAt >= RECENT_MS) this.#rotate(now);
-    const both = createHistogram();
-    both.add(this.#recent);
-    both.add(this.#older);
+    const both = this.#merged([this.#recent, this.#older]);
     return both.count === 0 ? undefined : both.percentile(p) / 1e6;
   }
 
   summary(): LatencySummary {
     if (this.count === 0) return { p50: 0, p95: 0, p99: 0, max: 0, mean: 0 };
-    const h = this.#hdr;
+    const h = this.#merged([this.#total, this.#older, this.#recent]);
     return {
       p50: h.percentile(50) / 1e6,
       p95: h.percentile(95) / 1e6,
@@ -164,7 +173,7 @@ export class Distribution {
   }
 }
 
-/** Counts per second over the last minute, in a ring of one-second buckets. */
+/** Counts per second over the last minute, in a ring of one-second buckets (`performance.now()` time). */
 export class Rate {
   readonly #counts = new Float64Array(60);
   readonly #seconds = new Float64Array(60).fill(-1);
@@ -282,8 +291,8 @@ export class StatsRecorder {
     counter.calls += count;
     counter.errors += errors;
     if (!this.enabled) return;
-    counter.latency.record(ms);
-    const now = Date.now();
+    const now = performance.now();
+    counter.latency.record(ms, now);
     counter.rate.add(count, now);
     if (errors > 0) counter.errorRate.add(errors, now);
   }
@@ -292,9 +301,10 @@ export class StatsRecorder {
   task(tool: string, phases: TaskPhases): void {
     if (!this.enabled) return;
     const counter = this.#counter(tool);
-    counter.run.record(phases.runMs);
-    counter.codec.record(phases.codecMs);
-    counter.wait.record(Math.max(0, phases.totalMs - phases.runMs - phases.codecMs));
+    const now = performance.now();
+    counter.run.record(phases.runMs, now);
+    counter.codec.record(phases.codecMs, now);
+    counter.wait.record(Math.max(0, phases.totalMs - phases.runMs - phases.codecMs), now);
   }
 
   /** Records one chunk task of `tool`. */
@@ -304,7 +314,7 @@ export class StatsRecorder {
 
   /** Per tool: calls and errors over the last minute, and the recent p99 latency (ms), for health. */
   recent(): Array<{ tool: string; calls: number; errors: number; p99: number | undefined }> {
-    const now = Date.now();
+    const now = performance.now();
     return [...this.#tools].map(([tool, c]) => ({
       tool,
       calls: c.rate.perSecond(now, 60_000) * 60,
@@ -331,8 +341,8 @@ export class StatsRecorder {
   }
 
   snapshot(cache: CacheStats, pools: PoolFigures): BridgeStats {
-    const now = Date.now();
-    const uptimeMs = performance.now() - this.startedAt;
+    const now = performance.now();
+    const uptimeMs = now - this.startedAt;
     const tools: Record<string, ToolStats> = {};
     for (const [name, counter] of this.#tools) tools[name] = counter.snapshot(now, uptimeMs);
     const byReason = Object.fromEntries(RECYCLE_REASONS.map((reason) => [reason, 0])) as Record<RecycleReason, number>;
