@@ -12,10 +12,14 @@ import type { Scenario, ScenarioResult } from './scenario.js';
 import { alloc } from './scenarios/alloc.js';
 import { batching } from './scenarios/batching.js';
 import { codec } from './scenarios/codec.js';
+import { dataframes } from './scenarios/dataframes.js';
 import { dispatch } from './scenarios/dispatch.js';
 import { frames } from './scenarios/frames.js';
+import { load } from './scenarios/load.js';
 import { chaos, soak, startup } from './scenarios/lifecycle.js';
 import { payload } from './scenarios/payload.js';
+import { realwork } from './scenarios/realwork.js';
+import { sweep } from './scenarios/sweep.js';
 import { telemetry } from './scenarios/telemetry.js';
 
 // The lifecycle scenarios run first: start-up times and the soak's peak RSS are the process's own, not
@@ -26,9 +30,13 @@ export const scenarios: Record<string, Scenario> = {
   chaos,
   dispatch,
   payload,
+  sweep,
   frames,
+  dataframes,
   codec,
   batching,
+  realwork,
+  load,
   telemetry,
   alloc,
 };

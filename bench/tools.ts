@@ -1,6 +1,6 @@
 /** Tools the benchmark scenarios call through the bridge. */
 import type { Table } from 'apache-arrow';
-import { defineTool } from '../src/index.js';
+import { defineTool, shared } from '../src/index.js';
 
 export const noop = defineTool({ name: 'bench.noop', run: () => undefined });
 
@@ -62,5 +62,21 @@ export const chaos = defineTool({
       while (Date.now() < end);
     }
     return value + 1;
+  },
+});
+
+/** Makes `length` doubles in shared memory and returns them: a result that crosses with no copy. */
+export const produce = defineTool({
+  name: 'bench.produce',
+  run: ({ length }: { length: number }) => shared(Float64Array, length).fill(1.5),
+});
+
+/** Sums one numeric column of a table: a pass over every row. */
+export const sumColumn = defineTool({
+  name: 'bench.sumColumn',
+  run: ({ table, column }: { table: Table; column: string }) => {
+    let sum = 0;
+    for (const value of table.getChild(column)!) sum += value as number;
+    return sum;
   },
 });
