@@ -18,7 +18,7 @@ const MiB = 1024 * KiB;
 
 export const alloc: Scenario = async ({ tiny, full }) => {
   const sizes = tiny ? [64 * KiB] : [64 * KiB, MiB, 16 * MiB];
-  const roundsCount = tiny ? 1 : full ? 5 : 3;
+  const roundsCount = tiny ? 1 : full ? 5 : 2;
   const budget = { min_cpu_time: (tiny ? 10 : 60) * 1e6, max_samples: 1_000 };
   const rows: Array<Record<string, string | number>> = [];
   let sink = 0;

@@ -27,7 +27,7 @@ function makeTable(n: number): Table {
 }
 
 export const dataframes: Scenario = async ({ tiny, full, threads }) => {
-  const sizes = tiny ? [10_000] : full ? [10_000, 100_000, 1_000_000, 4_000_000] : [10_000, 100_000, 1_000_000];
+  const sizes = tiny ? [10_000] : full ? [10_000, 100_000, 1_000_000, 4_000_000] : [10_000, 100_000];
   const bridge = await createBridge({ minThreads: threads, maxThreads: threads, tools: [toolsModule] });
   const piscina = new Piscina({ filename: rawWorker, minThreads: threads, maxThreads: threads });
   const rows: Array<Record<string, string | number>> = [];

@@ -7,7 +7,7 @@
  *   ends at its configured size.
  * - startup: time from `createBridge` to the first call served, for pools of 1, 2, 4 and 8 workers with the
  *   built-in tools loaded.
- * The full suite runs these sizes; the quick one 2,000 soak calls (>= 20 recycles) and 3,000 chaos calls.
+ * The full suite runs these sizes; the quick one 1,000 soak calls (>= 10 recycles) and 2,000 chaos calls.
  */
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -53,8 +53,8 @@ async function settledSize(bridge: Bridge, size: number): Promise<number> {
 }
 
 export const soak: Scenario = async ({ tiny, full }) => {
-  // The quick suite runs 2,000 calls (about half a minute here); the full one the 5,000 of the target.
-  const n = tiny ? 300 : full ? 5_000 : 2_000;
+  // The quick suite runs 1,000 calls; the full one the 5,000 of the target.
+  const n = tiny ? 300 : full ? 5_000 : 1_000;
   const maxHeapMb = tiny ? 32 : 64;
   const bridge = await createBridge({ maxThreads: 2, tools: [toolsModule], memory: { maxHeapMb } });
   try {
@@ -129,7 +129,7 @@ function modeOf(i: number): Mode {
 }
 
 export const chaos: Scenario = async ({ tiny, full }) => {
-  const n = tiny ? 500 : full ? 10_000 : 3_000;
+  const n = tiny ? 500 : full ? 10_000 : 2_000;
   const threads = 2;
   const bridge = await createBridge({ maxThreads: threads, tools: [toolsModule] });
   try {
@@ -190,7 +190,7 @@ const SNAKEPIT_MS: Record<number, number> = { 1: 150, 4: 580, 16: 2200 };
 
 export const startup: Scenario = async ({ tiny, full }) => {
   const sizes = tiny ? [1, 2] : [1, 2, 4, 8];
-  const roundsCount = tiny ? 1 : full ? 7 : 3;
+  const roundsCount = tiny ? 1 : full ? 7 : 2;
   const times: Record<number, number[]> = Object.fromEntries(sizes.map((size) => [size, []]));
   const x = new Float64Array(16).fill(1);
   for (let r = 0; r < roundsCount; r++) {

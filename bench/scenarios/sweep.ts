@@ -37,7 +37,7 @@ export const sweep: Scenario = async ({ tiny, full, threads }) => {
     ? [4 * KiB, 64 * KiB]
     : full
       ? [4 * KiB, 64 * KiB, MiB, 16 * MiB, 64 * MiB, 256 * MiB]
-      : [4 * KiB, 64 * KiB, MiB, 16 * MiB];
+      : [4 * KiB, MiB, 16 * MiB];
   const bridge = await createBridge({ minThreads: threads, maxThreads: threads, tools: [toolsModule] });
   const piscina = new Piscina({ filename: codecsWorker, minThreads: threads, maxThreads: threads });
   const rows: Array<Record<string, string | number>> = [];
