@@ -12,6 +12,7 @@ import type { Scenario, ScenarioResult } from './scenario.js';
 import { alloc } from './scenarios/alloc.js';
 import { batching } from './scenarios/batching.js';
 import { codec } from './scenarios/codec.js';
+import { costs } from './scenarios/costs.js';
 import { dataframes } from './scenarios/dataframes.js';
 import { dispatch } from './scenarios/dispatch.js';
 import { frames } from './scenarios/frames.js';
@@ -19,6 +20,7 @@ import { load } from './scenarios/load.js';
 import { chaos, soak, startup } from './scenarios/lifecycle.js';
 import { payload } from './scenarios/payload.js';
 import { realwork } from './scenarios/realwork.js';
+import { scaling } from './scenarios/scaling.js';
 import { sweep } from './scenarios/sweep.js';
 import { telemetry } from './scenarios/telemetry.js';
 
@@ -35,6 +37,8 @@ export const scenarios: Record<string, Scenario> = {
   dataframes,
   codec,
   batching,
+  costs,
+  scaling,
   realwork,
   load,
   telemetry,
