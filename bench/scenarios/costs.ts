@@ -21,11 +21,11 @@ export const costs: Scenario = async ({ tiny, full, threads }) => {
   });
   const rows: Array<Record<string, string | number>> = [];
   const chart: Array<{ category: string; series: string; value: number }> = [];
-  const roundsCount = tiny ? 1 : full ? 5 : 2;
+  const roundsCount = tiny ? 1 : full ? 5 : 1;
   try {
     for (const us of COSTS_US) {
-      // A tenth of a second of tool work per mode and round, at least 200 calls (at most 20,000; 5,000 quick).
-      const n = tiny ? 50 : Math.max(200, Math.min(full ? 20_000 : 5_000, Math.round((100_000 * threads) / us)));
+      // A tenth of a second of tool work per mode and round, at least 200 calls (at most 20,000; 3,000 quick).
+      const n = tiny ? 50 : Math.max(200, Math.min(full ? 20_000 : 3_000, Math.round((100_000 * threads) / us)));
       const calls = Array.from({ length: n }, (_, i) => ({ tool: `cost.us${us}`, args: i }));
       const modes: Record<string, () => Promise<unknown>> = {
         individual: () => Promise.all(calls.map((c) => bridge.call(c.tool, c.args))),

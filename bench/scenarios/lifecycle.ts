@@ -7,7 +7,7 @@
  *   ends at its configured size.
  * - startup: time from `createBridge` to the first call served, for pools of 1, 2, 4 and 8 workers with the
  *   built-in tools loaded.
- * The full suite runs these sizes; the quick one 1,000 soak calls (>= 10 recycles) and 2,000 chaos calls.
+ * The full suite runs these sizes; the quick one 1,000 soak calls (>= 10 recycles) and 1,500 chaos calls.
  */
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -129,7 +129,7 @@ function modeOf(i: number): Mode {
 }
 
 export const chaos: Scenario = async ({ tiny, full }) => {
-  const n = tiny ? 500 : full ? 10_000 : 2_000;
+  const n = tiny ? 500 : full ? 10_000 : 1_500;
   const threads = 2;
   const bridge = await createBridge({ maxThreads: threads, tools: [toolsModule] });
   try {

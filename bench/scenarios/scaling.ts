@@ -17,7 +17,7 @@ const costTools = new URL('../cost-tools.js', import.meta.url);
 export const scaling: Scenario = async ({ tiny, full }) => {
   const cores = availableParallelism();
   const counts = [...new Set([1, 2, 4, cores, cores * 2, cores * 4].filter((n) => n >= 1))].sort((a, b) => a - b);
-  const threadCounts = tiny ? [1, 2] : counts.filter((n) => n <= Math.max(8, cores * 4));
+  const threadCounts = tiny ? [1, 2] : counts.filter((n) => n <= (full ? Math.max(8, cores * 4) : cores * 2));
   // Size one call at about 5 ms of arithmetic on this machine.
   let iterations = 100_000;
   for (;;) {
