@@ -12,7 +12,7 @@ import { rawWorker, toolsModule, type Scenario } from '../scenario.js';
 
 const MiB = 1024 * 1024;
 
-export const payload: Scenario = async ({ tiny, full, threads }) => {
+export const payload: Scenario = async ({ tiny, threads }) => {
   const bridge = await createBridge({ minThreads: threads, maxThreads: threads, tools: [toolsModule] });
   const piscina = new Piscina({ filename: rawWorker, minThreads: threads, maxThreads: threads });
   const sizes = tiny ? [1 * MiB, 4 * MiB] : [1 * MiB, 16 * MiB, 64 * MiB, 256 * MiB];
@@ -33,9 +33,7 @@ export const payload: Scenario = async ({ tiny, full, threads }) => {
           { name: 'toolbridge shared', run: () => bridge.call('bench.first', { x }) },
           { name: 'structured clone', run: () => piscina.run({ kind: 'first', x: local }) },
         ],
-        tiny
-          ? { rounds: 2, perRound: 3, warmup: 2 }
-          : { rounds: big ? (full ? 6 : 4) : full ? 10 : 6, perRound: big ? 4 : full ? 40 : 20, warmup: 3 },
+        tiny ? { rounds: 2, perRound: 3, warmup: 2 } : { rounds: big ? 6 : 10, perRound: big ? 4 : 40, warmup: 3 },
       );
       sharedP50s.set(bytes, result.p50s['toolbridge shared']!);
       last = {

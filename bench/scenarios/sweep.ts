@@ -128,9 +128,9 @@ export const sweep: Scenario = async ({ tiny, full, threads }) => {
       const options = tiny
         ? { rounds: 1, perRound: 3, warmup: 1 }
         : {
-            rounds: big ? 3 : full ? 7 : 3,
-            perRound: big ? 2 : bytes >= 16 * MiB ? 4 : full ? 30 : 15,
-            warmup: big ? 1 : 3,
+            rounds: big ? 3 : full ? 7 : 2,
+            perRound: big ? 2 : bytes >= 16 * MiB ? (full ? 4 : 3) : full ? 30 : 10,
+            warmup: big ? 1 : 2,
           };
       const results = { in: await rounds(inbound, options), out: await rounds(outbound, options) };
       for (const dir of ['in', 'out'] as const) {

@@ -225,7 +225,7 @@ export class LocalPool implements Dispatcher {
     return out;
   }
 
-  /** The heap of every live worker against its limit, and whether some worker can serve. */
+  /** False after a start-up failure while no worker serves or is starting (calls are refused then). */
   get serving(): boolean {
     return this.#canServe() || this.#startFailure === undefined;
   }
