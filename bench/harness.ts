@@ -102,6 +102,29 @@ export async function rounds(
   return { p50s, all } satisfies RoundsResult;
 }
 
+/**
+ * Calls per second of each mode (a run that makes `calls` calls), after one warm-up run of each, over
+ * `roundsCount` rounds with the order rotating per round (A B C, then B C A, ...).
+ */
+export async function throughputRounds(
+  modes: Record<string, () => Promise<unknown>>,
+  calls: number,
+  roundsCount: number,
+): Promise<Record<string, number[]>> {
+  for (const run of Object.values(modes)) await run();
+  const names = Object.keys(modes);
+  const out: Record<string, number[]> = Object.fromEntries(names.map((name) => [name, []]));
+  for (let r = 0; r < roundsCount; r++) {
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(r + k) % names.length]!;
+      const t = performance.now();
+      await modes[name]!();
+      out[name]!.push(calls / ((performance.now() - t) / 1000));
+    }
+  }
+  return out;
+}
+
 /** One table row per contender: p50, p99, min and max of all its samples (and the count, if asked). */
 export function latencyRows(all: Record<string, Summary>, withCount = false): Array<Record<string, string | number>> {
   return Object.entries(all).map(([system, s]) => ({

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { hashArgs } from '../../src/cache/content-hash.js';
 import { createBridge, shared } from '../../src/index.js';
-import { fmt, fmtRatio, ratios, rounds, spread, summarize } from '../harness.js';
+import { fmt, fmtRatio, ratios, rounds, spread, summarize, throughputRounds } from '../harness.js';
 import { bars } from '../charts.js';
 import { toolsModule, type Check, type Scenario } from '../scenario.js';
 
@@ -40,23 +40,12 @@ export const batching: Scenario = async ({ tiny, full, threads }) => {
   const checks: Check[] = [];
   try {
     const calls = Array.from({ length: n }, (_, i) => ({ tool: 'bench.add1', args: i }));
-    const throughput: Record<string, number[]> = { individual: [], batch: [], micro: [] };
     const modes: Record<string, () => Promise<unknown>> = {
       individual: () => Promise.all(calls.map((c) => bridge.call('bench.add1', c.args))),
       batch: () => bridge.batch(calls),
       micro: () => Promise.all(calls.map((c) => bridge.call('bench.add1Micro', c.args))),
     };
-    for (const run of Object.values(modes)) await run(); // warm up
-    const roundsCount = tiny ? 1 : full ? 5 : 3;
-    const names = Object.keys(modes);
-    for (let r = 0; r < roundsCount; r++) {
-      for (let k = 0; k < names.length; k++) {
-        const name = names[(r + k) % names.length]!;
-        const t = performance.now();
-        await modes[name]!();
-        throughput[name]!.push(n / ((performance.now() - t) / 1000));
-      }
-    }
+    const throughput = await throughputRounds(modes, n, tiny ? 1 : full ? 5 : 3);
     for (const [name, values] of Object.entries(throughput)) {
       const s = spread(values);
       rows.push({

@@ -3,10 +3,9 @@
  * tool, for tools of 1 µs, 10 µs, 100 µs and 1 ms of CPU. Batching pays most where the tool is cheap and
  * the per-call overhead dominates; at 1 ms the tool's own time dominates and the three converge.
  */
-import { performance } from 'node:perf_hooks';
 import { createBridge } from '../../src/index.js';
 import { bars } from '../charts.js';
-import { fmtRatio, ratios, spread } from '../harness.js';
+import { fmtRatio, ratios, spread, throughputRounds } from '../harness.js';
 import type { Scenario } from '../scenario.js';
 import { COSTS_US } from '../cost-tools.js';
 
@@ -32,17 +31,8 @@ export const costs: Scenario = async ({ tiny, full, threads }) => {
         batch: () => bridge.batch(calls),
         'micro-batched': () => Promise.all(calls.map((c) => bridge.call(`cost.micro${us}`, c.args))),
       };
-      for (const run of Object.values(modes)) await run();
-      const throughput: Record<string, number[]> = { individual: [], batch: [], 'micro-batched': [] };
+      const throughput = await throughputRounds(modes, n, roundsCount);
       const names = Object.keys(modes);
-      for (let r = 0; r < roundsCount; r++) {
-        for (let k = 0; k < names.length; k++) {
-          const name = names[(r + k) % names.length]!;
-          const t = performance.now();
-          await modes[name]!();
-          throughput[name]!.push(n / ((performance.now() - t) / 1000));
-        }
-      }
       const median = (name: string) => Math.round(spread(throughput[name]!).median);
       rows.push({
         'tool cost': us >= 1000 ? `${us / 1000} ms` : `${us} µs`,

@@ -7,7 +7,6 @@
  * subscribe('toolbridge:call:end', (message) => console.log(message));
  */
 import { channel } from 'node:diagnostics_channel';
-import type { RecycleEvent } from '../pool/local-pool.js';
 import type { ToolBridgeError } from '../errors.js';
 
 /** Published on `toolbridge:call:start`; the same object is published again on `:end` or `:error`. */
@@ -37,7 +36,5 @@ export const callEnd = channel('toolbridge:call:end');
 export const callError = channel('toolbridge:call:error');
 export const cacheHit = channel('toolbridge:cache:hit');
 export const cacheMiss = channel('toolbridge:cache:miss');
-/** Published with a {@link RecycleEvent} for every recycle, as the bridge's `recycle` event. */
+/** Published with the bridge's `recycle` event payload (`RecycleEvent`) for every recycle. */
 export const workerRecycle = channel('toolbridge:worker:recycle');
-
-export type { RecycleEvent };

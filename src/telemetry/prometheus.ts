@@ -1,4 +1,4 @@
-import { BUCKETS_S, type BridgeStats, type Distribution } from './stats.js';
+import { BUCKETS_S, type BridgeStats, type Distribution, type StatsRecorder } from './stats.js';
 
 type Labels = Record<string, string>;
 
@@ -43,13 +43,7 @@ class Exposition {
 }
 
 /** What the exposition reads besides the snapshot: the per-tool distributions. */
-export type ToolDistributions = Array<{
-  tool: string;
-  latency: Distribution;
-  wait: Distribution;
-  run: Distribution;
-  codec: Distribution;
-}>;
+export type ToolDistributions = ReturnType<StatsRecorder['distributions']>;
 
 /** The Prometheus text exposition format (version 0.0.4) of a bridge's figures; metric names `toolbridge_*`. */
 export function renderMetrics(stats: BridgeStats, distributions: ToolDistributions): string {
