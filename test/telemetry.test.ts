@@ -175,6 +175,19 @@ describe('slow calls', () => {
     expect(JSON.stringify(event)).not.toContain('123.456');
     expect(JSON.stringify(event)).not.toContain('secret');
   });
+
+  test('a slowCall listener that throws fails that call with its error, and nothing else', async () => {
+    const bridge = await telBridge({ telemetry: { slowCallMs: 100 } });
+    const broken = new Error('listener broke');
+    bridge.on('slowCall', () => {
+      throw broken;
+    });
+    const fast = bridge.call('tel.spin', { ms: 1 });
+    await expect(bridge.call('tel.spin', { ms: 150 })).rejects.toBe(broken);
+    await expect(fast).resolves.toBe(1);
+    await expect(bridge.call('tel.spin', { ms: 2 })).resolves.toBe(2);
+    expect(bridge.stats().tools['tel.spin']).toMatchObject({ calls: 3, errors: 0 });
+  });
 });
 
 describe('health()', () => {

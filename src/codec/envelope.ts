@@ -224,20 +224,53 @@ export function writeSimpleEnvelope(
 }
 
 /** Stamping space for {@link writeSimpleEnvelope}: no allocation per envelope but the string itself. */
-const scratch = new Uint8Array(256);
-const scratchView = new DataView(scratch.buffer);
+const scratch = Buffer.allocUnsafeSlow(256);
+const scratchView = new DataView(scratch.buffer, scratch.byteOffset, scratch.byteLength);
 
 /**
  * Envelope bytes travel between threads as a one-byte string: V8 passes a short string between threads
  * more cheaply than a fresh ArrayBuffer, which must be allocated on both sides of every message.
  */
 export function toWire(bytes: Uint8Array, length = bytes.length): string {
+  if (bytes === scratch) return scratch.toString('latin1', 0, length);
   return Buffer.from(bytes.buffer, bytes.byteOffset, length).toString('latin1');
 }
 
-/** The envelope bytes of a wire string (a view into Node's pool for small envelopes: no ArrayBuffer made). */
+/** The envelope bytes of a wire string, in a buffer of their own. */
 export function fromWire(wire: string): Uint8Array {
   return Buffer.from(wire, 'latin1');
+}
+
+/**
+ * Where envelopes are read: one buffer per thread, reused, with its flatbuffers reader and root object made
+ * once (a fresh `ByteBuffer` makes a `TextDecoder` each time). Nothing read from it outlives the read:
+ * byte vectors are copied out. Envelopes too long for it get a buffer of their own.
+ */
+const READ_SCRATCH_BYTES = 4096;
+const readScratch = Buffer.allocUnsafeSlow(READ_SCRATCH_BYTES);
+const readBuffer = new flatbuffers.ByteBuffer(readScratch);
+const readRoot = new Envelope();
+
+function openEnvelope(wire: string): Envelope {
+  if (wire.length > READ_SCRATCH_BYTES) return Envelope.getRootAsEnvelope(new flatbuffers.ByteBuffer(fromWire(wire)));
+  readScratch.write(wire, 0, 'latin1');
+  return Envelope.getRootAsEnvelope(readBuffer, readRoot);
+}
+
+const NOT_ASCII = /[\u0080-\uffff]/;
+
+/**
+ * The tool name, cut from the wire string itself (one character a byte): nothing to decode when the name is
+ * ASCII, as `defineTool` requires. The format allows any UTF-8 name, which is decoded.
+ */
+function readTool(e: Envelope, wire: string): string {
+  const bb = e.bb!;
+  const offset = bb.__offset(e.bb_pos, 8);
+  if (offset === 0) return '';
+  let at = e.bb_pos + offset;
+  at += bb.readInt32(at);
+  const raw = wire.substring(at + 4, at + 4 + bb.readInt32(at));
+  return NOT_ASCII.test(raw) ? (e.tool() ?? '') : raw;
 }
 
 function readView(v: View): ViewRef {
@@ -273,7 +306,7 @@ function readDataNode(n: DataNode): DataNodeRef {
 function readFrame(f: Frame): FrameRef {
   const batches: DataNodeRef[] = [];
   for (let i = 0; i < f.batchesLength(); i++) batches.push(readDataNode(f.batches(i)!));
-  return { schema: f.schemaArray() ?? new Uint8Array(0), batches };
+  return { schema: f.schemaArray()?.slice() ?? new Uint8Array(0), batches };
 }
 
 const NONE: readonly never[] = Object.freeze([]);
@@ -289,7 +322,7 @@ function readUint64(e: Envelope, vtableOffset: number): number {
 
 /** Parses an envelope from its wire string. Parts that are absent cost nothing. */
 export function readEnvelope(wire: string): EnvelopeFields {
-  const e = Envelope.getRootAsEnvelope(new flatbuffers.ByteBuffer(fromWire(wire)));
+  const e = openEnvelope(wire);
   const frameCount = e.framesLength();
   let frames: readonly FrameRef[] = NONE;
   if (frameCount > 0) {
@@ -305,7 +338,7 @@ export function readEnvelope(wire: string): EnvelopeFields {
     kind,
     // Vtable offsets of the fields, in schema order: 4 + 2 * field index.
     callId: readUint64(e, 6),
-    tool: e.tool() ?? '',
+    tool: readTool(e, wire),
     deadline: e.deadline(),
     payload: e.payload(),
     msgpack: msgpack ? readView(msgpack) : undefined,
@@ -323,7 +356,7 @@ export function readEnvelope(wire: string): EnvelopeFields {
     sharedBytes: readUint64(e, 22),
     copiedBytes: readUint64(e, 24),
     count: e.count(),
-    deadlines: e.deadlinesArray() ?? NONE,
+    deadlines: e.deadlinesArray()?.slice() ?? NONE,
     runMs: e.runMs(),
     codecMs: e.codecMs(),
   };

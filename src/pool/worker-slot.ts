@@ -137,6 +137,8 @@ export class WorkerSlot {
       minThreads: 1,
       maxThreads: 1,
       idleTimeout: Infinity,
+      // toolbridge keeps its own latency figures: Piscina's histograms would time every task again.
+      recordTiming: false,
       workerData: options.runtime,
       ...(options.hardHeapMb ? { resourceLimits: { maxOldGenerationSizeMb: options.hardHeapMb } } : {}),
     });

@@ -227,14 +227,6 @@ class ToolCounter {
   }
 }
 
-/** The phases of one worker task, as the runner measures them. */
-export interface TaskPhases {
-  /** From encoding the call to decoding the reply, in ms. */
-  totalMs: number;
-  runMs: number;
-  codecMs: number;
-}
-
 const zeroCodecs = (): CodecCounts => ({ shared: 0, arrow: 0, clone: 0, msgpack: 0, copied: 0 });
 
 /**
@@ -297,14 +289,16 @@ export class StatsRecorder {
     if (errors > 0) counter.errorRate.add(errors, now);
   }
 
-  /** Records the phases of one worker task of `tool`. */
-  task(tool: string, phases: TaskPhases): void {
+  /**
+   * Records the phases of one worker task of `tool`: from encoding the call to decoding the reply
+   * (`totalMs`), in the tool, and in the codec, in ms; `now` is `performance.now()` at its end.
+   */
+  task(tool: string, totalMs: number, runMs: number, codecMs: number, now = performance.now()): void {
     if (!this.enabled) return;
     const counter = this.#counter(tool);
-    const now = performance.now();
-    counter.run.record(phases.runMs, now);
-    counter.codec.record(phases.codecMs, now);
-    counter.wait.record(Math.max(0, phases.totalMs - phases.runMs - phases.codecMs), now);
+    counter.run.record(runMs, now);
+    counter.codec.record(codecMs, now);
+    counter.wait.record(Math.max(0, totalMs - runMs - codecMs), now);
   }
 
   /** Records one chunk task of `tool`. */
