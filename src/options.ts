@@ -111,7 +111,7 @@ export interface ResolvedTelemetry {
 
 /** When a worker is recycled: replaced by a fresh one, gracefully (it finishes what it holds first). */
 export interface MemoryOptions {
-  /** Recycle a worker whose V8 heap in use passes this many MiB (sampled after every task). */
+  /** Recycle a worker whose V8 heap in use passes this many MiB (sampled after tasks, at most every ms). */
   maxHeapMb?: number;
   /** Recycle a worker after it has run this many tasks. */
   maxTasksPerWorker?: number;

@@ -93,9 +93,20 @@ const catalog: ToolInfo[] = [...registry.values()].map(({ tool, module }) => ({
   pool: tool.pool,
 }));
 const gauges = new Float64Array(new SharedArrayBuffer(GAUGE_COUNT * Float64Array.BYTES_PER_ELEMENT));
-/** Samples the heap after a task, for the pool's watchdog (a fraction of a microsecond). */
-const sampleHeap = (): void => void (gauges[GAUGE_HEAP] = getHeapStatistics().used_heap_size);
-sampleHeap();
+/**
+ * Least time between two heap samples after tasks: a sample costs a few microseconds, which a stream of tiny
+ * calls would feel, and a millisecond of work moves the heap little next to any sensible `maxHeapMb`.
+ */
+const HEAP_SAMPLE_MS = 1;
+let heapSampledAt = performance.now();
+/** Samples the heap for the pool's watchdog, after a task (at most every {@link HEAP_SAMPLE_MS}). */
+const sampleHeap = (): void => {
+  const now = performance.now();
+  if (now - heapSampledAt < HEAP_SAMPLE_MS) return;
+  heapSampledAt = now;
+  gauges[GAUGE_HEAP] = getHeapStatistics().used_heap_size;
+};
+gauges[GAUGE_HEAP] = getHeapStatistics().used_heap_size;
 gauges[GAUGE_HEAP_LIMIT] = getHeapStatistics().heap_size_limit;
 notify({
   toolbridge: 'ready',

@@ -82,7 +82,7 @@ export class WorkerRecord {
     return (this.#gauges?.[GAUGE_HEAP_LIMIT] ?? 0) / MiB;
   }
 
-  /** V8 heap in use in MiB, as last sampled (after its latest task, or by the periodic check). */
+  /** V8 heap in use in MiB, as last sampled (after a task, at most every ms; or live, by the periodic check). */
   get heapMb(): number {
     const sampled = this.#gauges?.[GAUGE_HEAP] ?? 0;
     return Math.max(sampled, this.liveHeap ?? 0) / MiB;
