@@ -85,8 +85,25 @@ export interface Head {
 // structuredClone mode keeps Maps, Sets, Dates, RegExps, Errors, typed arrays, undefined and cycles.
 const packr = new Packr({ structuredClone: true, moreTypes: true, useRecords: true });
 
+const NO_COUNTS: CodecCounts = Object.freeze({ shared: 0, arrow: 0, clone: 0, msgpack: 0, copied: 0 });
+
 /** Encodes a value for the other side. `root` names the value in error paths (`args`, `result`). */
 export function encodeMessage(head: Head, value: unknown, policy: CodecPolicy, root: string): Encoded {
+  if (value === undefined && !head.error && !head.count) {
+    // No value (a call without args, a tool that returns nothing): the envelope alone.
+    const e = writeSimpleEnvelope({
+      kind: head.kind,
+      callId: head.callId,
+      tool: head.tool,
+      deadline: head.deadline,
+      payload: Payload.None,
+      sharedBytes: 0,
+      copiedBytes: 0,
+      runMs: head.runMs,
+      codecMs: head.codecMs,
+    });
+    return { message: { e }, copy: undefined, sharedBytes: 0, copiedBytes: 0, counts: NO_COUNTS };
+  }
   const start = head.codecMs === undefined ? 0 : performance.now();
   const buffers = new BufferTable();
   const parts = value === undefined ? undefined : takeApart(value, buffers, root);
