@@ -194,6 +194,22 @@ describe('micro-batching of single calls', () => {
     expect(chunksOf('batch.micro') - before).toBe(4);
   });
 
+  test('once a tool is measured as costly, the calls waiting leave in chunks that the workers share', async () => {
+    const own = await createBridge({ maxThreads: 2, tools: [fixture('batch-tools.js')] });
+    try {
+      const chunks = () => own.stats().tools['batch.microCostly']?.chunks ?? 0;
+      // Unmeasured: the two calls leave together, as one chunk, and teach the bridge the tool's cost.
+      await Promise.all([own.call('batch.microCostly', { ms: 5 }), own.call('batch.microCostly', { ms: 5 })]);
+      expect(chunks()).toBe(1);
+      // 5 ms a call is more than a chunk should hold: eight calls leave as eight chunks, run on both workers.
+      const workers = await Promise.all(Array.from({ length: 8 }, () => own.call('batch.microCostly', { ms: 5 })));
+      expect(chunks()).toBe(9);
+      expect(new Set(workers).size).toBe(2);
+    } finally {
+      await own.close();
+    }
+  });
+
   test('a lone call leaves after maxWaitMs, with the ones that joined it', async () => {
     const before = chunksOf('batch.microSlowWait');
     const first = bridge.call('batch.microSlowWait', 1);

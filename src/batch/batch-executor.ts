@@ -175,7 +175,9 @@ export function runBatch(
         const left = group.indices.length - group.next;
         if (left === 0) continue;
         turn = (turn + k + 1) % queue.length;
-        const size = options.chunkSize ?? autoChunkSize(ctx, group.info, left);
+        const size =
+          options.chunkSize ??
+          autoChunkSize(ctx.runner.perCallMs(group.info.name), left, ctx.poolOf(group.info).threads);
         const indices = group.indices.slice(group.next, group.next + size);
         group.next += indices.length;
         return { group, indices };
@@ -220,11 +222,16 @@ export function runBatch(
   });
 }
 
-function autoChunkSize(ctx: BatchContext, info: ToolInfo, left: number): number {
-  const cost = ctx.runner.perCallMs(info.name);
-  const bySpeed =
-    cost === undefined
-      ? FIRST_CHUNK
-      : Math.min(MAX_CHUNK, Math.max(1, Math.round(TARGET_CHUNK_MS / Math.max(cost, 1e-6))));
-  return Math.min(bySpeed, Math.max(1, Math.ceil(left / ctx.poolOf(info).threads)));
+/**
+ * Calls per chunk for a tool whose calls cost `cost` ms each (undefined before a chunk of it has run): about
+ * {@link TARGET_CHUNK_MS} of work.
+ */
+export function chunkSizeFor(cost: number | undefined): number {
+  if (cost === undefined) return FIRST_CHUNK;
+  return Math.min(MAX_CHUNK, Math.max(1, Math.round(TARGET_CHUNK_MS / Math.max(cost, 1e-6))));
+}
+
+/** {@link chunkSizeFor}, and never more than an even share of the `left` calls over the threads. */
+function autoChunkSize(cost: number | undefined, left: number, threads: number): number {
+  return Math.min(chunkSizeFor(cost), Math.max(1, Math.ceil(left / threads)));
 }

@@ -3,6 +3,7 @@ import { AbortedError, TimeoutError, type ToolBridgeError } from '../errors.js';
 import type { CallRunner } from '../runner.js';
 import type { StatsRecorder } from '../telemetry/stats.js';
 import type { ToolInfo } from '../tool.js';
+import { chunkSizeFor } from './batch-executor.js';
 
 interface Waiting {
   args: unknown;
@@ -15,9 +16,11 @@ interface Waiting {
 }
 
 /**
- * Coalesces concurrent single calls of one tool into chunks: a chunk leaves when `maxSize` calls wait or
- * `maxWaitMs` after the first one arrived, whichever comes first. Each caller gets its own outcome; a
- * caller's time limit or abort settles that caller alone (the chunk, shared with others, runs on).
+ * Coalesces concurrent single calls of one tool into chunks: the calls waiting leave when `maxSize` of them
+ * wait or `maxWaitMs` after the first one arrived, whichever comes first, as one chunk; or, once the tool's
+ * cost is measured and they would take longer than a batch chunk should (a few ms), in chunks of that much
+ * work, which the pool's workers share. Each caller gets its own outcome; a caller's time limit or abort
+ * settles that caller alone (the chunk, shared with others, runs on).
  */
 export class MicroBatcher {
   readonly #info: ToolInfo;
@@ -63,13 +66,18 @@ export class MicroBatcher {
     });
   }
 
-  /** Sends what waits now, as one chunk. */
+  /** Sends what waits now, in chunks. */
   flush(): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
-    const chunk = this.#waiting.filter((w) => !w.settled);
+    const waiting = this.#waiting.filter((w) => !w.settled);
     this.#waiting = [];
-    if (chunk.length === 0) return;
+    const cost = this.#runner.perCallMs(this.#info.name);
+    const size = cost === undefined ? waiting.length : chunkSizeFor(cost);
+    for (let i = 0; i < waiting.length; i += size) this.#send(waiting.slice(i, i + size));
+  }
+
+  #send(chunk: Waiting[]): void {
     const started = performance.now();
     void this.#runner.runChunk(this.#info, chunk).then((outcomes) => {
       let errors = 0;
