@@ -4,6 +4,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { writeCharts } from './charts.js';
 import { machine } from './harness.js';
@@ -86,9 +87,20 @@ async function main(): Promise<void> {
   const startedAt = new Date().toISOString();
   const results: ScenarioResult[] = [];
   for (const name of names) {
-    const [result] = await runScenarios([name], { tiny: values.tiny, full: values.full, threads });
-    print(result!);
-    results.push(result!);
+    // Progress on stderr, and a line a minute while a scenario runs, so that a stalled run says where it is.
+    const began = performance.now();
+    const seconds = () => Math.round((performance.now() - began) / 1000);
+    process.stderr.write(`[bench] ${name}: started\n`);
+    const ticker = setInterval(() => process.stderr.write(`[bench] ${name}: still running (${seconds()} s)\n`), 60_000);
+    ticker.unref();
+    try {
+      const [result] = await runScenarios([name], { tiny: values.tiny, full: values.full, threads });
+      print(result!);
+      results.push(result!);
+    } finally {
+      clearInterval(ticker);
+    }
+    process.stderr.write(`[bench] ${name}: done in ${seconds()} s\n`);
   }
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
   const report = { startedAt, command, machine: info, threads, results };
