@@ -24,6 +24,14 @@ describe('a tool that throws', () => {
     expect(cause.stack).toContain('basic-tools.js');
   });
 
+  test('a long error message (a large envelope) arrives whole, and the next calls are unaffected', async () => {
+    const message = `${'ä€𝄞 long message '.repeat(1500)}end`;
+    const error = await rejection(bridge.call('test.throws', { message }));
+    expect(error.code).toBe('TOOL_FAILED');
+    expect((error.cause as Error).message).toBe(message);
+    expect(await bridge.call('test.echo', { a: [1, 'b'] })).toEqual({ a: [1, 'b'] });
+  });
+
   test('an async rejection and a thrown string are TOOL_FAILED too', async () => {
     const rejected = await rejection(bridge.call('test.rejects', { message: 'nope' }));
     expect(rejected.code).toBe('TOOL_FAILED');
