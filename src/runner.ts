@@ -135,12 +135,18 @@ export class CallRunner {
           }
           error = new TimeoutError(info.name, timeoutMs);
         }
-        // The copies made for this call are the codec's own: no one holds them once it is over.
-        if (copy) ledger().releaseHandle(copy);
-        if (decoded !== undefined && decoded.fields.kind === Kind.Error && decoded.fields.error) {
-          error = errorFromWorker(info.name, decoded.fields.error, { known: this.#known, timeoutMs });
+        let failure: unknown = error;
+        try {
+          // The copies made for this call are the codec's own: no one holds them once it is over.
+          if (copy) ledger().releaseHandle(copy);
+          if (decoded !== undefined && decoded.fields.kind === Kind.Error && decoded.fields.error) {
+            failure = errorFromWorker(info.name, decoded.fields.error, { known: this.#known, timeoutMs });
+          }
+        } catch (unexpected) {
+          // Settling must not throw from the reply handler: the call fails with it instead.
+          failure = unexpected;
         }
-        const failure = ended(onEnd, performance.now() - start, error);
+        failure = ended(onEnd, performance.now() - start, failure);
         if (failure !== undefined) reject(failure);
         else resolve(decoded!.value);
       };
