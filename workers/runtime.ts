@@ -98,7 +98,7 @@ const gauges = new Float64Array(new SharedArrayBuffer(GAUGE_COUNT * Float64Array
  * calls would feel, and a millisecond of work moves the heap little next to any sensible `maxHeapMb`.
  */
 const HEAP_SAMPLE_MS = 1;
-let heapSampledAt = performance.now();
+let heapSampledAt = -Infinity;
 /** Samples the heap for the pool's watchdog, after a task (at most every {@link HEAP_SAMPLE_MS}). */
 const sampleHeap = (): void => {
   const now = performance.now();
@@ -106,7 +106,7 @@ const sampleHeap = (): void => {
   heapSampledAt = now;
   gauges[GAUGE_HEAP] = getHeapStatistics().used_heap_size;
 };
-gauges[GAUGE_HEAP] = getHeapStatistics().used_heap_size;
+sampleHeap();
 gauges[GAUGE_HEAP_LIMIT] = getHeapStatistics().heap_size_limit;
 notify({
   toolbridge: 'ready',
