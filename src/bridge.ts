@@ -19,6 +19,7 @@ import {
   type ResolvedOptions,
   type ResolvedTelemetry,
 } from './options.js';
+import { checkKnownKeys } from './known-keys.js';
 import { LocalPool, type RecycleEvent, type WorkerExitEvent } from './pool/local-pool.js';
 import { ledger, setCeiling } from './memory/ledger.js';
 import type { CodecCounts } from './codec/message.js';
@@ -76,6 +77,41 @@ export interface SlowCallEvent {
   args: string;
 }
 
+/** Checks a call's options: an object of known keys, a signal that is an AbortSignal, a boolean `cache`. */
+function checkCallOptions(options: CallOptions): void {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidOptionsError(`call options must be an object, got ${describeValue(options)}`);
+  }
+  for (const key in options) {
+    if (key !== 'timeoutMs' && key !== 'signal' && key !== 'cache') checkKnownKeys('options', options, CALL_KEYS);
+  }
+  const { signal, cache } = options;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new InvalidOptionsError(`options.signal must be an AbortSignal, got ${describeValue(signal)}`);
+  }
+  if (cache !== undefined && typeof cache !== 'boolean') {
+    throw new InvalidOptionsError(`options.cache must be a boolean, got ${describeValue(cache)}`);
+  }
+}
+
+/** The wait `close()` allows, checked: a non-negative number of ms, or Infinity. */
+function checkCloseOptions(options: CloseOptions | undefined): number {
+  if (options === undefined) return Infinity;
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidOptionsError(`close options must be an object, got ${describeValue(options)}`);
+  }
+  checkKnownKeys('options', options, ['timeoutMs']);
+  const { timeoutMs = Infinity } = options;
+  if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) {
+    throw new InvalidOptionsError(
+      `options.timeoutMs must be a non-negative number of milliseconds or Infinity, got ${describeValue(timeoutMs)}`,
+    );
+  }
+  return timeoutMs;
+}
+
+const CALL_KEYS = ['timeoutMs', 'cache', 'signal'] as const satisfies ReadonlyArray<keyof CallOptions>;
+
 let nextCallMessageId = 1;
 let nextBridgeId = 1;
 
@@ -120,8 +156,28 @@ export interface Bridge extends AsyncDisposable {
    * stopped and the new ones serve. No call fails because of it.
    */
   recycle(): Promise<void>;
-  /** Waits for the calls in flight, then stops the workers. Later calls reject with `CLOSED`. */
-  close(): Promise<void>;
+  /**
+   * Waits for the calls in flight, then stops the workers. Later calls reject with `CLOSED`. With
+   * `timeoutMs`, waits at most that long: then the workers are stopped and the calls still in flight or
+   * queued reject with `CLOSED` (a call with no time limit whose tool never returns would otherwise keep
+   * `close()` waiting for good).
+   */
+  close(options?: CloseOptions): Promise<void>;
+  /**
+   * Stops the workers now: calls in flight and queued reject with `CLOSED`, later calls too. Resolves once
+   * every worker has stopped. The same as `close({ timeoutMs: 0 })`.
+   */
+  destroy(): Promise<void>;
+}
+
+/** Options of {@link Bridge.close}. */
+export interface CloseOptions {
+  /**
+   * Longest wait for the calls in flight, in ms; past it they reject with `CLOSED` and the workers are
+   * stopped. `0` stops them at once.
+   * @default Infinity
+   */
+  timeoutMs?: number;
 }
 
 const NO_CACHE: CacheStats = Object.freeze({
@@ -150,6 +206,7 @@ class ToolBridge implements Bridge {
   readonly id = nextBridgeId++;
   #inFlight = 0;
   #closing: Promise<void> | undefined;
+  #destroying: Promise<void> | undefined;
   #idle: (() => void) | undefined;
 
   constructor(
@@ -212,9 +269,10 @@ class ToolBridge implements Bridge {
     const info = this.#registry.get(tool);
     if (info === undefined) return Promise.reject(new ToolNotFoundError(String(tool), [...this.#registry.keys()]));
     const signal = options?.signal;
-    if (signal?.aborted) return Promise.reject(new AbortedError(tool, signal.reason));
     let timeoutMs: number;
     try {
+      if (options !== undefined) checkCallOptions(options);
+      if (signal?.aborted) return Promise.reject(new AbortedError(tool, signal.reason));
       timeoutMs = this.#limitOf(info, options?.timeoutMs);
     } catch (error) {
       return Promise.reject(error);
@@ -395,7 +453,13 @@ class ToolBridge implements Bridge {
     await Promise.all([...this.#pools.values()].map((pool) => pool.recycle()));
   }
 
-  close(): Promise<void> {
+  close(options?: CloseOptions): Promise<void> {
+    let timeoutMs: number;
+    try {
+      timeoutMs = checkCloseOptions(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     this.#closing ??= (async () => {
       for (const batcher of this.#micro.values()) batcher.flush();
       if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
@@ -403,7 +467,33 @@ class ToolBridge implements Bridge {
       await Promise.all([...this.#pools.values()].map((pool) => pool.close()));
       setCeiling(this, undefined);
     })();
-    return this.#closing;
+    if (timeoutMs === Infinity) return this.#closing;
+    if (timeoutMs === 0) return this.#destroy();
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => this.#destroy().then(resolve, reject), timeoutMs);
+      this.#closing!.then(
+        () => (clearTimeout(timer), resolve()),
+        (error: unknown) => (clearTimeout(timer), reject(error)),
+      );
+    });
+  }
+
+  destroy(): Promise<void> {
+    this.#closing ??= Promise.resolve();
+    return this.#destroy();
+  }
+
+  /** Stops every worker now; what is in flight or queued rejects with `CLOSED`. */
+  #destroy(): Promise<void> {
+    this.#destroying ??= (async () => {
+      for (const batcher of this.#micro.values()) batcher.flush();
+      this.#runner.markClosing();
+      await Promise.all([...this.#pools.values()].map((pool) => pool.destroy()));
+      setCeiling(this, undefined);
+      // A graceful close waiting for calls no worker will answer now is told to go on.
+      this.#idle?.();
+    })();
+    return this.#destroying;
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -193,6 +193,13 @@ export function describeValue(value: unknown): string {
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') {
     return `${String(value)} (${typeof value})`;
   }
-  if (typeof value === 'object') return `a ${value.constructor?.name ?? 'null-prototype object'}`;
+  if (Array.isArray(value)) return `an array (length ${value.length})`;
+  if (typeof value === 'object') {
+    const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
+    if (typeof name !== 'string' || name === '') return 'a null-prototype object';
+    if (name === 'Object') return 'an object';
+    return `${/^[AEIOU]/.test(name) ? 'an' : 'a'} ${name}`;
+  }
+  if (typeof value === 'function') return 'a function';
   return typeof value;
 }

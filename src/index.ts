@@ -1,4 +1,11 @@
-export { createBridge, type Bridge, type BridgeEvents, type CallOptions, type SlowCallEvent } from './bridge.js';
+export {
+  createBridge,
+  type Bridge,
+  type BridgeEvents,
+  type CallOptions,
+  type CloseOptions,
+  type SlowCallEvent,
+} from './bridge.js';
 export type { CallTiming } from './runner.js';
 export type { CodecCounts } from './codec/message.js';
 export type { BatchCall, BatchEntry, BatchOptions, BatchProgress, StreamEntry } from './batch/batch-executor.js';

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { CacheOptions } from './cache/result-cache.js';
 import { InvalidOptionsError, describeValue } from './errors.js';
+import { checkKnownKeys } from './known-keys.js';
 import type { HealthBudgets } from './telemetry/health.js';
 import { DEFAULT_POOL, POOL_NAME } from './tool.js';
 
@@ -186,6 +187,33 @@ export interface ResolvedOptions {
 
 export const DEFAULT_MSGPACK_THRESHOLD = 256 * 1024;
 
+const POOL_KEYS = ['minThreads', 'maxThreads', 'maxQueue', 'idleTimeoutMs', 'memory'] as const;
+const BRIDGE_KEYS = [
+  'tools',
+  ...POOL_KEYS,
+  'timeoutMs',
+  'startTimeoutMs',
+  'pools',
+  'cache',
+  'telemetry',
+  'codec',
+] as const satisfies ReadonlyArray<keyof BridgeOptions>;
+const MEMORY_KEYS = [
+  'maxHeapMb',
+  'maxTasksPerWorker',
+  'maxWorkerAgeMs',
+  'maxRssMb',
+  'hardHeapMb',
+  'checkIntervalMs',
+] as const satisfies ReadonlyArray<keyof MemoryOptions>;
+const TELEMETRY_KEYS = ['enabled', 'slowCallMs', 'budgets'] as const satisfies ReadonlyArray<keyof TelemetryOptions>;
+const BUDGET_KEYS = ['p99Ms', 'errorRate', 'queueDepth', 'heapRatio'] as const satisfies ReadonlyArray<
+  keyof HealthBudgets
+>;
+const CACHE_KEYS = ['maxEntries', 'maxBytes', 'ttlMs', 'maxArgBytes'] as const satisfies ReadonlyArray<
+  keyof CacheOptions
+>;
+
 function checkInteger(name: string, value: unknown, min: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
     const what = min === 0 ? 'a non-negative integer' : 'a positive integer';
@@ -222,13 +250,17 @@ function toModuleUrl(entry: unknown, index: number): string {
 }
 
 function checkObject(name: string, value: unknown): void {
-  if (value === null || typeof value !== 'object') {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new InvalidOptionsError(`${name} must be an object, got ${describeValue(value)}`);
   }
 }
 
 function resolveMemory(prefix: string, memory: MemoryOptions | undefined, base?: ResolvedMemory): ResolvedMemory {
-  if (memory !== undefined) checkObject(`options.${prefix}`, memory);
+  if (memory !== undefined) {
+    checkObject(`options.${prefix}`, memory);
+    // Only the bridge's own memory options take the process-wide shared-memory ceiling.
+    checkKnownKeys(`options.${prefix}`, memory, base ? MEMORY_KEYS : [...MEMORY_KEYS, 'maxSharedMb']);
+  }
   const pick = <K extends keyof MemoryOptions>(key: K, fallback: number | undefined) =>
     memory?.[key] ?? (base ? base[key] : fallback);
   const hardHeapMb = pick('hardHeapMb', undefined);
@@ -276,6 +308,7 @@ function resolvePools(options: BridgeOptions): ReadonlyMap<string, ResolvedPool>
       throw new InvalidOptionsError(`options.pools: "${name}" is not a pool name (letters, digits, _ and -)`);
     }
     checkObject(`options.pools.${name}`, pool);
+    checkKnownKeys(`options.pools.${name}`, pool, POOL_KEYS);
     pools.set(name, resolvePool(name, `pools.${name}`, pool, main.memory));
   }
   return pools;
@@ -284,6 +317,11 @@ function resolvePools(options: BridgeOptions): ReadonlyMap<string, ResolvedPool>
 /** Checks every option eagerly; the result is frozen. */
 export function resolveOptions(options: BridgeOptions = {}): ResolvedOptions {
   checkObject('options', options);
+  checkKnownKeys('options', options, BRIDGE_KEYS);
+  if (options.codec !== undefined) {
+    checkObject('options.codec', options.codec);
+    checkKnownKeys('options.codec', options.codec, ['msgpackThreshold']);
+  }
   const tools = options.tools ?? [];
   if (!Array.isArray(tools))
     throw new InvalidOptionsError(`options.tools must be an array, got ${describeValue(tools)}`);
@@ -304,13 +342,19 @@ export function resolveOptions(options: BridgeOptions = {}): ResolvedOptions {
 }
 
 function resolveTelemetry(telemetry: TelemetryOptions | undefined): ResolvedTelemetry {
-  if (telemetry !== undefined) checkObject('options.telemetry', telemetry);
+  if (telemetry !== undefined) {
+    checkObject('options.telemetry', telemetry);
+    checkKnownKeys('options.telemetry', telemetry, TELEMETRY_KEYS);
+  }
   const enabled = telemetry?.enabled ?? true;
   if (typeof enabled !== 'boolean') {
     throw new InvalidOptionsError(`options.telemetry.enabled must be a boolean, got ${describeValue(enabled)}`);
   }
   const budgets = telemetry?.budgets;
-  if (budgets !== undefined) checkObject('options.telemetry.budgets', budgets);
+  if (budgets !== undefined) {
+    checkObject('options.telemetry.budgets', budgets);
+    checkKnownKeys('options.telemetry.budgets', budgets, BUDGET_KEYS);
+  }
   const ratio = (name: string, value: unknown) => {
     if (typeof value !== 'number' || !(value > 0)) {
       throw new InvalidOptionsError(
@@ -333,9 +377,10 @@ function resolveTelemetry(telemetry: TelemetryOptions | undefined): ResolvedTele
 
 function resolveCache(cache: CacheOptions | false | undefined): Readonly<Required<CacheOptions>> | undefined {
   if (cache === false) return undefined;
-  if (cache !== undefined && (cache === null || typeof cache !== 'object')) {
+  if (cache !== undefined && (cache === null || typeof cache !== 'object' || Array.isArray(cache))) {
     throw new InvalidOptionsError(`options.cache must be an object or false, got ${describeValue(cache)}`);
   }
+  if (cache !== undefined) checkKnownKeys('options.cache', cache, CACHE_KEYS);
   return Object.freeze({
     maxEntries: checkInteger('cache.maxEntries', cache?.maxEntries ?? 1000, 1),
     maxBytes: checkInteger('cache.maxBytes', cache?.maxBytes ?? 64 * 1024 * 1024, 1),

@@ -228,8 +228,12 @@ export class CallRunner {
         const { fields, value } = await this.#dispatch(info, encoded.message, timeoutMs, signal, encoded.encodeMs);
         this.#stats.chunk(info.name);
         if (fields.kind === Kind.Error && fields.error) {
-          const error = errorFromWorker(info.name, fields.error, { known: this.#known, timeoutMs });
-          for (const i of sendable) outcomes[i] = { ok: false, error };
+          const record = fields.error;
+          for (const i of sendable) {
+            // Each call is told its own limit, not the time its chunk had left.
+            const side = { known: this.#known, timeoutMs: items[i]!.timeoutMs };
+            outcomes[i] = { ok: false, error: errorFromWorker(info.name, record, side) };
+          }
           return outcomes;
         }
         const result = value as ChunkResult;
@@ -247,7 +251,11 @@ export class CallRunner {
       } catch (error) {
         const typed = error instanceof ToolBridgeError ? error : new WorkerCrashedError(info.name, error);
         if (typed.code === 'WORKER_CRASHED' && retries > 0) continue;
-        for (const i of sendable) outcomes[i] = { ok: false, error: typed };
+        for (const i of sendable) {
+          // A chunk stopped at its deadline tells each call the limit it was given.
+          const error = typed.code === 'TIMEOUT' ? new TimeoutError(info.name, items[i]!.timeoutMs) : typed;
+          outcomes[i] = { ok: false, error };
+        }
         return outcomes;
       }
     }
@@ -382,7 +390,7 @@ export class CallRunner {
   #dispatchError(tool: string, error: unknown): ToolBridgeError {
     if (error instanceof ToolBridgeError) return error;
     if (error instanceof Error && error.name === 'DataCloneError') {
-      return new InvalidArgsError(`args cannot be sent to a worker: ${error.message}`, { cause: error });
+      return new InvalidArgsError(`args cannot cross between threads: ${error.message}`, { cause: error });
     }
     if (this.#closing) return new ClosedError();
     return new WorkerCrashedError(tool, error);

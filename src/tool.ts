@@ -1,4 +1,5 @@
 import { InvalidOptionsError, describeValue } from './errors.js';
+import { checkKnownKeys } from './known-keys.js';
 
 /** Brand that marks a tool definition, shared by every copy of this module in the process. */
 export const TOOL_BRAND: unique symbol = Symbol.for('toolbridge.tool') as never;
@@ -92,6 +93,19 @@ export interface ToolInfo {
 export const DEFAULT_POOL = 'default';
 export const POOL_NAME = /^[A-Za-z_][\w-]*$/;
 
+const SPEC_KEYS = [
+  'name',
+  'run',
+  'description',
+  'version',
+  'idempotent',
+  'timeoutMs',
+  'retries',
+  'runBatch',
+  'batch',
+  'pool',
+] as const satisfies ReadonlyArray<keyof ToolSpec>;
+
 const NAME = /^[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)*$/;
 
 /**
@@ -113,6 +127,7 @@ export function defineTool<A = unknown, R = unknown>(spec: ToolSpec<A, R>): Tool
       `defineTool: name must be a dotted identifier such as "vector.topk", got ${describeValue(name)}`,
     );
   }
+  checkKnownKeys(`defineTool(${name})`, spec, SPEC_KEYS);
   if (typeof run !== 'function') {
     throw new InvalidOptionsError(`defineTool(${name}): run must be a function, got ${describeValue(run)}`);
   }
@@ -171,6 +186,7 @@ function microBatch(name: string, options: unknown): Readonly<Required<MicroBatc
   if (options === null || typeof options !== 'object') {
     throw new InvalidOptionsError(`defineTool(${name}): batch must be an object, got ${describeValue(options)}`);
   }
+  checkKnownKeys(`defineTool(${name}).batch`, options, ['maxSize', 'maxWaitMs']);
   const { maxSize = 256, maxWaitMs = 1 } = options as MicroBatchOptions;
   if (!Number.isSafeInteger(maxSize) || maxSize < 1) {
     throw new InvalidOptionsError(

@@ -133,6 +133,56 @@ describe('options are checked eagerly', () => {
     expect(error.message).toBe(message);
   });
 
+  test.each([
+    [{ maxThread: 2 }, 'options.maxThread is not an option (did you mean maxThreads?)'],
+    [{ timeout: 100 }, 'options.timeout is not an option (did you mean timeoutMs?)'],
+    [{ memory: { maxHeapMB: 64 } }, 'options.memory.maxHeapMB is not an option (did you mean maxHeapMb?)'],
+    [
+      { pools: { heavy: { maxThread: 1 } } },
+      'options.pools.heavy.maxThread is not an option (did you mean maxThreads?)',
+    ],
+    [{ pools: { heavy: { memory: { maxSharedMb: 1 } } } }, 'options.pools.heavy.memory.maxSharedMb is not an option'],
+    [{ telemetry: { slowCall: 5 } }, 'options.telemetry.slowCall is not an option (did you mean slowCallMs?)'],
+    [{ telemetry: { budgets: { p99: 5 } } }, 'options.telemetry.budgets.p99 is not an option (did you mean p99Ms?)'],
+    [{ cache: { maxEntry: 5 } }, 'options.cache.maxEntry is not an option (did you mean maxEntries?)'],
+    [{ codec: { msgpack: 5 } }, 'options.codec.msgpack is not an option (did you mean msgpackThreshold?)'],
+  ])('a misspelled key %j is INVALID_OPTIONS naming it and the nearest valid one', async (options, message) => {
+    const error = await rejection(createBridge(options as never));
+    expect(error).toBeInstanceOf(InvalidOptionsError);
+    expect(error.message).toContain(message);
+  });
+
+  test('messages name the type with its article: an array, an object', async () => {
+    expect((await rejection(createBridge({ tools: {} } as never))).message).toBe(
+      'options.tools must be an array, got an object',
+    );
+    expect((await rejection(createBridge({ cache: [] } as never))).message).toContain('got an array (length 0)');
+  });
+
+  test('call and batch options: unknown keys and wrong types are INVALID_OPTIONS', async () => {
+    const bridge = await testBridge({ maxThreads: 1 });
+    try {
+      const misspelled = await rejection(bridge.call('test.noop', {}, { timeout: 5 } as never));
+      expect(misspelled.code).toBe('INVALID_OPTIONS');
+      expect(misspelled.message).toContain('options.timeout is not an option (did you mean timeoutMs?)');
+      const signal = await rejection(bridge.call('test.noop', {}, { signal: 'stop' } as never));
+      expect(signal.message).toBe('options.signal must be an AbortSignal, got "stop" (string)');
+      expect((await rejection(bridge.batch([], { chunk: 5 } as never))).message).toContain(
+        'options.chunk is not an option (did you mean chunkSize?)',
+      );
+      const [entry, good] = await bridge.batch([
+        { tool: 'test.echo', args: 1, timeout: 5 } as never,
+        { tool: 'test.echo', args: 2 },
+      ]);
+      expect(entry).toMatchObject({ ok: false, error: { code: 'INVALID_OPTIONS' } });
+      expect(good).toEqual({ ok: true, value: 2 });
+      // The bridge serves on.
+      expect(await bridge.call('test.echo', 3)).toBe(3);
+    } finally {
+      await bridge.close();
+    }
+  });
+
   test('per-call timeoutMs is checked', async () => {
     const bridge = await testBridge({ maxThreads: 1 });
     try {
@@ -157,6 +207,14 @@ describe('defineTool', () => {
     [{ name: 'ok', run: 'nope' }, /run must be a function/],
     [{ name: 'ok', run: () => 0, timeoutMs: 0 }, /timeoutMs must be a positive number/],
     [{ name: 'ok', run: () => 0, idempotent: 'yes' }, /idempotent must be a boolean/],
+    [
+      { name: 'ok', run: () => 0, timeout: 5 },
+      /defineTool\(ok\)\.timeout is not an option \(did you mean timeoutMs\?\)/,
+    ],
+    [
+      { name: 'ok', run: () => 0, batch: { maxWait: 1 } },
+      /batch\.maxWait is not an option \(did you mean maxWaitMs\?\)/,
+    ],
   ])('rejects %j', (spec, message) => {
     expect(() => defineTool(spec as never)).toThrow(message);
   });
@@ -195,6 +253,53 @@ describe('close', () => {
       expect(await bridge.call('test.echo', 5)).toBe(5);
     }
     expect((await rejection(closed.call('test.noop'))).code).toBe('CLOSED');
+  });
+
+  test('close({ timeoutMs }) ends a call that never returns with CLOSED, and queued calls too', async () => {
+    const bridge = await testBridge({ maxThreads: 1 });
+    const hung = rejection(bridge.call('test.hang'));
+    const queued = rejection(bridge.call('test.echo', 1));
+    await bridge.close({ timeoutMs: 100 });
+    expect((await hung).code).toBe('CLOSED');
+    expect((await queued).code).toBe('CLOSED');
+    expect((await rejection(bridge.call('test.noop'))).code).toBe('CLOSED');
+    // A graceful close asked before or after resolves as well.
+    await bridge.close();
+  });
+
+  test('close({ timeoutMs }) that is not needed waits for the calls like close()', async () => {
+    const bridge = await testBridge({ maxThreads: 1 });
+    const pending = bridge.call('test.sleep', { ms: 50, value: 'done' });
+    await bridge.close({ timeoutMs: 60_000 });
+    expect(await pending).toBe('done');
+  });
+
+  test('destroy() stops at once: a graceful close() waiting on a hung call settles too', async () => {
+    const bridge = await testBridge({ maxThreads: 1 });
+    const hung = rejection(bridge.call('test.hang'));
+    const closing = bridge.close();
+    await bridge.destroy();
+    await closing;
+    expect((await hung).code).toBe('CLOSED');
+    await bridge.destroy(); // a second destroy is harmless
+  });
+
+  test('close options are checked', async () => {
+    const bridge = await testBridge({ maxThreads: 1 });
+    try {
+      expect((await rejection(bridge.close({ timeoutMs: -1 }))).code).toBe('INVALID_OPTIONS');
+      expect((await rejection(bridge.close({ timeout: 1 } as never))).message).toContain('did you mean timeoutMs?');
+      expect(await bridge.call('test.echo', 1)).toBe(1);
+    } finally {
+      await bridge.close();
+    }
+  });
+
+  test('recycle() then close() at once: both settle', async () => {
+    const bridge = await testBridge({ maxThreads: 2 });
+    const recycled = bridge.recycle();
+    await bridge.close();
+    await expect(recycled).resolves.toBeUndefined();
   });
 
   test('the process exits on its own after close()', async () => {

@@ -7,6 +7,7 @@ import {
   describeValue,
   type ToolBridgeError,
 } from '../errors.js';
+import { checkKnownKeys } from '../known-keys.js';
 import type { CallRunner, ChunkItem, Outcome } from '../runner.js';
 import type { StatsRecorder } from '../telemetry/stats.js';
 import type { ToolInfo } from '../tool.js';
@@ -68,6 +69,7 @@ export function checkBatchOptions(options: BatchOptions | undefined): BatchOptio
   if (options === null || typeof options !== 'object') {
     throw new InvalidOptionsError(`batch options must be an object, got ${describeValue(options)}`);
   }
+  checkKnownKeys('options', options, ['chunkSize', 'signal', 'onProgress']);
   const { chunkSize, signal, onProgress } = options;
   if (chunkSize !== undefined && (!Number.isSafeInteger(chunkSize) || chunkSize < 1)) {
     throw new InvalidOptionsError(`options.chunkSize must be a positive integer, got ${describeValue(chunkSize)}`);
@@ -126,6 +128,16 @@ export function runBatch(
           path: `calls[${index}]`,
         }),
       );
+    }
+    for (const key in call) {
+      if (key !== 'tool' && key !== 'args' && key !== 'timeoutMs' && Object.hasOwn(call, key)) {
+        const hint = key === 'timeout' ? ' (did you mean timeoutMs?)' : '';
+        return fail(
+          new InvalidOptionsError(
+            `calls[${index}].${key} is not a field of a call${hint}; known: tool, args, timeoutMs`,
+          ),
+        );
+      }
     }
     const info = ctx.registry.get(call.tool);
     if (info === undefined) return fail(new ToolNotFoundError(call.tool, [...ctx.registry.keys()]));

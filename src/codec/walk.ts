@@ -73,7 +73,7 @@ class Walker {
   fail(what: string): never {
     if (!this.#track) throw RETRY_WITH_PATH;
     const path = formatPath(this.#root, this.#keys);
-    throw new InvalidArgsError(`${path} is ${what}, which cannot be sent to a worker`, { path });
+    throw new InvalidArgsError(`${path} is ${what}, which cannot cross between threads`, { path });
   }
 
   walk(v: unknown): unknown {

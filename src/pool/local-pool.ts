@@ -108,6 +108,7 @@ export class LocalPool implements Dispatcher {
   #queueHead = 0;
   #refused = false;
   #closing = false;
+  #destroyed: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #lastRss = 0;
   readonly #recycles = new Map<RecycleReason, number>();
@@ -250,6 +251,7 @@ export class LocalPool implements Dispatcher {
   }
 
   async close(): Promise<void> {
+    if (this.#destroyed) return this.#destroyed;
     this.#closing = true;
     this.#stopTimers();
     this.#failQueued(() => new ClosedError());
@@ -263,11 +265,14 @@ export class LocalPool implements Dispatcher {
     );
   }
 
-  async destroy(): Promise<void> {
-    this.#closing = true;
-    this.#stopTimers();
-    this.#failQueued(() => new ClosedError());
-    await Promise.all(this.#slots.map((slot) => slot.piscina.destroy()));
+  destroy(): Promise<void> {
+    this.#destroyed ??= (async () => {
+      this.#closing = true;
+      this.#stopTimers();
+      this.#failQueued(() => new ClosedError());
+      await Promise.all(this.#slots.map((slot) => slot.piscina.destroy()));
+    })();
+    return this.#destroyed;
   }
 
   // --- dispatch ---
@@ -414,6 +419,8 @@ export class LocalPool implements Dispatcher {
 
   #onExit(slot: WorkerSlot, record: WorkerRecord, code: number): void {
     record.addCodecs(this.#exitedCodecs);
+    // Whoever waits for this worker to stop (a recycle) is told first, closing or not.
+    this.#exitWaiters.get(slot)?.forEach((resolve) => resolve());
     if (this.#closing) return;
     if (record.fate === undefined && !record.ready) {
       // It died while loading the tool modules: a start-up crash.
@@ -430,7 +437,6 @@ export class LocalPool implements Dispatcher {
       this.#count(record, 'crash');
     }
     this.#emitExit(record, code);
-    this.#exitWaiters.get(slot)?.forEach((resolve) => resolve());
     if (slot.gone) return;
     slot.adopt();
     if (slot.current === undefined) {
