@@ -11,7 +11,14 @@ import {
 import { MicroBatcher } from './batch/micro-batcher.js';
 import { hashArgs, loadHasher } from './cache/content-hash.js';
 import { ResultCache, type CacheStats } from './cache/result-cache.js';
-import { AbortedError, ClosedError, InvalidOptionsError, ToolNotFoundError, describeValue } from './errors.js';
+import {
+  AbortedError,
+  ClosedError,
+  InvalidOptionsError,
+  ToolNotFoundError,
+  describeValue,
+  isFailure,
+} from './errors.js';
 import {
   checkTimeout,
   resolveOptions,
@@ -75,6 +82,19 @@ export interface SlowCallEvent {
   phases?: CallTiming;
   /** The shape of its args, never their data: `{ x: Float64Array(1000000), k: number }`. */
   args: string;
+}
+
+/**
+ * Emits a bridge event. A listener is an observer: one that throws is reported as a process warning (code
+ * `TOOLBRIDGE_LISTENER`), and the call or the pool that raised the event goes on as if it had not.
+ */
+function emitSafely(events: EventEmitter, name: keyof BridgeEvents, event?: unknown): void {
+  try {
+    events.emit(name, event);
+  } catch (error) {
+    const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    process.emitWarning(`a '${name}' listener threw: ${detail}`, { code: 'TOOLBRIDGE_LISTENER' });
+  }
 }
 
 /** Checks a call's options: an object of known keys, a signal that is an AbortSignal, a boolean `cache`. */
@@ -293,7 +313,7 @@ class ToolBridge implements Bridge {
       const count = (failed: boolean) => ran || this.#stats.call(tool, performance.now() - start, failed);
       result.then(
         () => count(false),
-        () => count(true),
+        (error: unknown) => count(isFailure(error)),
       );
       return this.#track(result);
     }
@@ -344,7 +364,7 @@ class ToolBridge implements Bridge {
       ...(phases && phases.runMs >= 0 ? { phases: { ...phases } } : {}),
       args: shapeOf(args),
     };
-    this.#events.emit('slowCall', event);
+    emitSafely(this.#events, 'slowCall', event);
   }
 
   async batch<R = unknown>(calls: readonly BatchCall[], options?: BatchOptions): Promise<Array<BatchEntry<R>>> {
@@ -572,12 +592,12 @@ export async function createBridge(options?: BridgeOptions): Promise<Bridge> {
           msgpackThreshold: resolved.msgpackThreshold,
           ledger: ledger().memory,
         },
-        onDrain: () => events.emit('drain'),
+        onDrain: () => emitSafely(events, 'drain'),
         onRecycle: (event) => {
-          events.emit('recycle', event);
+          emitSafely(events, 'recycle', event);
           if (resolved.telemetry.enabled && workerRecycle.hasSubscribers) workerRecycle.publish(event);
         },
-        onWorkerExit: (event) => events.emit('workerExit', event),
+        onWorkerExit: (event) => emitSafely(events, 'workerExit', event),
       }),
     );
   }

@@ -185,6 +185,14 @@ export class QuotaExceededError extends ToolBridgeError {
   }
 }
 
+/**
+ * Whether an outcome counts against a tool's error rate and the bridge's health: every error but the
+ * caller's own abort (`ABORTED`), which says nothing of the tool or the pool.
+ */
+export function isFailure(error: unknown): boolean {
+  return error !== undefined && !(error instanceof ToolBridgeError && error.code === 'ABORTED');
+}
+
 /** Describes a value for an error message: its type and, when short, the value itself. */
 export function describeValue(value: unknown): string {
   if (value === null) return 'null';

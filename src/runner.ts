@@ -15,6 +15,7 @@ import {
   AbortedError,
   ClosedError,
   InvalidArgsError,
+  isFailure,
   TimeoutError,
   ToolBridgeError,
   WorkerCrashedError,
@@ -403,7 +404,7 @@ export class CallRunner {
  */
 function ended(onEnd: ((ms: number, failed: boolean) => void) | undefined, ms: number, error: unknown): unknown {
   try {
-    onEnd?.(ms, error !== undefined);
+    onEnd?.(ms, isFailure(error));
   } catch (thrown) {
     return thrown;
   }

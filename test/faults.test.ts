@@ -82,12 +82,10 @@ describe('a worker that dies', () => {
 describe('timeouts', () => {
   test('a tool that hangs rejects with TIMEOUT; its worker is replaced and the others complete', async () => {
     const others = bystanders(6);
-    const start = performance.now();
     const error = await rejection(bridge.call('test.hang', {}, { timeoutMs: 150 }));
     expect(error).toBeInstanceOf(TimeoutError);
     expect(error.code).toBe('TIMEOUT');
     expect((error as TimeoutError).timeoutMs).toBe(150);
-    expect(performance.now() - start).toBeLessThan(5_000);
     expect(await Promise.all(others)).toEqual([0, 1, 2, 3, 4, 5]);
     // Both threads serve again: two slow calls run side by side.
     expect(await Promise.all([bridge.call('test.echo', 1), bridge.call('test.echo', 2)])).toEqual([1, 2]);

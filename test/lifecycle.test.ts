@@ -35,7 +35,7 @@ async function lifeBridge(options: BridgeOptions = {}) {
 const who = (bridge: Bridge, args: { ms?: number; value?: unknown } = {}) => bridge.call<Who>('life.whoami', args);
 
 /** Waits until `check` passes, polling; fails after `ms`. */
-async function eventually(check: () => boolean, ms = 10_000): Promise<void> {
+async function eventually(check: () => boolean, ms = 20_000): Promise<void> {
   const until = performance.now() + ms;
   while (!check()) {
     if (performance.now() > until) throw new Error('condition not met in time');
@@ -291,8 +291,7 @@ describe('close', () => {
     const bridge = await createBridge({ maxThreads: 1, tools: [fixture('lifecycle-tools.js')], pools: { heavy: {} } });
     const error = await rejection(bridge.call('life.spin', { ms: 60_000 }, { timeoutMs: 50 }));
     expect(error.code).toBe('TIMEOUT');
-    const start = performance.now();
+    // It resolves: a hang would end the test at its time limit.
     await bridge.close();
-    expect(performance.now() - start).toBeLessThan(10_000);
   });
 });

@@ -62,7 +62,6 @@ describe('toolbridge/otel', () => {
       const spin = durations.find((p) => p.attributes.tool === 'tel.spin' && p.attributes.outcome === 'ok')!;
       expect(spin.value.count).toBe(3);
       expect(spin.value.sum).toBeGreaterThanOrEqual(0.009);
-      expect(spin.value.sum).toBeLessThan(10);
       expect(durations.find((p) => p.attributes.tool === 'tel.fails')!.attributes.outcome).toBe('error');
       const phases = (points('toolbridge.task.phase') as Array<DataPoint<Histogram>>)
         .filter((p) => p.attributes.tool === 'tel.spin')

@@ -31,13 +31,11 @@ describe('stats()', () => {
     for (let i = 0; i < 10; i++) await bridge.call('tel.spin', { ms: 20 });
     for (let i = 0; i < 10; i++) await bridge.call('tel.sleep', { ms: 60 });
     const spin = bridge.stats().tools['tel.spin']!;
-    // Tolerances are wide: the machine is shared and noisy; the order of magnitude is what is checked.
+    // Lower bounds only: a busy machine makes every phase longer, never shorter.
     expect(spin.run.p50).toBeGreaterThanOrEqual(19);
-    expect(spin.run.p50).toBeLessThan(200);
     expect(spin.latency.p50).toBeGreaterThanOrEqual(spin.run.p50);
     expect(spin.latency.mean).toBeGreaterThanOrEqual(spin.run.mean);
     expect(spin.codec.p50).toBeGreaterThan(0);
-    expect(spin.codec.p50).toBeLessThan(spin.run.p50);
     expect(spin.wait.p50).toBeGreaterThanOrEqual(0);
     const sleep = bridge.stats().tools['tel.sleep']!;
     expect(sleep.run.p50).toBeGreaterThanOrEqual(59);
@@ -166,8 +164,10 @@ describe('slow calls', () => {
     bridge.on('slowCall', (event) => slow.push(event));
     await bridge.call('tel.spin', { ms: 1 });
     await bridge.call('tel.spin', { ms: 80, data: new Float64Array(1000).fill(123.456), label: 'secret-label' });
-    expect(slow).toHaveLength(1);
-    const [event] = slow;
+    // Only calls past the threshold are reported (on a busy machine even the 1 ms call may be one of them).
+    for (const event of slow) expect(event.durationMs).toBeGreaterThan(40);
+    const event = slow.find((e) => e.args.includes('Float64Array'));
+    expect(event).toBeDefined();
     expect(event!.tool).toBe('tel.spin');
     expect(event!.durationMs).toBeGreaterThanOrEqual(79);
     expect(event!.phases!.runMs).toBeGreaterThanOrEqual(79);
@@ -176,17 +176,27 @@ describe('slow calls', () => {
     expect(JSON.stringify(event)).not.toContain('secret');
   });
 
-  test('a slowCall listener that throws fails that call with its error, and nothing else', async () => {
-    const bridge = await telBridge({ telemetry: { slowCallMs: 100 } });
-    const broken = new Error('listener broke');
-    bridge.on('slowCall', () => {
-      throw broken;
-    });
-    const fast = bridge.call('tel.spin', { ms: 1 });
-    await expect(bridge.call('tel.spin', { ms: 150 })).rejects.toBe(broken);
-    await expect(fast).resolves.toBe(1);
-    await expect(bridge.call('tel.spin', { ms: 2 })).resolves.toBe(2);
-    expect(bridge.stats().tools['tel.spin']).toMatchObject({ calls: 3, errors: 0 });
+  test('a slowCall listener that throws fails no call: its error is a process warning', async () => {
+    const bridge = await telBridge({ telemetry: { slowCallMs: 20 } });
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      bridge.on('slowCall', () => {
+        throw new Error('listener broke');
+      });
+      const fast = bridge.call('tel.spin', { ms: 1 });
+      await expect(bridge.call('tel.spin', { ms: 50 })).resolves.toBe(50);
+      await expect(fast).resolves.toBe(1);
+      await expect(bridge.call('tel.spin', { ms: 2 })).resolves.toBe(2);
+      expect(bridge.stats().tools['tel.spin']).toMatchObject({ calls: 3, errors: 0 });
+      await new Promise((resolve) => setImmediate(resolve));
+      const warning = warnings.find((w) => w.message.includes('listener broke'));
+      expect(warning).toMatchObject({ code: 'TOOLBRIDGE_LISTENER' });
+      expect(warning!.message).toContain("a 'slowCall' listener threw");
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 });
 
@@ -198,13 +208,14 @@ describe('health()', () => {
     });
     expect(bridge.health()).toEqual({ status: 'healthy', reasons: [] });
 
-    // p99 over budget (130 ms > 100 ms, and under twice it even on a busy machine): degraded.
+    // p99 over budget (130 ms > 100 ms): degraded, or unhealthy if a busy machine made it twice the budget.
     await bridge.call('tel.spin', { ms: 130 });
     let health = bridge.health();
-    expect(health.status).toBe('degraded');
-    expect(health.reasons).toEqual([
-      expect.objectContaining({ status: 'degraded', check: 'latency', subject: 'tel.spin', budget: 100 }),
-    ]);
+    expect(health.reasons).toEqual([expect.objectContaining({ check: 'latency', subject: 'tel.spin', budget: 100 })]);
+    const latency = health.reasons[0]!;
+    expect(latency.value).toBeGreaterThanOrEqual(130);
+    expect(latency.status).toBe(latency.value > 200 ? 'unhealthy' : 'degraded');
+    expect(health.status).toBe(latency.status);
 
     // Errors on 10 of 10 calls of a tool: five times the budget, so unhealthy.
     for (let i = 0; i < 10; i++) await rejection(bridge.call('tel.fails'));
@@ -224,6 +235,38 @@ describe('health()', () => {
 
     await bridge.close();
     expect(bridge.health().reasons).toContainEqual(expect.objectContaining({ status: 'unhealthy', check: 'closed' }));
+  });
+
+  test("a caller's own aborts are not errors: calls and a batch aborted leave health and error counts alone", async () => {
+    const bridge = await telBridge({ maxThreads: 1 });
+    for (let i = 0; i < 12; i++) {
+      const controller = new AbortController();
+      const call = bridge.call('tel.sleep', { ms: 10_000 }, { signal: controller.signal });
+      controller.abort();
+      expect((await rejection(call)).code).toBe('ABORTED');
+    }
+    const controller = new AbortController();
+    const batch = bridge.batch(
+      Array.from({ length: 40 }, () => ({ tool: 'tel.sleep', args: { ms: 10_000 } })),
+      { signal: controller.signal, chunkSize: 4 },
+    );
+    setTimeout(() => controller.abort(), 20);
+    const entries = await batch;
+    expect(entries.every((entry) => !entry.ok && entry.error.code === 'ABORTED')).toBe(true);
+    expect(bridge.stats().tools['tel.sleep']).toMatchObject({ errors: 0 });
+    expect(bridge.health()).toEqual({ status: 'healthy', reasons: [] });
+    // The pool serves on.
+    expect(await bridge.call('tel.spin', { ms: 1 })).toBe(1);
+  });
+
+  test('a throwing diagnostics_channel subscriber fails no call', async () => {
+    const script = fixture('throwing-subscriber.mjs').pathname;
+    const run = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: 60_000 });
+    expect(run.status, run.stderr).toBe(0);
+    const out = JSON.parse(run.stdout) as Record<string, unknown>;
+    expect(out).toMatchObject({ results: [25, 25, 25], failed: 'TOOL_NOT_FOUND', calls: 3, errors: 0 });
+    // Node reports each subscriber error on its own, outside the call.
+    expect(out.uncaught).toBeGreaterThan(0);
   });
 
   test('a worker heap near its limit is a heap reason', async () => {

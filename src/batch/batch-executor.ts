@@ -3,6 +3,7 @@ import {
   AbortedError,
   InvalidArgsError,
   InvalidOptionsError,
+  isFailure,
   ToolNotFoundError,
   describeValue,
   type ToolBridgeError,
@@ -214,7 +215,7 @@ export function runBatch(
             inFlight--;
             let errors = 0;
             outcomes.forEach((outcome, k) => {
-              if (!outcome.ok) errors++;
+              if (!outcome.ok && isFailure(outcome.error)) errors++;
               settle(indices[k]!, outcome);
             });
             ctx.stats.calls(group.info.name, outcomes.length, errors, performance.now() - started);

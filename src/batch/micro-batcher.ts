@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { AbortedError, TimeoutError, type ToolBridgeError } from '../errors.js';
+import { AbortedError, isFailure, TimeoutError, type ToolBridgeError } from '../errors.js';
 import type { CallRunner } from '../runner.js';
 import type { StatsRecorder } from '../telemetry/stats.js';
 import type { ToolInfo } from '../tool.js';
@@ -83,7 +83,7 @@ export class MicroBatcher {
       let errors = 0;
       outcomes.forEach((outcome, i) => {
         const waiting = chunk[i]!;
-        if (!outcome.ok) errors++;
+        if (!outcome.ok && isFailure(outcome.error)) errors++;
         if (waiting.settled) return;
         waiting.settled = true;
         waiting.cleanup();
@@ -102,7 +102,9 @@ export class MicroBatcher {
     const queued = this.#waiting.length;
     this.#waiting = this.#waiting.filter((w) => w !== waiting);
     // Still queued: it never reaches a chunk, so it is counted here (a chunk counts the calls it ran).
-    if (this.#waiting.length < queued) this.#stats.call(this.#info.name, performance.now() - waiting.start, true);
+    if (this.#waiting.length < queued) {
+      this.#stats.call(this.#info.name, performance.now() - waiting.start, isFailure(error));
+    }
     if (this.#waiting.length === 0 && this.#timer) {
       clearTimeout(this.#timer);
       this.#timer = undefined;

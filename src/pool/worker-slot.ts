@@ -32,7 +32,8 @@ export const RECYCLE_REASONS: readonly RecycleReason[] = Object.freeze([
 /** Why a worker left: a recycle reason, or `idle` (stopped above `minThreads` after `idleTimeoutMs`). */
 export type ExitReason = RecycleReason | 'idle';
 
-const RUNTIME_ENTRY = new URL('../../workers/runtime.js', import.meta.url).href;
+/** The worker file: a CommonJS shim that loads the ESM runtime (see workers/entry.cts for why). */
+const RUNTIME_ENTRY = new URL('../../workers/entry.cjs', import.meta.url).href;
 const MiB = 1024 * 1024;
 
 /** One worker thread of a slot, from its start to its exit. */
