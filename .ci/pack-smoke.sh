@@ -53,3 +53,24 @@ console.log(`packed package works: ${bridge.stats().tools['consumer.twice']?.cal
 TS
 npx tsc --strict --module nodenext --moduleResolution nodenext --target es2022 --types node main.ts
 node main.js
+
+# apache-arrow is a peer dependency: the app's own copy is the one toolbridge uses. The lowest version of
+# the range must work as well as the newest (the app above got the newest).
+lowest="$(node -p "require('$root/package.json').peerDependencies['apache-arrow'].match(/>=\s*([\d.]+)/)[1]")"
+npm install --no-audit --no-fund "apache-arrow@$lowest" >/dev/null
+cat > arrow.js <<'JS'
+import { readFileSync } from 'node:fs';
+import { tableFromArrays } from 'apache-arrow';
+import { createBridge, toShared } from 'toolbridge';
+
+const table = tableFromArrays({ k: Int32Array.from([1, 1, 2]), x: Float64Array.from([1, 2, 4]) });
+const bridge = await createBridge({ maxThreads: 1 });
+const grouped = await bridge.call('frame.groupby', { table, by: 'k', aggs: { x: 'sum' } });
+const described = await bridge.call('frame.describe', { table: toShared(table) });
+await bridge.close();
+const sums = [...grouped.getChild('x')];
+if (sums.join() !== '3,4' || described.x.max !== 4) throw new Error(`unexpected ${sums} ${JSON.stringify(described.x)}`);
+const { version } = JSON.parse(readFileSync(new URL('./node_modules/apache-arrow/package.json', import.meta.url)));
+console.log(`apache-arrow ${version} (lowest of the peer range) works: sums ${sums}`);
+JS
+node arrow.js

@@ -27,6 +27,7 @@ import {
   type ResolvedTelemetry,
 } from './options.js';
 import { checkKnownKeys } from './known-keys.js';
+import { loadingModule, refuseWhileLoading } from './loading-module.js';
 import { LocalPool, type RecycleEvent, type WorkerExitEvent } from './pool/local-pool.js';
 import { ledger, setCeiling } from './memory/ledger.js';
 import type { CodecCounts } from './codec/message.js';
@@ -576,6 +577,12 @@ class ToolBridge implements Bridge {
  * await bridge.close();
  */
 export async function createBridge(options?: BridgeOptions): Promise<Bridge> {
+  const loading = loadingModule();
+  if (loading !== undefined) {
+    const reason = `createBridge() was called while a toolbridge worker imported the tool module ${loading}: a tool module must not start a bridge (each worker would start workers of its own). Does a script pass its own URL in \`tools\`? Move its tools to a module of their own.`;
+    refuseWhileLoading(reason);
+    throw new InvalidOptionsError(reason);
+  }
   const resolved = resolveOptions(options);
   if (resolved.cache) await loadHasher();
   const events = new EventEmitter();

@@ -21,7 +21,7 @@ import {
   WorkerCrashedError,
 } from './errors.js';
 import { ledger } from './memory/ledger.js';
-import type { Dispatcher, SubmitOptions } from './pool/local-pool.js';
+import { DeadlinePassed, type Dispatcher, type SubmitOptions } from './pool/local-pool.js';
 import type { StatsRecorder } from './telemetry/stats.js';
 import type { ToolInfo } from './tool.js';
 
@@ -52,12 +52,6 @@ interface ChunkResult {
   v: unknown[];
   e?: Record<number, ErrorRecord>;
 }
-
-/**
- * How long a call that timed out or was aborted may keep its worker to stop on its own (a tool that
- * watches `ctx.signal`) before the worker is stopped and replaced.
- */
-const STOP_GRACE_MS = 50;
 
 /** Submit options of a call with neither a time limit nor a signal. */
 const NO_OPTIONS: SubmitOptions = Object.freeze({});
@@ -327,10 +321,11 @@ export class CallRunner {
       if (signal) signal.removeEventListener('abort', onAbort);
       settle(error, decoded);
     };
+    // The pool drops the call at once if it still waits, and stops its worker after a grace period if the
+    // call is still running then.
     const stop = (error: ToolBridgeError) => {
       finish(error);
-      const kill = setTimeout(() => stopper?.abort(error), STOP_GRACE_MS);
-      task.finally(() => clearTimeout(kill)).catch(() => undefined);
+      stopper?.abort(error);
     };
     const onAbort = () => {
       port?.postMessage('abort');
@@ -349,7 +344,9 @@ export class CallRunner {
 
     const task = this.#poolOf(info).submit(
       message,
-      stopper === undefined && transferList === undefined ? NO_OPTIONS : { signal: stopper?.signal, transferList },
+      stopper === undefined && transferList === undefined
+        ? NO_OPTIONS
+        : { signal: stopper?.signal, transferList, deadline: limited ? Date.now() + timeoutMs : 0 },
     );
     task.then(
       (reply) => {
@@ -380,7 +377,7 @@ export class CallRunner {
         }
         finish(undefined, decoded);
       },
-      (error: unknown) => finish(this.#dispatchError(tool, error)),
+      (error: unknown) => finish(this.#dispatchError(tool, error, timeoutMs)),
     );
     if (port) {
       const open = port;
@@ -388,8 +385,9 @@ export class CallRunner {
     }
   }
 
-  #dispatchError(tool: string, error: unknown): ToolBridgeError {
+  #dispatchError(tool: string, error: unknown, timeoutMs: number): ToolBridgeError {
     if (error instanceof ToolBridgeError) return error;
+    if (error instanceof DeadlinePassed) return new TimeoutError(tool, timeoutMs);
     if (error instanceof Error && error.name === 'DataCloneError') {
       return new InvalidArgsError(`args cannot cross between threads: ${error.message}`, { cause: error });
     }

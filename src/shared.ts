@@ -1,6 +1,7 @@
-import { Table } from 'apache-arrow';
+import type { Table } from 'apache-arrow';
 import { InvalidArgsError, describeValue } from './errors.js';
 import { shareTable } from './codec/arrow-frame.js';
+import { arrowTableKind, FOREIGN_TABLE, FOREIGN_TABLE_FIX } from './codec/arrow-table.js';
 import { allocateShared } from './memory/ledger.js';
 
 export type TypedArray =
@@ -90,7 +91,9 @@ export function isShared(view: ArrayBufferView): boolean {
 export function toShared<T extends TypedArray>(value: T): T;
 export function toShared<T extends Table>(value: T): T;
 export function toShared(value: TypedArray | Table): TypedArray | Table {
-  if (value instanceof Table) return shareTable(value);
+  const table = arrowTableKind(value);
+  if (table === 'foreign') throw new InvalidArgsError(`toShared: the value is ${FOREIGN_TABLE}: ${FOREIGN_TABLE_FIX}`);
+  if (table === 'own') return shareTable(value as Table);
   if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
     if (isShared(value)) return value;
     const Ctor = value.constructor as ViewOver;

@@ -100,6 +100,23 @@ describe('tool modules that fail', () => {
     expect(error.message).toContain('exits-on-load.js');
   });
 
+  test('a module that exports no tool rejects createBridge with TOOL_LOAD_FAILED naming it', async () => {
+    const error = await rejection(createBridge({ maxThreads: 1, tools: [fixture('no-tools.js')] }));
+    expect(error.code).toBe('TOOL_LOAD_FAILED');
+    expect(error.message).toContain('no-tools.js');
+    expect(error.message).toContain('exports no tool');
+  });
+
+  test('a script that passes its own URL as a tool module is refused at once, saying why', async () => {
+    const script = fileURLToPath(fixture('self-bridge.mjs'));
+    const { stdout } = await promisify(execFile)(process.execPath, [script], { timeout: 60_000 });
+    // The last line is the main thread's (the worker's own attempt prints too, before it).
+    const out = JSON.parse(stdout.trim().split('\n').at(-1)!) as { code: string; message: string };
+    expect(out.code).toBe('TOOL_LOAD_FAILED');
+    expect(out.message).toContain('self-bridge.mjs');
+    expect(out.message).toContain('must not start a bridge');
+  });
+
   test('a missing module rejects createBridge naming it', async () => {
     const error = await rejection(createBridge({ maxThreads: 1, tools: [fixture('no-such-module.js')] }));
     expect(error.code).toBe('TOOL_LOAD_FAILED');

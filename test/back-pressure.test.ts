@@ -57,6 +57,46 @@ describe('back-pressure', () => {
     }
   });
 
+  test('a call timed out or aborted in the queue leaves it at once: its place is free for the next call', async () => {
+    const bridge = await testBridge({ maxThreads: 1, maxQueue: 1 });
+    try {
+      const running = bridge.call('test.sleep', { ms: 300, value: 'first' });
+      expect((await rejection(bridge.call('test.echo', 1, { timeoutMs: 20 }))).code).toBe('TIMEOUT');
+      const controller = new AbortController();
+      const aborted = rejection(bridge.call('test.echo', 2, { signal: controller.signal }));
+      controller.abort();
+      expect((await aborted).code).toBe('ABORTED');
+      expect(bridge.stats().pools.default!.queued).toBe(0);
+      // Not QUEUE_FULL: neither call counts against maxQueue any more.
+      const next = bridge.call('test.echo', 3);
+      expect(await running).toBe('first');
+      expect(await next).toBe(3);
+    } finally {
+      await bridge.close();
+    }
+  });
+
+  test('a call whose deadline passes while it waits never starts, and no worker is stopped for it', async () => {
+    const bridge = await testBridge({ maxThreads: 1 });
+    try {
+      const exits: string[] = [];
+      bridge.on('workerExit', (event) => exits.push(event.reason));
+      const x = shared(Float64Array, 4);
+      // The worker is busy for at least 120 ms; the queued call's limit (100 ms) passes before it is free.
+      const running = bridge.call('test.sleep', { ms: 120, value: 'first' });
+      const late = await rejection(bridge.call('test.fill', { x, value: 7 }, { timeoutMs: 100 }));
+      expect(late.code).toBe('TIMEOUT');
+      expect((late as Error & { timeoutMs?: number }).timeoutMs).toBe(100);
+      expect(await running).toBe('first');
+      expect(await bridge.call('test.echo', 'after')).toBe('after');
+      expect([...x]).toEqual([0, 0, 0, 0]); // it never ran
+      expect(bridge.stats().recycles.byReason.timeout).toBe(0);
+      expect(exits).toEqual([]);
+    } finally {
+      await bridge.close();
+    }
+  });
+
   test('maxQueue is checked', async () => {
     const error = await rejection(testBridge({ maxQueue: -1 }));
     expect(error.message).toBe('options.maxQueue must be a non-negative integer, got -1 (number)');

@@ -108,8 +108,9 @@ describe('bridge.batch', () => {
   test('abort: finished calls keep their values, the rest are ABORTED', async () => {
     const controller = new AbortController();
     const calls = Array.from({ length: 40 }, (_, i) => ({ tool: 'batch.slow', args: { ms: 20, value: i } }));
-    const pending = bridge.batch(calls, { chunkSize: 1, signal: controller.signal });
-    setTimeout(() => controller.abort(new Error('enough')), 70);
+    // Aborted once three calls are done, however fast or slow the machine is.
+    const onProgress = ({ done }: { done: number }) => done >= 3 && controller.abort(new Error('enough'));
+    const pending = bridge.batch(calls, { chunkSize: 1, signal: controller.signal, onProgress });
     const entries = await pending;
     expect(entries).toHaveLength(40);
     const ok = entries.filter((e) => e.ok);
@@ -119,6 +120,14 @@ describe('bridge.batch', () => {
     expect(aborted.every((e) => !e.ok && e.error.code === 'ABORTED')).toBe(true);
     entries.forEach((e, i) => e.ok && expect(e.value).toBe(i));
     expect(await bridge.call('batch.add', 1)).toBe(2);
+  });
+
+  test('each call of a chunk has a ctx.signal of its own: listeners do not pile up', async () => {
+    const entries = await bridge.batch(
+      Array.from({ length: 30 }, () => ({ tool: 'batch.listeners' })),
+      { chunkSize: 30 },
+    );
+    expect(values(entries)).toEqual(Array.from({ length: 30 }, () => 1));
   });
 
   test('an already aborted signal aborts every call', async () => {

@@ -15,6 +15,7 @@ import {
   tableFromArrays,
   vectorFromArray,
 } from 'apache-arrow';
+import { tableFromArrays as tableFromArraysOfAnotherCopy } from 'apache-arrow-17';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { InvalidArgsError, isShared, shared, toShared, type Bridge } from 'toolbridge';
 import { rejection, testBridge } from './helpers.js';
@@ -225,6 +226,20 @@ describe('Arrow tables', () => {
     const { value, copied } = await measure(() => bridge.call<{ table: Table }>('test.echo', { table }));
     expect(copied).toBe(0);
     expect(value.table.getChild('v')!.toArray()).toEqual(Float64Array.from([3, 3, 3, 3]));
+  });
+});
+
+describe('a table from a second copy of apache-arrow (an app with another version installed)', () => {
+  test('is recognised and refused with INVALID_ARGS saying what to install, never sent as a plain object', async () => {
+    const table = tableFromArraysOfAnotherCopy({ x: Float64Array.from([1, 2, 3]) });
+    const error = await rejection(bridge.call('test.inspect', { table }));
+    expect(error).toBeInstanceOf(InvalidArgsError);
+    expect((error as InvalidArgsError).path).toBe('args.table');
+    expect(error.message).toContain('another copy of apache-arrow');
+    expect(error.message).toContain('npm ls apache-arrow');
+    expect(() => toShared(table as never)).toThrow(/another copy of apache-arrow/);
+    // The pool serves on.
+    expect(await bridge.call('test.echo', 1)).toBe(1);
   });
 });
 

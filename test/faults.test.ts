@@ -1,5 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { AbortedError, TimeoutError, ToolFailedError, WorkerCrashedError, createBridge, type Bridge } from 'toolbridge';
+import {
+  AbortedError,
+  InvalidArgsError,
+  TimeoutError,
+  ToolFailedError,
+  WorkerCrashedError,
+  createBridge,
+  type Bridge,
+} from 'toolbridge';
 import { fixture, rejection, testBridge } from './helpers.js';
 
 let bridge: Bridge;
@@ -52,6 +60,35 @@ describe('a tool that throws', () => {
     await Promise.all([1, 2, 3, 4].map(() => rejection(bridge.call('test.throws', { message: 'x' }))));
     const after = await Promise.all([bridge.call('test.threadId'), bridge.call('test.threadId')]);
     expect(new Set(after)).toEqual(new Set(before));
+  });
+});
+
+describe('values nested too deep to cross', () => {
+  const nested = (depth: number) => {
+    const root: Record<string, unknown> = {};
+    let node = root;
+    for (let i = 1; i < depth; i++) node = (node.c = {}) as Record<string, unknown>;
+    return root;
+  };
+
+  test('a result nested past 1000 levels is TOOL_FAILED at once, and its worker serves on', async () => {
+    expect(await bridge.call('test.deep', { depth: 1000 })).toBeTypeOf('object');
+    for (const depth of [1001, 5_000, 20_000]) {
+      const error = await rejection(bridge.call('test.deep', { depth }));
+      expect(error.code, String(depth)).toBe('TOOL_FAILED');
+      expect(error.message).toContain('nested deeper than 1000 levels');
+      expect(error.message).toContain('result.c.c');
+    }
+    expect(await bridge.call('test.echo', 'after')).toBe('after');
+  });
+
+  test('args nested past 1000 levels are INVALID_ARGS with a path', async () => {
+    for (const depth of [1001, 20_000]) {
+      const error = await rejection(bridge.call('test.echo', nested(depth)));
+      expect(error.code, String(depth)).toBe('INVALID_ARGS');
+      expect((error as InvalidArgsError).path).toMatch(/^args\.c\.c.*more levels/);
+    }
+    expect(await bridge.call('test.echo', nested(1000))).toEqual(nested(1000));
   });
 });
 

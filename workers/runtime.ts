@@ -32,6 +32,7 @@ import {
   type RuntimeConfig,
   type RuntimeNotice,
 } from '../src/runtime-protocol.js';
+import { loadingRefusal, setLoadingModule } from '../src/loading-module.js';
 import { toolsOfModule, type ToolContext, type ToolDefinition, type ToolInfo } from '../src/tool.js';
 import { builtinTools } from './tools/index.js';
 
@@ -72,10 +73,24 @@ async function load(): Promise<void> {
   for (const module of config.modules) {
     if (loadFailure) return;
     notify({ toolbridge: 'loading', threadId, module });
+    // While set, createBridge() refuses to start: a tool module that starts a bridge would have every
+    // worker start workers of its own (a script passing its own URL in `tools`, say).
+    setLoadingModule(module);
     try {
-      register(toolsOfModule((await import(module)) as Record<string, unknown>), module);
+      const tools = toolsOfModule((await import(module)) as Record<string, unknown>);
+      // Refused even if the module caught the error.
+      const refusal = loadingRefusal();
+      if (refusal !== undefined) throw new Error(refusal);
+      if (tools.length === 0) {
+        throw new Error(
+          'the module exports no tool: export the results of defineTool() (or a default export of a tool or an array of tools)',
+        );
+      }
+      register(tools, module);
     } catch (error) {
       loadFailure = { ...toErrorRecord(error), code: 'TOOL_LOAD_FAILED', module };
+    } finally {
+      setLoadingModule(undefined);
     }
   }
 }
@@ -127,15 +142,32 @@ class CallContext implements ToolContext {
   #timer: NodeJS.Timeout | undefined;
   #abortedByCaller = false;
 
+  /** The context of the call of a chunk now running, told when the chunk is aborted. */
+  current: CallContext | undefined;
+
   constructor(callId: number, tool: string, deadline: number, port: MessagePort | undefined) {
     this.callId = callId;
     this.tool = tool;
     this.#deadline = deadline;
     this.#port = port;
-    port?.once('message', () => {
-      this.#abortedByCaller = true;
-      this.#controller?.abort(new AbortedError(tool, 'aborted by the caller'));
-    });
+    port?.once('message', () => this.abortByCaller());
+  }
+
+  abortByCaller(): void {
+    this.#abortedByCaller = true;
+    this.#controller?.abort(new AbortedError(this.tool, 'aborted by the caller'));
+    this.current?.abortByCaller();
+  }
+
+  /**
+   * The context of one call of a chunk run call by call: a signal of its own (so a tool that listens to it
+   * adds one listener per call, not one per chunk to a shared signal) with the call's own deadline.
+   */
+  forCall(deadline: number): CallContext {
+    const ctx = new CallContext(this.callId, this.tool, deadline, undefined);
+    if (this.#abortedByCaller) ctx.abortByCaller();
+    this.current = ctx;
+    return ctx;
   }
 
   get signal(): AbortSignal {
@@ -241,11 +273,15 @@ async function runChunk(
           failEntry(i, new TimeoutError(tool.name, 0));
           continue;
         }
+        const callCtx = ctx.forCall(deadline);
         try {
-          const out = tool.run(list[i], ctx);
+          const out = tool.run(list[i], callCtx);
           values[i] = isThenable(out) ? await out : out;
         } catch (error) {
           failEntry(i, error);
+        } finally {
+          callCtx.dispose();
+          ctx.current = undefined;
         }
       }
     }

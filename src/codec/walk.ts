@@ -1,6 +1,7 @@
-import { Table } from 'apache-arrow';
+import type { Table } from 'apache-arrow';
 import { InvalidArgsError } from '../errors.js';
 import { encodeFrame, type FrameRef } from './arrow-frame.js';
+import { arrowTableKind, FOREIGN_TABLE, FOREIGN_TABLE_FIX } from './arrow-table.js';
 import { BufferTable } from './buffers.js';
 import { isDetached, type ViewRef } from './views.js';
 
@@ -9,6 +10,13 @@ import { isDetached, type ViewRef } from './views.js';
  * User objects may not use it.
  */
 export const REF_KEY = '__toolbridge_ref';
+
+/**
+ * Deepest nesting of containers a value may have. Past a few thousand levels the receiving thread cannot
+ * deserialize a structured clone (and the call would never settle), so a deeper value is refused where it
+ * is taken apart: `INVALID_ARGS` for args, `TOOL_FAILED` for a result.
+ */
+export const MAX_DEPTH = 1000;
 
 /** Typed arrays under this size that are not in shared memory travel inline, by structured clone. */
 export const INLINE_COPY_LIMIT = 16 * 1024;
@@ -30,6 +38,8 @@ export interface Parts {
 
 type Key = string | number;
 
+const SKIPPED = Symbol('skipped keys') as unknown as Key;
+
 const UNCLONEABLE: ReadonlyArray<[new (...args: never[]) => object, string]> = [
   [Promise, 'a Promise'],
   [WeakMap, 'a WeakMap'],
@@ -39,7 +49,13 @@ const UNCLONEABLE: ReadonlyArray<[new (...args: never[]) => object, string]> = [
 
 function formatPath(root: string, keys: readonly Key[]): string {
   let out = root;
-  for (const key of keys) {
+  // A path hundreds of levels deep is shown by its two ends.
+  const shown = keys.length > 16 ? [...keys.slice(0, 8), SKIPPED, ...keys.slice(-4)] : keys;
+  for (const key of shown) {
+    if (key === SKIPPED) {
+      out += `…(${keys.length - 12} more levels)…`;
+      continue;
+    }
     out +=
       typeof key === 'number' ? `[${key}]` : /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
   }
@@ -63,6 +79,7 @@ class Walker {
   readonly #keys: Key[] = [];
   readonly #track: boolean;
   #seen: Map<object, unknown> | undefined;
+  #depth = 0;
 
   constructor(buffers: BufferTable, root: string, track: boolean) {
     this.#buffers = buffers;
@@ -70,10 +87,11 @@ class Walker {
     this.#track = track;
   }
 
-  fail(what: string): never {
+  fail(what: string, fix?: string): never {
     if (!this.#track) throw RETRY_WITH_PATH;
     const path = formatPath(this.#root, this.#keys);
-    throw new InvalidArgsError(`${path} is ${what}, which cannot cross between threads`, { path });
+    const advice = fix === undefined ? '' : `: ${fix}`;
+    throw new InvalidArgsError(`${path} is ${what}, which cannot cross between threads${advice}`, { path });
   }
 
   walk(v: unknown): unknown {
@@ -110,12 +128,26 @@ class Walker {
     const seen = (this.#seen ??= new Map());
     if (seen.has(v)) return seen.get(v);
     if (ArrayBuffer.isView(v)) return this.walkView(v, seen);
-    if (v instanceof Table) {
-      const ref = { [REF_KEY]: ~(this.frames.push(encodeFrame(v, this.#buffers)) - 1) };
+    const table = arrowTableKind(v);
+    if (table === 'foreign') this.fail(FOREIGN_TABLE, FOREIGN_TABLE_FIX);
+    if (table === 'own') {
+      const ref = { [REF_KEY]: ~(this.frames.push(encodeFrame(v as Table, this.#buffers)) - 1) };
       seen.set(v, ref);
       return ref;
     }
     seen.set(v, v);
+    if (++this.#depth > MAX_DEPTH) this.fail(`nested deeper than ${MAX_DEPTH} levels`);
+    let out: unknown;
+    try {
+      out = this.walkContainer(v);
+    } finally {
+      this.#depth--;
+    }
+    if (out !== v) seen.set(v, out);
+    return out;
+  }
+
+  walkContainer(v: object): unknown {
     let out: unknown;
     if (Array.isArray(v)) out = this.walkArray(v);
     else if (v instanceof Map) out = this.walkMap(v);
@@ -134,7 +166,6 @@ class Walker {
       for (const [Ctor, what] of UNCLONEABLE) if (v instanceof Ctor) this.fail(what);
       out = this.walkRecord(v as Record<string, unknown>);
     }
-    if (out !== v) seen.set(v, out);
     return out;
   }
 

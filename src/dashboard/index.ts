@@ -9,11 +9,12 @@
  * console.log(dashboard.url); // http://127.0.0.1:9464/
  * await dashboard.close();
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Bridge } from '../bridge.js';
 import { InvalidOptionsError, describeValue } from '../errors.js';
+import { checkKnownKeys } from '../known-keys.js';
 import { dashboardPage } from './page.js';
 
 export interface DashboardOptions {
@@ -23,6 +24,20 @@ export interface DashboardOptions {
   host?: string;
   /** How often the page polls, in milliseconds. @default 1000 */
   intervalMs?: number;
+  /**
+   * A secret every request must carry, as `Authorization: Bearer <token>` or `?token=<token>` (open the page
+   * as `url + '?token=...'`). Required to listen beyond loopback, unless `allowUnauthenticated` is set.
+   */
+  token?: string;
+  /**
+   * Further `Host` header values to accept (`dashboard.example.com:9464`), when no `token` is set. By
+   * default only the loopback names and the bound address are: a page on another site that rebinds its
+   * DNS name to this machine cannot read the figures.
+   * @default []
+   */
+  allowedHosts?: readonly string[];
+  /** Listen beyond loopback without a `token`: anyone who reaches the port reads the figures. @default false */
+  allowUnauthenticated?: boolean;
 }
 
 export interface Dashboard {
@@ -38,8 +53,46 @@ const SECURITY_HEADERS = {
   'referrer-policy': 'no-referrer',
 };
 
+const OPTION_KEYS = [
+  'port',
+  'host',
+  'intervalMs',
+  'token',
+  'allowedHosts',
+  'allowUnauthenticated',
+] as const satisfies ReadonlyArray<keyof DashboardOptions>;
+
+const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '[::1]'];
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** The request carries the token, as a Bearer header or a `token` query parameter (compared in constant time). */
+function carriesToken(req: IncomingMessage, token: string): boolean {
+  const header = req.headers.authorization;
+  const given = header?.startsWith('Bearer ')
+    ? header.slice(7)
+    : new URL(req.url ?? '/', 'http://x').searchParams.get('token');
+  if (given === null || given === undefined) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
 export async function serveDashboard(bridge: Bridge, options: DashboardOptions = {}): Promise<Dashboard> {
-  const { port = 0, host = '127.0.0.1', intervalMs = 1000 } = options;
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidOptionsError(`serveDashboard: options must be an object, got ${describeValue(options)}`);
+  }
+  checkKnownKeys('serveDashboard options', options, OPTION_KEYS);
+  const {
+    port = 0,
+    host = '127.0.0.1',
+    intervalMs = 1000,
+    token,
+    allowedHosts = [],
+    allowUnauthenticated = false,
+  } = options;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new InvalidOptionsError(
       `serveDashboard: port must be an integer from 0 to 65535, got ${describeValue(port)}`,
@@ -50,6 +103,26 @@ export async function serveDashboard(bridge: Bridge, options: DashboardOptions =
   }
   if (typeof intervalMs !== 'number' || !(intervalMs >= 100)) {
     throw new InvalidOptionsError(`serveDashboard: intervalMs must be at least 100, got ${describeValue(intervalMs)}`);
+  }
+  if (token !== undefined && (typeof token !== 'string' || token.length < 16)) {
+    throw new InvalidOptionsError(
+      `serveDashboard: token must be a string of at least 16 characters, got ${typeof token === 'string' ? `${token.length} characters` : describeValue(token)}`,
+    );
+  }
+  if (!Array.isArray(allowedHosts) || !allowedHosts.every((h) => typeof h === 'string' && h !== '')) {
+    throw new InvalidOptionsError(
+      `serveDashboard: allowedHosts must be an array of host names, got ${describeValue(allowedHosts)}`,
+    );
+  }
+  if (typeof allowUnauthenticated !== 'boolean') {
+    throw new InvalidOptionsError(
+      `serveDashboard: allowUnauthenticated must be a boolean, got ${describeValue(allowUnauthenticated)}`,
+    );
+  }
+  if (!isLoopback(host) && token === undefined && !allowUnauthenticated) {
+    throw new InvalidOptionsError(
+      `serveDashboard: listening on ${host} (beyond loopback) needs a token, or allowUnauthenticated: true to let anyone who reaches the port read the figures`,
+    );
   }
 
   const send = (
@@ -70,7 +143,16 @@ export async function serveDashboard(bridge: Bridge, options: DashboardOptions =
   const json = (res: ServerResponse, status: number, value: unknown) =>
     send(res, status, 'application/json; charset=utf-8', JSON.stringify(value));
 
+  let hosts: ReadonlySet<string> = new Set();
   const handle = (req: IncomingMessage, res: ServerResponse) => {
+    if (token !== undefined) {
+      if (!carriesToken(req, token)) {
+        return send(res, 401, 'text/plain; charset=utf-8', 'Unauthorized\n', { 'www-authenticate': 'Bearer' });
+      }
+    } else if (!hosts.has((req.headers.host ?? '').toLowerCase())) {
+      // A DNS-rebinding page reaches this server under its own name: refused.
+      return send(res, 403, 'text/plain; charset=utf-8', 'Forbidden: unexpected Host header\n');
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       return send(res, 405, 'text/plain; charset=utf-8', 'Method Not Allowed\n', { allow: 'GET, HEAD' });
     }
@@ -115,6 +197,12 @@ export async function serveDashboard(bridge: Bridge, options: DashboardOptions =
   server.unref();
   const address = server.address() as AddressInfo;
   const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  hosts = new Set(
+    [...LOOPBACK_NAMES, shown, host.includes(':') && !host.startsWith('[') ? `[${host}]` : host]
+      .map((name) => `${name}:${address.port}`)
+      .concat(allowedHosts)
+      .map((name) => name.toLowerCase()),
+  );
   return {
     url: `http://${shown}:${address.port}/`,
     close: () =>

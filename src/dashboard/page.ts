@@ -153,7 +153,7 @@ function heapChart(workers) {
 
 async function poll() {
   try {
-    const [stats, health] = await Promise.all([fetch("stats").then((r) => r.json()), fetch("health").then((r) => r.json())]);
+    const [stats, health] = await Promise.all([fetch("stats" + location.search).then((r) => r.json()), fetch("health" + location.search).then((r) => r.json())]);
     history.push({ t: Date.now(), stats });
     if (history.length > KEEP) history.shift();
     const badge = document.getElementById("health");

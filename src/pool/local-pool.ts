@@ -13,8 +13,13 @@ export type { ExitReason, RecycleReason } from './worker-slot.js';
 
 /** Options of one submitted call. */
 export interface SubmitOptions {
-  /** Aborting it removes the call from the queue, or stops the worker running it. */
+  /**
+   * Aborting it (the call's time limit passed, or its caller aborted) removes the call from the queue at
+   * once; a call already running has {@link STOP_GRACE_MS} to end on its own before its worker is stopped.
+   */
   signal?: AbortSignal;
+  /** `Date.now()` past which the call must not start (0 for none): a queued call past it is never run. */
+  deadline?: number;
   /** Ports to hand to the worker with the call. */
   transferList?: MessagePort[];
 }
@@ -85,6 +90,15 @@ const BACKOFF_MAX_MS = 10_000;
 const RSS_SAMPLE_MS = 20;
 const MiB = 1024 * 1024;
 
+/**
+ * How long a call that timed out or was aborted while running may keep its worker to stop on its own (a
+ * tool that watches `ctx.signal`) before the worker is stopped and replaced.
+ */
+export const STOP_GRACE_MS = 50;
+
+/** Rejects a queued call whose deadline passed before a worker was free: it never started. */
+export class DeadlinePassed extends Error {}
+
 interface Job {
   message: WireMessage;
   options: SubmitOptions;
@@ -106,6 +120,8 @@ export class LocalPool implements Dispatcher {
   readonly #slots: WorkerSlot[] = [];
   readonly #queue: Job[] = [];
   #queueHead = 0;
+  /** Calls in the queue still waiting (neither handed to a worker, nor cancelled, nor failed). */
+  #waiting = 0;
   #refused = false;
   #closing = false;
   #destroyed: Promise<void> | undefined;
@@ -178,6 +194,7 @@ export class LocalPool implements Dispatcher {
     return new Promise<WireMessage>((resolve, reject) => {
       const job: Job = { message, options, resolve, reject, done: false };
       this.#queue.push(job);
+      this.#waiting++;
       options.signal?.addEventListener('abort', () => this.#cancel(job), { once: true });
       this.#grow();
     });
@@ -278,7 +295,7 @@ export class LocalPool implements Dispatcher {
   // --- dispatch ---
 
   #queued(): number {
-    return this.#queue.length - this.#queueHead;
+    return this.#waiting;
   }
 
   /** What `maxHeapMb` (or, without it, `hardHeapMb` or V8's own limit) allows a worker's heap. */
@@ -297,14 +314,28 @@ export class LocalPool implements Dispatcher {
     slot.busy = true;
     slot.taskStart = performance.now();
     const record = slot.current!;
-    const task = slot.piscina.run(
-      message,
-      options as Parameters<WorkerSlot['piscina']['run']>[1],
-    ) as Promise<WireMessage>;
+    // The caller's signal stops this worker only if the call is still running after the grace period.
+    let stop: AbortController | undefined;
+    let grace: NodeJS.Timeout | undefined;
+    const onAbort = () => (grace = setTimeout(() => stop!.abort(), STOP_GRACE_MS));
+    if (options.signal) {
+      stop = new AbortController();
+      options.signal.addEventListener('abort', onAbort, { once: true });
+    }
+    const task = slot.piscina.run(message, {
+      signal: stop?.signal,
+      transferList: options.transferList,
+    } as Parameters<WorkerSlot['piscina']['run']>[1]) as Promise<WireMessage>;
     slot.task = task.then(
       () => this.#taskDone(slot, record, undefined),
-      () => this.#taskDone(slot, record, options.signal),
+      () => this.#taskDone(slot, record, stop?.signal),
     );
+    if (stop) {
+      slot.task.finally(() => {
+        clearTimeout(grace);
+        options.signal!.removeEventListener('abort', onAbort);
+      });
+    }
     return task;
   }
 
@@ -333,7 +364,11 @@ export class LocalPool implements Dispatcher {
         const slot = this.#idleSlot();
         if (slot === undefined) break;
         job.done = true;
-        this.#run(slot, job.message, job.options).then(job.resolve, job.reject);
+        this.#waiting--;
+        const { deadline } = job.options;
+        // A call whose time ran out while it waited never starts (its caller is told TIMEOUT).
+        if (deadline && Date.now() >= deadline) job.reject(new DeadlinePassed());
+        else this.#run(slot, job.message, job.options).then(job.resolve, job.reject);
       }
       this.#queue[this.#queueHead++] = undefined as never;
     }
@@ -353,6 +388,7 @@ export class LocalPool implements Dispatcher {
   #cancel(job: Job): void {
     if (job.done) return;
     job.done = true;
+    this.#waiting--;
     job.reject(new ToolBridgeError('ABORTED', 'The call was stopped while it waited for a worker'));
     this.#pump();
   }
@@ -366,6 +402,7 @@ export class LocalPool implements Dispatcher {
     }
     this.#queue.length = 0;
     this.#queueHead = 0;
+    this.#waiting = 0;
   }
 
   // --- workers ---
@@ -379,14 +416,14 @@ export class LocalPool implements Dispatcher {
       serving++;
       if (slot.current?.ready !== true) starting++;
     }
-    if (serving < this.#options.pool.maxThreads && this.#queue.length - this.#queueHead > starting) this.#addSlot();
+    if (serving < this.#options.pool.maxThreads && this.#waiting > starting) this.#addSlot();
   }
 
   /** Keeps at least `minThreads` workers that are not draining. */
   #fill(): void {
     let serving = this.#slots.filter((slot) => slot.draining === undefined && !slot.gone).length;
     while (serving++ < this.#options.pool.minThreads) this.#addSlot();
-    if (this.#queue.length > this.#queueHead) this.#grow();
+    if (this.#waiting > 0) this.#grow();
   }
 
   #addSlot(): void {
@@ -503,12 +540,7 @@ export class LocalPool implements Dispatcher {
         continue;
       }
       if (memory.maxHeapMb !== Infinity && slot.busy) this.#readLiveHeap(slot, record);
-      if (
-        !slot.busy &&
-        serving > minThreads &&
-        now - slot.idleSince >= idleTimeoutMs &&
-        this.#queueHead === this.#queue.length
-      ) {
+      if (!slot.busy && serving > minThreads && now - slot.idleSince >= idleTimeoutMs && this.#waiting === 0) {
         serving--;
         slot.draining = 'idle';
         this.#retire(slot);
