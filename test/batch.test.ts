@@ -146,6 +146,23 @@ describe('bridge.batch', () => {
       { chunkSize: 1 },
     );
     expect(values(entries)).toEqual(['fast', 'TIMEOUT']);
+    const timedOut = entries[1]!;
+    expect(!timedOut.ok && timedOut.error).toMatchObject({ timeoutMs: 100 });
+    expect(!timedOut.ok && timedOut.error.message).toContain('did not finish within 100 ms');
+  });
+
+  test('a chunk stopped at its deadline tells each call the limit it set, not the time left', async () => {
+    const entries = await bridge.batch(
+      [
+        { tool: 'batch.slow', args: { ms: 2_000, value: 'a' }, timeoutMs: 50 },
+        { tool: 'batch.slow', args: { ms: 2_000, value: 'b' }, timeoutMs: 60 },
+      ],
+      { chunkSize: 2 },
+    );
+    expect(values(entries)).toEqual(['TIMEOUT', 'TIMEOUT']);
+    const limits = entries.map((entry) => (entry.ok ? undefined : (entry.error as { timeoutMs?: number }).timeoutMs));
+    expect(limits).toEqual([50, 60]);
+    expect(await bridge.call('batch.add', 1)).toBe(2);
   });
 
   test('a crash fails only its chunk with WORKER_CRASHED', async () => {
