@@ -124,6 +124,27 @@ describe('memory.maxSharedMb', () => {
     expect(held.length).toBe(80 * 131_072);
   });
 
+  test('the ceiling holds with more than 65,536 buffers alive: every one is counted', async () => {
+    await collectedTo(0);
+    // 1 KiB buffers, kept alive: the 96 MiB ceiling is reached after about 98,000 of them.
+    const held: Uint8Array[] = [];
+    let error: unknown;
+    try {
+      for (let i = 0; i < 150_000; i++) held.push(shared(Uint8Array, 1024));
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(QuotaExceededError);
+    expect(held.length).toBeGreaterThan(65_536);
+    expect(held.length).toBeLessThanOrEqual(QUOTA_MB * 1024);
+    expect(sharedMb()).toBeGreaterThan(QUOTA_MB - 1);
+    // A worker still reads the newest of them through the grown ledger.
+    const last = held.at(-1)!.fill(3);
+    expect(await bridge.call('mem.sum', { x: last })).toBe(3 * 1024);
+    held.length = 0;
+    await collectedTo(0);
+  });
+
   test('closing the bridge lifts its ceiling', async () => {
     const other = await createBridge({ maxThreads: 1, memory: { maxSharedMb: 1 } });
     expect(() => shared(Float64Array, 2 * 131_072)).toThrow(QuotaExceededError);

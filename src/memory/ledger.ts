@@ -13,11 +13,25 @@
  */
 import { QuotaExceededError } from '../errors.js';
 
-/** Entries: buffers alive at once that the ledger can track (more are allocated, uncounted). */
-const CAPACITY = 1 << 16;
-/** Header: [0] bytes in use, [1] ceiling in bytes (0 for none), [2] free entries. */
-const HEADER = 3;
+/**
+ * Entries: buffers alive at once that the ledger tracks. It starts with {@link FIRST_CAPACITY} and doubles
+ * when full (its memory is a growable SharedArrayBuffer, which every thread sees grow) up to
+ * {@link MAX_CAPACITY}; past that an allocation is refused with QUOTA_EXCEEDED rather than left uncounted.
+ */
+const FIRST_CAPACITY = 1 << 16;
+export const MAX_CAPACITY = 1 << 22;
+/** Header: [0] bytes in use, [1] ceiling in bytes (0 for none), [2] free entries, [3] capacity. */
+const HEADER = 4;
 const MiB = 1024 * 1024;
+
+/** A SharedArrayBuffer that can grow in place (ES2024; Node >= 20), seen grown by every thread. */
+interface GrowableSharedArrayBuffer extends SharedArrayBuffer {
+  grow(byteLength: number): void;
+}
+const GrowableSharedArrayBuffer = SharedArrayBuffer as unknown as new (
+  byteLength: number,
+  options: { maxByteLength: number },
+) => GrowableSharedArrayBuffer;
 
 /** The shared part of a ledger: passed to every worker. */
 export interface LedgerMemory {
@@ -46,20 +60,29 @@ class Ledger {
   constructor(memory?: LedgerMemory) {
     this.memory = memory ?? {
       header: new SharedArrayBuffer(HEADER * 8),
-      holders: new SharedArrayBuffer(CAPACITY * 4),
-      sizes: new SharedArrayBuffer(CAPACITY * 8),
+      holders: new GrowableSharedArrayBuffer(FIRST_CAPACITY * 4, { maxByteLength: MAX_CAPACITY * 4 }),
+      sizes: new GrowableSharedArrayBuffer(FIRST_CAPACITY * 8, { maxByteLength: MAX_CAPACITY * 8 }),
     };
+    // Views without a length follow the buffers as they grow, in every thread.
     this.#header = new BigInt64Array(this.memory.header);
     this.#holders = new Int32Array(this.memory.holders);
     this.#sizes = new BigInt64Array(this.memory.sizes);
-    if (memory === undefined) Atomics.store(this.#header, 2, BigInt(CAPACITY));
+    if (memory === undefined) {
+      Atomics.store(this.#header, 2, BigInt(FIRST_CAPACITY));
+      Atomics.store(this.#header, 3, BigInt(FIRST_CAPACITY));
+    }
   }
 
   /** Makes this thread keep a count of its handles in shared memory; returns that memory for the pool. */
   trackHandles(): SharedArrayBuffer {
-    const held = new SharedArrayBuffer(CAPACITY);
+    const held = new GrowableSharedArrayBuffer(this.#holders.length, { maxByteLength: MAX_CAPACITY });
     this.#held = new Uint8Array(held);
     return held;
+  }
+
+  /** Entries the ledger has now (it grows when full). */
+  get capacity(): number {
+    return this.#holders.length;
   }
 
   get bytesInUse(): number {
@@ -96,9 +119,11 @@ class Ledger {
     }
     const id = this.#claim();
     if (id < 0) {
-      // The ledger is full: the buffer lives uncounted.
+      // Millions of buffers alive at once: refused, rather than left uncounted (which would bypass the quota).
       Atomics.sub(this.#header, 0, size);
-      return buffer;
+      throw new QuotaExceededError(
+        `Shared memory quota exceeded: more than ${MAX_CAPACITY} toolbridge shared buffers are alive at once; release some (or share one larger buffer)`,
+      );
     }
     Atomics.store(this.#sizes, id, size);
     this.#adopt(buffer, id);
@@ -161,7 +186,11 @@ class Ledger {
   #adopt(buffer: SharedArrayBuffer, id: number): void {
     this.#ids.set(buffer, id);
     this.#finalizer.register(buffer, id, buffer);
-    if (this.#held) this.#held[id]!++;
+    const held = this.#held;
+    if (held) {
+      if (id >= held.length) (held.buffer as GrowableSharedArrayBuffer).grow(this.#holders.length);
+      held[id]!++;
+    }
   }
 
   #dropHandle(id: number): void {
@@ -175,18 +204,36 @@ class Ledger {
    * the garbage collector releases them can fill it).
    */
   #claim(): number {
-    if (Atomics.sub(this.#header, 2, 1n) <= 0n) {
+    while (Atomics.sub(this.#header, 2, 1n) <= 0n) {
       Atomics.add(this.#header, 2, 1n);
-      return -1;
+      if (!this.#grow()) return -1;
     }
     // A release frees its entry before it counts it, so a taken count always has an entry: find it.
     for (let n = 0; ; n++) {
-      const id = (this.#hint + n) % CAPACITY;
+      const capacity = this.#holders.length;
+      const id = (this.#hint + n) % capacity;
       if (Atomics.compareExchange(this.#holders, id, 0, 1) === 0) {
-        this.#hint = (id + 1) % CAPACITY;
+        this.#hint = (id + 1) % capacity;
         return id;
       }
     }
+  }
+
+  /**
+   * Doubles the ledger, once, whichever thread finds it full first (the others see the new entries when
+   * the free count says they exist). False when it is at {@link MAX_CAPACITY}.
+   */
+  #grow(): boolean {
+    const capacity = Atomics.load(this.#header, 3);
+    if (capacity >= BigInt(MAX_CAPACITY)) return false;
+    const doubled = capacity * 2n;
+    if (Atomics.compareExchange(this.#header, 3, capacity, doubled) === capacity) {
+      (this.memory.sizes as GrowableSharedArrayBuffer).grow(Number(doubled) * 8);
+      (this.memory.holders as GrowableSharedArrayBuffer).grow(Number(doubled) * 4);
+      // Only now are the new entries there to be claimed.
+      Atomics.add(this.#header, 2, capacity);
+    }
+    return true;
   }
 }
 
