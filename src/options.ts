@@ -112,8 +112,18 @@ export interface ResolvedTelemetry {
 
 /** When a worker is recycled: replaced by a fresh one, gracefully (it finishes what it holds first). */
 export interface MemoryOptions {
-  /** Recycle a worker whose V8 heap in use passes this many MiB (sampled after tasks, at most every ms). */
+  /**
+   * Recycle a worker whose V8 heap in use passes this many MiB (sampled after tasks, at most every ms).
+   * Typed arrays and ArrayBuffers keep their data outside the heap: a tool that leaks them is caught by
+   * `maxExternalMb` (or `maxRssMb`), not by this.
+   */
   maxHeapMb?: number;
+  /**
+   * Recycle a worker whose memory outside its V8 heap passes this many MiB: the ArrayBuffers, typed arrays
+   * and shared memory it allocated itself (`v8.getHeapStatistics().external_memory` in the worker), sampled
+   * with the heap. Shared memory other threads passed to it is not counted.
+   */
+  maxExternalMb?: number;
   /** Recycle a worker after it has run this many tasks. */
   maxTasksPerWorker?: number;
   /** Recycle a worker this many milliseconds after it started. */
@@ -157,6 +167,7 @@ export interface PoolOptions {
 
 export interface ResolvedMemory {
   readonly maxHeapMb: number;
+  readonly maxExternalMb: number;
   readonly maxTasksPerWorker: number;
   readonly maxWorkerAgeMs: number;
   readonly maxRssMb: number;
@@ -200,6 +211,7 @@ const BRIDGE_KEYS = [
 ] as const satisfies ReadonlyArray<keyof BridgeOptions>;
 const MEMORY_KEYS = [
   'maxHeapMb',
+  'maxExternalMb',
   'maxTasksPerWorker',
   'maxWorkerAgeMs',
   'maxRssMb',
@@ -266,6 +278,7 @@ function resolveMemory(prefix: string, memory: MemoryOptions | undefined, base?:
   const hardHeapMb = pick('hardHeapMb', undefined);
   return Object.freeze({
     maxHeapMb: checkLimit(`${prefix}.maxHeapMb`, pick('maxHeapMb', Infinity)),
+    maxExternalMb: checkLimit(`${prefix}.maxExternalMb`, pick('maxExternalMb', Infinity)),
     maxTasksPerWorker: checkLimit(`${prefix}.maxTasksPerWorker`, pick('maxTasksPerWorker', Infinity)),
     maxWorkerAgeMs: checkLimit(`${prefix}.maxWorkerAgeMs`, pick('maxWorkerAgeMs', Infinity)),
     maxRssMb: checkLimit(`${prefix}.maxRssMb`, pick('maxRssMb', Infinity)),

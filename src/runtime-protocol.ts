@@ -46,7 +46,9 @@ export const GAUGE_MSGPACK = 4;
 export const GAUGE_COPIED = 5;
 /** The worker's V8 heap limit (`heap_size_limit`, bytes), written at start. */
 export const GAUGE_HEAP_LIMIT = 6;
-export const GAUGE_COUNT = 7;
+/** Memory the worker's isolate holds outside its V8 heap (`external_memory`: its ArrayBuffers), bytes. */
+export const GAUGE_EXTERNAL = 7;
+export const GAUGE_COUNT = 8;
 
 export const BUILTIN_MODULE = 'toolbridge:builtin';
 

@@ -61,7 +61,16 @@ describe('recycling past a threshold', () => {
     ]);
     const { recycles: counted } = bridge.stats();
     expect(counted.total).toBe(2);
-    expect(counted.byReason).toEqual({ heap: 0, tasks: 2, age: 0, rss: 0, manual: 0, crash: 0, timeout: 0 });
+    expect(counted.byReason).toEqual({
+      heap: 0,
+      external: 0,
+      tasks: 2,
+      age: 0,
+      rss: 0,
+      manual: 0,
+      crash: 0,
+      timeout: 0,
+    });
   });
 
   test('maxHeapMb: a worker whose heap passes it is recycled, reporting its heap; every call succeeds', async () => {
@@ -78,6 +87,18 @@ describe('recycling past a threshold', () => {
       expect(event.heapMb).toBeGreaterThan(40);
     }
     expect(bridge.stats().recycles.byReason.heap).toBe(recycles.length);
+  });
+
+  test('maxExternalMb: a typed-array leak, which maxHeapMb cannot see, recycles its worker', async () => {
+    const { bridge, recycles } = await lifeBridge({ memory: { maxHeapMb: 200, maxExternalMb: 40 } });
+    const values: unknown[] = [];
+    for (let i = 0; i < 20; i++) values.push(await bridge.call('life.leakTyped', { mb: 8, value: i }));
+    expect(values).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect(recycles.length).toBeGreaterThanOrEqual(1);
+    expect(recycles.every((event) => event.reason === 'external')).toBe(true);
+    const { byReason } = bridge.stats().recycles;
+    expect(byReason).toMatchObject({ external: recycles.length, heap: 0 });
+    for (const worker of bridge.stats().memory.workers) expect(worker.externalMb).toBeLessThan(100);
   });
 
   test('maxWorkerAgeMs: a worker older than that is recycled by the periodic check', async () => {

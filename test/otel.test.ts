@@ -55,7 +55,7 @@ describe('toolbridge/otel', () => {
       const threads = points('toolbridge.pool.threads');
       expect(threads.map((p) => [p.attributes.pool, p.value])).toEqual([['default', 2]]);
       expect(points('toolbridge.worker.heap')).toHaveLength(2);
-      expect(points('toolbridge.worker.recycles')).toHaveLength(7);
+      expect(points('toolbridge.worker.recycles')).toHaveLength(8);
 
       // Durations are recorded as calls end: three spins (seconds), and the failed call as an error.
       const durations = points('toolbridge.call.duration') as Array<DataPoint<Histogram>>;

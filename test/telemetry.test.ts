@@ -332,7 +332,7 @@ describe('metrics()', () => {
       expect(sample('toolbridge_pool_threads', { pool: 'default' })!.value).toBe('2');
       expect(Number(sample('toolbridge_process_resident_memory_bytes', {})!.value)).toBeGreaterThan(0);
       expect(family('toolbridge_worker_heap_bytes').metrics).toHaveLength(2);
-      expect(family('toolbridge_worker_recycles_total').metrics).toHaveLength(7);
+      expect(family('toolbridge_worker_recycles_total').metrics).toHaveLength(8);
 
       // One tool's duration histogram: cumulative buckets ending at the call count, none under 1 ms.
       const lines = text.split('\n');

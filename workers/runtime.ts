@@ -24,6 +24,7 @@ import {
   GAUGE_CLONE,
   GAUGE_COPIED,
   GAUGE_COUNT,
+  GAUGE_EXTERNAL,
   GAUGE_HEAP,
   GAUGE_HEAP_LIMIT,
   GAUGE_MSGPACK,
@@ -119,7 +120,9 @@ const sampleHeap = (): void => {
   const now = performance.now();
   if (now - heapSampledAt < HEAP_SAMPLE_MS) return;
   heapSampledAt = now;
-  gauges[GAUGE_HEAP] = getHeapStatistics().used_heap_size;
+  const heap = getHeapStatistics();
+  gauges[GAUGE_HEAP] = heap.used_heap_size;
+  gauges[GAUGE_EXTERNAL] = heap.external_memory;
 };
 sampleHeap();
 gauges[GAUGE_HEAP_LIMIT] = getHeapStatistics().heap_size_limit;

@@ -63,6 +63,8 @@ export interface WorkerStats {
   readonly id: number;
   readonly pool: string;
   readonly heapMb: number;
+  /** Its memory outside the V8 heap (ArrayBuffers and typed arrays it allocated), in MiB, as last sampled. */
+  readonly externalMb: number;
   readonly tasks: number;
   readonly ageMs: number;
   /** `starting` while it loads its tools, `draining` once marked for recycling. */
@@ -258,6 +260,7 @@ export class LocalPool implements Dispatcher {
         id: record.threadId,
         pool: this.#name,
         heapMb: round(record.heapMb),
+        externalMb: round(record.externalMb),
         tasks: record.tasks,
         ageMs: Math.round(record.ageMs(now)),
         heapLimitMb: round(this.#heapLimitMb(record)),
@@ -524,6 +527,7 @@ export class LocalPool implements Dispatcher {
     const { memory } = this.#options.pool;
     if (record.tasks >= memory.maxTasksPerWorker) return this.#recycle(slot, 'tasks');
     if (record.heapMb > memory.maxHeapMb) return this.#recycle(slot, 'heap');
+    if (record.externalMb > memory.maxExternalMb) return this.#recycle(slot, 'external');
     if (memory.maxRssMb !== Infinity && performance.now() - this.#lastRss >= RSS_SAMPLE_MS) this.#checkRss();
   }
 

@@ -8,6 +8,7 @@ import {
   GAUGE_CLONE,
   GAUGE_COPIED,
   GAUGE_HEAP,
+  GAUGE_EXTERNAL,
   GAUGE_HEAP_LIMIT,
   GAUGE_MSGPACK,
   GAUGE_SHARED,
@@ -17,10 +18,11 @@ import {
 } from '../runtime-protocol.js';
 
 /** Why a worker was replaced. */
-export type RecycleReason = 'heap' | 'tasks' | 'age' | 'rss' | 'manual' | 'crash' | 'timeout';
+export type RecycleReason = 'heap' | 'external' | 'tasks' | 'age' | 'rss' | 'manual' | 'crash' | 'timeout';
 
 export const RECYCLE_REASONS: readonly RecycleReason[] = Object.freeze([
   'heap',
+  'external',
   'tasks',
   'age',
   'rss',
@@ -87,6 +89,11 @@ export class WorkerRecord {
   get heapMb(): number {
     const sampled = this.#gauges?.[GAUGE_HEAP] ?? 0;
     return Math.max(sampled, this.liveHeap ?? 0) / MiB;
+  }
+
+  /** Memory outside its V8 heap in MiB (its own ArrayBuffers and typed arrays), as last sampled. */
+  get externalMb(): number {
+    return (this.#gauges?.[GAUGE_EXTERNAL] ?? 0) / MiB;
   }
 
   ageMs(now = performance.now()): number {
