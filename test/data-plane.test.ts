@@ -243,6 +243,69 @@ describe('a table from a second copy of apache-arrow (an app with another versio
   });
 });
 
+describe('odd values', () => {
+  test('a subclass of a typed array crosses as its built-in type, with its values, both ways', async () => {
+    class Vec extends Float64Array {}
+    const big = new Vec(4096).fill(2.5);
+    const small = new Vec(4).fill(1.5);
+    const inShared = Object.setPrototypeOf(shared(Float64Array, 3).fill(4), Vec.prototype) as Float64Array;
+    const seen = (await bridge.call('test.inspect', { big, small, inShared })) as Record<string, { type: string }>;
+    expect(Object.values(seen).map((s) => s.type)).toEqual(['Float64Array', 'Float64Array', 'Float64Array']);
+    const echoed = await bridge.call<{ big: Float64Array }>('test.echo', { big });
+    expect(echoed.big).toBeInstanceOf(Float64Array);
+    expect([...echoed.big.subarray(0, 2)]).toEqual([2.5, 2.5]);
+    const returned = await bridge.call<Float64Array>('test.subclassed', { n: 4096 });
+    expect(returned).toBeInstanceOf(Float64Array);
+    expect(returned.length).toBe(4096);
+    expect(returned[4095]).toBe(7);
+  });
+
+  test('a Proxy result (an Arrow row, say) is TOOL_FAILED with its path; no worker crashes', async () => {
+    const exits: unknown[] = [];
+    const onExit = (event: unknown) => exits.push(event);
+    bridge.on('workerExit', onExit);
+    try {
+      const error = await rejection(bridge.call('test.proxy'));
+      expect(error.code).toBe('TOOL_FAILED');
+      expect(error.message).toContain('result.rows[0] is a Proxy');
+      expect(error.message).toContain('row.toJSON()');
+      const arg = await rejection(bridge.call('test.echo', { rows: [new Proxy({ a: 1 }, {})] }));
+      expect(arg.code).toBe('INVALID_ARGS');
+      expect((arg as InvalidArgsError).path).toBe('args.rows[0]');
+      expect(await bridge.call('test.echo', 'after')).toBe('after');
+      expect(exits).toEqual([]);
+    } finally {
+      bridge.off('workerExit', onExit);
+    }
+  });
+
+  test('a sparse array crosses by its elements, not its length', async () => {
+    const sparse: number[] = [];
+    sparse.length = 20_000_000;
+    sparse[5] = 1;
+    sparse[10_000_000] = 2;
+    const { x } = await bridge.call<{ x: number[] }>('test.echo', { x: sparse });
+    expect(x.length).toBe(20_000_000);
+    expect(Object.keys(x)).toEqual(['5', '10000000']);
+  });
+
+  test('a cyclic value holding typed arrays keeps its shape and identities both ways', async () => {
+    type Node = { list: unknown[]; self?: Node; x?: Float64Array; y?: Float64Array };
+    const root: Node = { list: [] };
+    root.list.push(root);
+    root.self = root;
+    root.x = shared(Float64Array, 4).fill(3);
+    root.y = new Float64Array(4096).fill(5);
+    root.list.push(root.x);
+    const back = await bridge.call<Node>('test.echo', root);
+    expect(back.self).toBe(back);
+    expect(back.list[0]).toBe(back);
+    expect(back.list[1]).toBe(back.x);
+    expect(back.x![0]).toBe(3);
+    expect(back.y![4095]).toBe(5);
+  });
+});
+
 describe('plain values', () => {
   const sample = () => {
     const cyclic: Record<string, unknown> = { name: 'loop' };

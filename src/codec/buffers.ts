@@ -57,6 +57,16 @@ export class BufferTable {
     return ref;
   }
 
+  /** Forgets every reference taken so far (before {@link flush}): for a second walk of the same value. */
+  reset(): void {
+    this.buffers.length = 0;
+    this.sharedBytes = 0;
+    this.copiedBytes = 0;
+    this.#index = undefined;
+    this.#pending = undefined;
+    this.#pendingBytes = 0;
+  }
+
   /** The buffer {@link flush} made for the copies, if any. */
   copyTarget: SharedArrayBuffer | undefined;
 

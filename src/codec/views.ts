@@ -32,9 +32,23 @@ const CONSTRUCTORS: Record<DType, ViewConstructor | undefined> = {
 const BY_CONSTRUCTOR = new Map<unknown, DType>();
 for (const [dtype, Ctor] of Object.entries(CONSTRUCTORS)) if (Ctor) BY_CONSTRUCTOR.set(Ctor, Number(dtype) as DType);
 
-/** The wire dtype of a view, or undefined for a subclass or an unknown view type. */
+const BY_NAME = new Map<string, DType>();
+for (const [dtype, Ctor] of Object.entries(CONSTRUCTORS)) if (Ctor) BY_NAME.set(Ctor.name, Number(dtype) as DType);
+
+/** The built-in type of a typed array (`Float64Array`), read from its internal slot: subclasses and a
+ * replaced `constructor` do not change it. Undefined for a DataView. */
+const typedArrayName = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Int8Array.prototype), Symbol.toStringTag)!
+  .get as (this: ArrayBufferView) => string | undefined;
+
+/**
+ * The wire dtype of a view, or undefined for an unknown view type. A subclass (`class Vec extends
+ * Float64Array`) travels as its built-in type, and arrives as one.
+ */
 export function dtypeOf(view: ArrayBufferView): DType | undefined {
-  return BY_CONSTRUCTOR.get(view.constructor);
+  const direct = BY_CONSTRUCTOR.get(view.constructor);
+  if (direct !== undefined) return direct;
+  const name = typedArrayName.call(view);
+  return name === undefined ? (view instanceof DataView ? DType.DataView : undefined) : BY_NAME.get(name);
 }
 
 /** Bytes per element of a dtype. */

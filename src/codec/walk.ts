@@ -1,3 +1,4 @@
+import { types } from 'node:util';
 import type { Table } from 'apache-arrow';
 import { InvalidArgsError } from '../errors.js';
 import { encodeFrame, type FrameRef } from './arrow-frame.js';
@@ -40,6 +41,12 @@ type Key = string | number;
 
 const SKIPPED = Symbol('skipped keys') as unknown as Key;
 
+/** What `seen` holds for a container while its children are walked (a cycle back to it finds this). */
+const IN_PROGRESS = Symbol('in progress');
+
+/** Arrays longer than this are walked by their present elements only (a sparse array's holes are skipped). */
+const SPARSE_SCAN = 1 << 16;
+
 const UNCLONEABLE: ReadonlyArray<[new (...args: never[]) => object, string]> = [
   [Promise, 'a Promise'],
   [WeakMap, 'a WeakMap'],
@@ -80,11 +87,16 @@ class Walker {
   readonly #track: boolean;
   #seen: Map<object, unknown> | undefined;
   #depth = 0;
+  /** Copy every container as it is entered, so that cycles through copied containers keep their identity. */
+  readonly #copyAll: boolean;
+  /** A cycle led back to a container still being walked. */
+  cyclic = false;
 
-  constructor(buffers: BufferTable, root: string, track: boolean) {
+  constructor(buffers: BufferTable, root: string, track: boolean, copyAll = false) {
     this.#buffers = buffers;
     this.#root = root;
     this.#track = track;
+    this.#copyAll = copyAll;
   }
 
   fail(what: string, fix?: string): never {
@@ -126,7 +138,12 @@ class Walker {
 
   walkObject(v: object): unknown {
     const seen = (this.#seen ??= new Map());
-    if (seen.has(v)) return seen.get(v);
+    if (seen.has(v)) {
+      const known = seen.get(v);
+      if (known !== IN_PROGRESS) return known;
+      this.cyclic = true;
+      return v;
+    }
     if (ArrayBuffer.isView(v)) return this.walkView(v, seen);
     const table = arrowTableKind(v);
     if (table === 'foreign') this.fail(FOREIGN_TABLE, FOREIGN_TABLE_FIX);
@@ -135,38 +152,92 @@ class Walker {
       seen.set(v, ref);
       return ref;
     }
-    seen.set(v, v);
+    if (types.isProxy(v)) {
+      this.fail(
+        'a Proxy (an Arrow row from table.get(i) or table.toArray() is one: use row.toJSON(), or the table itself)',
+      );
+    }
+    seen.set(v, IN_PROGRESS);
     if (++this.#depth > MAX_DEPTH) this.fail(`nested deeper than ${MAX_DEPTH} levels`);
     let out: unknown;
     try {
-      out = this.walkContainer(v);
+      out = this.#copyAll ? this.copyContainer(v, seen) : this.walkContainer(v);
     } finally {
       this.#depth--;
     }
-    if (out !== v) seen.set(v, out);
+    seen.set(v, out);
     return out;
   }
 
+  /** A container copied before its children are walked (registered first, so cycles find the copy). */
+  copyContainer(v: object, seen: Map<object, unknown>): unknown {
+    if (Array.isArray(v)) {
+      const copy = new Array<unknown>(v.length);
+      seen.set(v, copy);
+      v.forEach((item, i) => (copy[i] = this.child(i, item)));
+      return copy;
+    }
+    if (v instanceof Map) {
+      const copy = new Map<unknown, unknown>();
+      seen.set(v, copy);
+      let i = 0;
+      for (const [key, item] of v) {
+        const nextKey = this.child(`<map key ${i}>`, key);
+        copy.set(
+          nextKey,
+          this.child(typeof key === 'string' || typeof key === 'number' ? key : `<map value ${i}>`, item),
+        );
+        i++;
+      }
+      return copy;
+    }
+    if (v instanceof Set) {
+      const copy = new Set<unknown>();
+      seen.set(v, copy);
+      let i = 0;
+      for (const item of v) copy.add(this.child(`<set item ${i++}>`, item));
+      return copy;
+    }
+    const leaf = this.walkLeaf(v);
+    if (leaf !== undefined) return leaf;
+    const copy: Record<string, unknown> = {};
+    seen.set(v, copy);
+    const record = v as Record<string, unknown>;
+    for (const key of Object.keys(record)) {
+      if (key === REF_KEY) {
+        if (this.#track) this.#keys.push(key);
+        this.fail(`an object with the reserved key "${REF_KEY}"`);
+      }
+      this.plainBytes += key.length + 8;
+      copy[key] = this.child(key, record[key]);
+    }
+    return copy;
+  }
+
   walkContainer(v: object): unknown {
-    let out: unknown;
-    if (Array.isArray(v)) out = this.walkArray(v);
-    else if (v instanceof Map) out = this.walkMap(v);
-    else if (v instanceof Set) out = this.walkSet(v);
-    else if (v instanceof ArrayBuffer) {
+    if (Array.isArray(v)) return this.walkArray(v);
+    if (v instanceof Map) return this.walkMap(v);
+    if (v instanceof Set) return this.walkSet(v);
+    return this.walkLeaf(v) ?? this.walkRecord(v as Record<string, unknown>);
+  }
+
+  /** Buffers, dates, regular expressions and errors cross as they are; undefined for anything else. */
+  walkLeaf(v: object): unknown {
+    if (v instanceof ArrayBuffer) {
       this.#buffers.copiedBytes += v.byteLength;
       this.plainBytes += v.byteLength;
       return v;
-    } else if (v instanceof SharedArrayBuffer) {
+    }
+    if (v instanceof SharedArrayBuffer) {
       this.#buffers.sharedBytes += v.byteLength;
       return v;
-    } else if (v instanceof Date || v instanceof RegExp || v instanceof Error) {
+    }
+    if (v instanceof Date || v instanceof RegExp || v instanceof Error) {
       this.plainBytes += 16;
       return v;
-    } else {
-      for (const [Ctor, what] of UNCLONEABLE) if (v instanceof Ctor) this.fail(what);
-      out = this.walkRecord(v as Record<string, unknown>);
     }
-    return out;
+    for (const [Ctor, what] of UNCLONEABLE) if (v instanceof Ctor) this.fail(what);
+    return undefined;
   }
 
   walkView(v: ArrayBufferView, seen: Map<object, unknown>): unknown {
@@ -186,14 +257,16 @@ class Walker {
 
   walkArray(v: unknown[]): unknown[] {
     let out: unknown[] | undefined;
-    for (let i = 0; i < v.length; i++) {
-      const item = v[i];
+    const visit = (item: unknown, i: number) => {
       const next = this.child(i, item);
       if (next !== item) {
         out ??= v.slice();
         out[i] = next;
       }
-    }
+    };
+    // forEach skips the holes of a sparse array (`a[1e7] = x` walks one element, not ten million).
+    if (v.length > SPARSE_SCAN) v.forEach(visit);
+    else for (let i = 0; i < v.length; i++) visit(v[i], i);
     return out ?? v;
   }
 
@@ -259,6 +332,13 @@ export function takeApart(value: unknown, buffers: BufferTable, root: string): P
   } catch (error) {
     if (error !== RETRY_WITH_PATH) throw error;
     walker = new Walker(new BufferTable(), root, true);
+    plain = walker.walk(value);
+  }
+  if (walker.cyclic && (walker.views.length > 0 || walker.frames.length > 0)) {
+    // A cycle through a container that was copied (to swap a view or table out of it) would point back at
+    // the original: walk again, copying every container before its children.
+    buffers.reset();
+    walker = new Walker(buffers, root, false, true);
     plain = walker.walk(value);
   }
   const { views, frames, plainBytes, cloneOnly, sharedViews, copiedViews } = walker;
