@@ -9,7 +9,7 @@
  */
 import { Dictionary, Float64, Int32, Int8, Table, Utf8, makeData, makeVector, vectorFromArray } from 'apache-arrow';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { createBridge, shared, toShared, type BridgeStats } from '../src/index.js';
+import { createBridge, shared, toShared, type BridgeStats } from 'toolbridge';
 
 /** Deterministic pseudo-random numbers (mulberry32), so every run shows the same data. */
 function random(seed: number): () => number {
