@@ -16,14 +16,14 @@ export const cell = defineTool({
 /** Returns its args: both directions cross the codec. */
 export const echo = defineTool({ name: 'bench.echo', run: (args: unknown) => args });
 
-/** Adds one: a tool so cheap that transport is all its cost. */
-export const add1 = defineTool({ name: 'bench.add1', run: (x: number) => x + 1 });
+/** Adds two numbers given as an object, as callers send them: a tool so cheap that transport is its cost. */
+export const add = defineTool({ name: 'bench.add', run: ({ a, b }: { a: number; b: number }) => a + b });
 
 /** The same, with concurrent single calls micro-batched. */
-export const add1Micro = defineTool({
-  name: 'bench.add1Micro',
+export const addMicro = defineTool({
+  name: 'bench.addMicro',
   batch: { maxSize: 256, maxWaitMs: 1 },
-  run: (x: number) => x + 1,
+  run: ({ a, b }: { a: number; b: number }) => a + b,
 });
 
 /** Reads its whole argument and computes for about `ms` milliseconds: a stand-in for real work. */
@@ -51,10 +51,18 @@ export const leak = defineTool({
   },
 });
 
-/** What a chaos call does: answer (`value + 1`), end its worker, spin past any time limit, or throw. */
+/** Chaos modes, by their index in `started`. */
+const CHAOS_MODES = ['ok', 'exit', 'hang', 'throw'] as const;
+
+/**
+ * What a chaos call does: answer (`value + 1`), end its worker, spin past any time limit, or throw. With
+ * `started` (a shared counter per mode), it counts that it started: the scenario can tell calls that never
+ * reached a worker from calls stopped while they ran.
+ */
 export const chaos = defineTool({
   name: 'bench.chaos',
-  run({ mode, value }: { mode: 'ok' | 'exit' | 'hang' | 'throw'; value: number }) {
+  run({ mode, value, started }: { mode: (typeof CHAOS_MODES)[number]; value: number; started?: Int32Array }) {
+    if (started) Atomics.add(started, CHAOS_MODES.indexOf(mode), 1);
     if (mode === 'exit') process.exit(7);
     if (mode === 'throw') throw new RangeError(`chaos ${value}`);
     if (mode === 'hang') {

@@ -7,7 +7,8 @@ export type RawTask =
   | { kind: 'ipc'; bytes: Uint8Array }
   | { kind: 'sumIpc'; bytes: Uint8Array; column: string }
   | { kind: 'sumRows'; rows: Array<Record<string, unknown>>; column: string }
-  | { kind: 'sumJson'; json: string; column: string };
+  | { kind: 'sumJson'; json: string; column: string }
+  | { kind: 'addChunk'; items: Array<{ a: number; b: number }> };
 
 function sumRows(rows: Array<Record<string, unknown>>, column: string): number {
   let sum = 0;
@@ -32,5 +33,7 @@ export default function run(task: RawTask): unknown {
       return sumRows(task.rows, task.column);
     case 'sumJson':
       return sumRows(JSON.parse(task.json) as Array<Record<string, unknown>>, task.column);
+    case 'addChunk':
+      return task.items.map(({ a, b }) => a + b);
   }
 }
