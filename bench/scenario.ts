@@ -31,3 +31,5 @@ export type Scenario = (options: ScenarioOptions) => Promise<ScenarioResult>;
 
 export const toolsModule = new URL('./tools.js', import.meta.url);
 export const rawWorker = new URL('./workers/raw.js', import.meta.url).href;
+/** The same worker for Piscina, through a CommonJS entry (see bench/workers/raw-entry.cts). */
+export const rawPiscinaWorker = new URL('./workers/raw-entry.cjs', import.meta.url).href;

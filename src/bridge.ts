@@ -500,8 +500,10 @@ class ToolBridge implements Bridge {
   }
 
   destroy(): Promise<void> {
-    this.#closing ??= Promise.resolve();
-    return this.#destroy();
+    const stopped = this.#destroy();
+    // A close() after this resolves when the workers have stopped, as this does.
+    this.#closing ??= stopped;
+    return stopped;
   }
 
   /** Stops every worker now; what is in flight or queued rejects with `CLOSED`. */

@@ -18,6 +18,7 @@ import {
   isFailure,
   TimeoutError,
   ToolBridgeError,
+  ToolFailedError,
   WorkerCrashedError,
 } from './errors.js';
 import { ledger } from './memory/ledger.js';
@@ -361,7 +362,11 @@ export class CallRunner {
         try {
           decoded = decodeMessage(reply);
         } catch (error) {
-          return finish(new WorkerCrashedError(tool, error));
+          // The worker answered and serves on: what failed is its result, not the worker.
+          const detail = error instanceof Error ? error.message : String(error);
+          return finish(
+            new ToolFailedError(tool, new Error(`its result could not be decoded: ${detail}`, { cause: error })),
+          );
         }
         const { fields } = decoded;
         this.#stats.bytes(tool, fields.sharedBytes, fields.copiedBytes);

@@ -9,7 +9,7 @@ import { Piscina } from 'piscina';
 import { FixedThreadPool } from 'poolifier';
 import { Tinypool } from 'tinypool';
 import workerpool from 'workerpool';
-import { rawWorker } from '../scenario.js';
+import { rawPiscinaWorker, rawWorker } from '../scenario.js';
 
 export interface Peer {
   name: string;
@@ -20,7 +20,7 @@ export interface Peer {
 const here = (file: string) => new URL(file, import.meta.url);
 
 export async function startPeers(threads: number): Promise<Peer[]> {
-  const piscina = new Piscina({ filename: rawWorker, minThreads: threads, maxThreads: threads });
+  const piscina = new Piscina({ filename: rawPiscinaWorker, minThreads: threads, maxThreads: threads });
   const tinypool = new Tinypool({ filename: rawWorker, minThreads: threads, maxThreads: threads });
   const wpool = workerpool.pool(here('./workerpool-worker.js').pathname, {
     minWorkers: threads,

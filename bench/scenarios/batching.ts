@@ -14,7 +14,7 @@ import { Piscina } from 'piscina';
 import { createBridge, shared } from '../../src/index.js';
 import { fmt, fmtRatio, ratios, rounds, spread, summarize, throughputRounds } from '../harness.js';
 import { bars } from '../charts.js';
-import { rawWorker, toolsModule, type Check, type Scenario } from '../scenario.js';
+import { rawPiscinaWorker, toolsModule, type Check, type Scenario } from '../scenario.js';
 
 /** Calls per task when the calls are cut into chunks by hand for raw Piscina. */
 const HAND_CHUNK = 1_000;
@@ -42,7 +42,7 @@ export const batching: Scenario = async ({ tiny, full, threads }) => {
     maxQueue: Infinity,
     tools: [toolsModule],
   });
-  const piscina = new Piscina({ filename: rawWorker, minThreads: threads, maxThreads: threads });
+  const piscina = new Piscina({ filename: rawPiscinaWorker, minThreads: threads, maxThreads: threads });
   const rows: Array<Record<string, string | number>> = [];
   const checks: Check[] = [];
   try {

@@ -9,7 +9,7 @@ import { Piscina } from 'piscina';
 import { createBridge, shared } from '../../src/index.js';
 import { lines } from '../charts.js';
 import { fmt, fmtRatio, ratios, rounds, spread, type Contender } from '../harness.js';
-import { rawWorker, toolsModule, type Scenario } from '../scenario.js';
+import { rawPiscinaWorker, toolsModule, type Scenario } from '../scenario.js';
 
 /** Row objects get slow to build and send past this; larger tables compare Arrow paths only. */
 const ROWS_MAX = 1_000_000;
@@ -29,7 +29,7 @@ function makeTable(n: number): Table {
 export const dataframes: Scenario = async ({ tiny, full, threads }) => {
   const sizes = tiny ? [10_000] : full ? [10_000, 100_000, 1_000_000, 4_000_000] : [10_000, 100_000];
   const bridge = await createBridge({ minThreads: threads, maxThreads: threads, tools: [toolsModule] });
-  const piscina = new Piscina({ filename: rawWorker, minThreads: threads, maxThreads: threads });
+  const piscina = new Piscina({ filename: rawPiscinaWorker, minThreads: threads, maxThreads: threads });
   const rows: Array<Record<string, string | number>> = [];
   const points: Array<{ x: number; series: string; value: number }> = [];
   const notes: string[] = [];

@@ -260,7 +260,7 @@ export const chaos: Scenario = async ({ tiny, full }) => {
 };
 
 /** The smallest raw Piscina worker: what a pool of plain Piscina threads loads before its first call. */
-const noopWorker = new URL('../workers/noop.js', import.meta.url).href;
+const noopWorker = new URL('../workers/noop.cjs', import.meta.url).href;
 
 export const startup: Scenario = async ({ tiny, full }) => {
   const sizes = tiny ? [1, 2] : [1, 2, 4, 8];

@@ -12,13 +12,13 @@ import { Piscina } from 'piscina';
 import { createBridge, shared } from '../../src/index.js';
 import { fmt, fmtRatio, ratios, rounds, spread } from '../harness.js';
 import { lines } from '../charts.js';
-import { rawWorker, toolsModule, type Scenario } from '../scenario.js';
+import { rawPiscinaWorker, toolsModule, type Scenario } from '../scenario.js';
 
 const MiB = 1024 * 1024;
 
 export const payload: Scenario = async ({ tiny, threads }) => {
   const bridge = await createBridge({ minThreads: threads, maxThreads: threads, tools: [toolsModule] });
-  const piscina = new Piscina({ filename: rawWorker, minThreads: threads, maxThreads: threads });
+  const piscina = new Piscina({ filename: rawPiscinaWorker, minThreads: threads, maxThreads: threads });
   const sizes = tiny ? [1 * MiB, 4 * MiB] : [1 * MiB, 16 * MiB, 64 * MiB, 256 * MiB];
   const rows: Array<Record<string, string | number>> = [];
   const sharedP50s = new Map<number, number[]>();

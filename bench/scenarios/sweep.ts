@@ -15,7 +15,7 @@ import { float64Of, type Codec } from '../workers/codecs.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-const codecsWorker = new URL('../workers/codecs.js', import.meta.url).href;
+const codecsWorker = new URL('../workers/codecs-entry.cjs', import.meta.url).href;
 const packr = new Packr({ moreTypes: true });
 
 const LABELS: Record<Codec | 'shared', string> = {

@@ -325,10 +325,12 @@ export class LocalPool implements Dispatcher {
       stop = new AbortController();
       options.signal.addEventListener('abort', onAbort, { once: true });
     }
-    const task = slot.piscina.run(message, {
-      signal: stop?.signal,
-      transferList: options.transferList,
-    } as Parameters<WorkerSlot['piscina']['run']>[1]) as Promise<WireMessage>;
+    // Without a signal, the options go to Piscina as they are (no object made on the hot path).
+    const runOptions = stop ? { signal: stop.signal, transferList: options.transferList } : options;
+    const task = slot.piscina.run(
+      message,
+      runOptions as Parameters<WorkerSlot['piscina']['run']>[1],
+    ) as Promise<WireMessage>;
     slot.task = task.then(
       () => this.#taskDone(slot, record, undefined),
       () => this.#taskDone(slot, record, stop?.signal),
