@@ -280,6 +280,9 @@ export class LocalPool implements Dispatcher {
     await Promise.all(
       this.#slots.map(async (slot) => {
         await slot.task;
+        // A slot retired meanwhile (a draining worker whose call just ended) is being destroyed: Piscina's
+        // close() on it would wait for workers that already stopped, until its own 30 s close timeout.
+        if (slot.gone) return slot.retire(slot.draining ?? 'manual');
         await slot.piscina.close();
       }),
     );
@@ -290,7 +293,7 @@ export class LocalPool implements Dispatcher {
       this.#closing = true;
       this.#stopTimers();
       this.#failQueued(() => new ClosedError());
-      await Promise.all(this.#slots.map((slot) => slot.piscina.destroy()));
+      await Promise.all(this.#slots.map((slot) => slot.retire(slot.draining ?? 'manual')));
     })();
     return this.#destroyed;
   }

@@ -137,6 +137,7 @@ export class WorkerSlot {
   taskStart = 0;
   readonly #events: SlotEvents;
   readonly #records = new Map<number, WorkerRecord>();
+  #stopped: Promise<void> | undefined;
 
   constructor(options: SlotOptions, events: SlotEvents) {
     this.#events = events;
@@ -183,11 +184,12 @@ export class WorkerSlot {
     return !this.piscina.threads.includes(record.worker);
   }
 
-  /** Stops the slot's workers now. */
+  /** Stops the slot's workers now. Once: a second call returns the same stop. */
   retire(fate: ExitReason): Promise<void> {
     this.gone = true;
     for (const record of this.#records.values()) record.fate ??= fate;
-    return this.piscina.destroy();
+    this.#stopped ??= this.piscina.destroy();
+    return this.#stopped;
   }
 
   #onNotice(message: unknown): void {
