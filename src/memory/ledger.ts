@@ -20,8 +20,8 @@ import { QuotaExceededError } from '../errors.js';
  */
 const FIRST_CAPACITY = 1 << 16;
 export const MAX_CAPACITY = 1 << 22;
-/** Header: [0] bytes in use, [1] ceiling in bytes (0 for none), [2] free entries, [3] capacity. */
-const HEADER = 4;
+/** Header: [0] bytes in use, [1] ceiling in bytes (0 for none), [2] free entries, [3] capacity, [4] growth lock. */
+const HEADER = 5;
 const MiB = 1024 * 1024;
 
 /** A SharedArrayBuffer that can grow in place (ES2024; Node >= 20), seen grown by every thread. */
@@ -117,7 +117,14 @@ class Ledger {
       Atomics.sub(this.#header, 0, size);
       throw error;
     }
-    const id = this.#claim();
+    let id: number;
+    try {
+      id = this.#claim();
+    } catch (error) {
+      // Growing the ledger failed (out of memory): the allocation is not counted.
+      Atomics.sub(this.#header, 0, size);
+      throw error;
+    }
     if (id < 0) {
       // Millions of buffers alive at once: refused, rather than left uncounted (which would bypass the quota).
       Atomics.sub(this.#header, 0, size);
@@ -220,20 +227,26 @@ class Ledger {
   }
 
   /**
-   * Doubles the ledger, once, whichever thread finds it full first (the others see the new entries when
-   * the free count says they exist). False when it is at {@link MAX_CAPACITY}.
+   * Doubles the ledger when it is full. One thread at a time grows it (the others retry their claim, and
+   * see the new entries once the free count says they exist). False when it is at {@link MAX_CAPACITY}.
    */
   #grow(): boolean {
-    const capacity = Atomics.load(this.#header, 3);
-    if (capacity >= BigInt(MAX_CAPACITY)) return false;
-    const doubled = capacity * 2n;
-    if (Atomics.compareExchange(this.#header, 3, capacity, doubled) === capacity) {
+    if (Atomics.compareExchange(this.#header, 4, 0n, 1n) !== 0n) return true; // another thread is growing it
+    try {
+      // Grown by another thread since this one found it full: nothing to do.
+      if (Atomics.load(this.#header, 2) > 0n) return true;
+      const capacity = Atomics.load(this.#header, 3);
+      if (capacity >= BigInt(MAX_CAPACITY)) return false;
+      const doubled = capacity * 2n;
       (this.memory.sizes as GrowableSharedArrayBuffer).grow(Number(doubled) * 8);
       (this.memory.holders as GrowableSharedArrayBuffer).grow(Number(doubled) * 4);
+      Atomics.store(this.#header, 3, doubled);
       // Only now are the new entries there to be claimed.
       Atomics.add(this.#header, 2, capacity);
+      return true;
+    } finally {
+      Atomics.store(this.#header, 4, 0n);
     }
-    return true;
   }
 }
 
