@@ -103,9 +103,7 @@ function checkCallOptions(options: CallOptions): void {
   if (options === null || typeof options !== 'object') {
     throw new InvalidOptionsError(`call options must be an object, got ${describeValue(options)}`);
   }
-  for (const key in options) {
-    if (key !== 'timeoutMs' && key !== 'signal' && key !== 'cache') checkKnownKeys('options', options, CALL_KEYS);
-  }
+  checkKnownKeys('options', options, CALL_KEYS);
   const { signal, cache } = options;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new InvalidOptionsError(`options.signal must be an AbortSignal, got ${describeValue(signal)}`);

@@ -3,14 +3,16 @@ import { InvalidOptionsError } from './errors.js';
 /**
  * Throws `INVALID_OPTIONS` when `object` has an own key that is not in `known`, naming the key and the
  * nearest known one: `options.maxThread is not an option (did you mean maxThreads?)`. `where` is how the
- * object is named in messages (`options`, `options.memory`, `defineTool(x)`).
+ * object is named in messages (`options`, `options.memory`, `defineTool(x)`); on a hot path, a function that
+ * makes the name only when a key is unknown.
  */
-export function checkKnownKeys(where: string, object: object, known: readonly string[]): void {
+export function checkKnownKeys(where: string | (() => string), object: object, known: readonly string[]): void {
   for (const key in object) {
     if (!Object.hasOwn(object, key) || known.includes(key)) continue;
     const nearest = nearestName(key, known);
     const hint = nearest === undefined ? '' : ` (did you mean ${nearest}?)`;
-    throw new InvalidOptionsError(`${where}.${key} is not an option${hint}; known: ${known.join(', ')}`);
+    const name = typeof where === 'string' ? where : where();
+    throw new InvalidOptionsError(`${name}.${key} is not an option${hint}; known: ${known.join(', ')}`);
   }
 }
 

@@ -58,6 +58,8 @@ export interface BatchContext {
   limitOf: (info: ToolInfo, timeoutMs: number | undefined) => number;
 }
 
+const CALL_FIELDS = ['tool', 'args', 'timeoutMs'] as const satisfies ReadonlyArray<keyof BatchCall>;
+
 /** Aim of automatic chunk sizing: milliseconds of tool work per chunk. */
 const TARGET_CHUNK_MS = 2;
 /** Chunk size before a tool's cost is known. */
@@ -130,15 +132,10 @@ export function runBatch(
         }),
       );
     }
-    for (const key in call) {
-      if (key !== 'tool' && key !== 'args' && key !== 'timeoutMs' && Object.hasOwn(call, key)) {
-        const hint = key === 'timeout' ? ' (did you mean timeoutMs?)' : '';
-        return fail(
-          new InvalidOptionsError(
-            `calls[${index}].${key} is not a field of a call${hint}; known: tool, args, timeoutMs`,
-          ),
-        );
-      }
+    try {
+      checkKnownKeys(() => `calls[${index}]`, call, CALL_FIELDS);
+    } catch (error) {
+      return fail(error as ToolBridgeError);
     }
     const info = ctx.registry.get(call.tool);
     if (info === undefined) return fail(new ToolNotFoundError(call.tool, [...ctx.registry.keys()]));

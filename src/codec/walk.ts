@@ -89,7 +89,10 @@ class Walker {
   #depth = 0;
   /** Copy every container as it is entered, so that cycles through copied containers keep their identity. */
   readonly #copyAll: boolean;
-  /** A cycle led back to a container still being walked. */
+  /**
+   * A cycle led back to a container still being walked. If that container is then copied (to swap a view
+   * or table out of it), the cycle would point at the original: {@link takeApart} walks again, copy-first.
+   */
   cyclic = false;
 
   constructor(buffers: BufferTable, root: string, track: boolean, copyAll = false) {
@@ -161,57 +164,12 @@ class Walker {
     if (++this.#depth > MAX_DEPTH) this.fail(`nested deeper than ${MAX_DEPTH} levels`);
     let out: unknown;
     try {
-      out = this.#copyAll ? this.copyContainer(v, seen) : this.walkContainer(v);
+      out = this.walkContainer(v);
     } finally {
       this.#depth--;
     }
     seen.set(v, out);
     return out;
-  }
-
-  /** A container copied before its children are walked (registered first, so cycles find the copy). */
-  copyContainer(v: object, seen: Map<object, unknown>): unknown {
-    if (Array.isArray(v)) {
-      const copy = new Array<unknown>(v.length);
-      seen.set(v, copy);
-      v.forEach((item, i) => (copy[i] = this.child(i, item)));
-      return copy;
-    }
-    if (v instanceof Map) {
-      const copy = new Map<unknown, unknown>();
-      seen.set(v, copy);
-      let i = 0;
-      for (const [key, item] of v) {
-        const nextKey = this.child(`<map key ${i}>`, key);
-        copy.set(
-          nextKey,
-          this.child(typeof key === 'string' || typeof key === 'number' ? key : `<map value ${i}>`, item),
-        );
-        i++;
-      }
-      return copy;
-    }
-    if (v instanceof Set) {
-      const copy = new Set<unknown>();
-      seen.set(v, copy);
-      let i = 0;
-      for (const item of v) copy.add(this.child(`<set item ${i++}>`, item));
-      return copy;
-    }
-    const leaf = this.walkLeaf(v);
-    if (leaf !== undefined) return leaf;
-    const copy: Record<string, unknown> = {};
-    seen.set(v, copy);
-    const record = v as Record<string, unknown>;
-    for (const key of Object.keys(record)) {
-      if (key === REF_KEY) {
-        if (this.#track) this.#keys.push(key);
-        this.fail(`an object with the reserved key "${REF_KEY}"`);
-      }
-      this.plainBytes += key.length + 8;
-      copy[key] = this.child(key, record[key]);
-    }
-    return copy;
   }
 
   walkContainer(v: object): unknown {
@@ -255,22 +213,34 @@ class Walker {
     return v;
   }
 
+  /**
+   * In copy-first mode (see {@link Walker.cyclic}), `copy` stands in for `v` from before its children are
+   * walked, so that a cycle back to `v` finds the copy.
+   */
+  #register<T>(v: object, copy: T): T {
+    this.#seen!.set(v, copy);
+    return copy;
+  }
+
   walkArray(v: unknown[]): unknown[] {
-    let out: unknown[] | undefined;
-    const visit = (item: unknown, i: number) => {
-      const next = this.child(i, item);
-      if (next !== item) {
-        out ??= v.slice();
-        out[i] = next;
-      }
-    };
+    let out = this.#copyAll ? this.#register(v, v.slice()) : undefined;
     // forEach skips the holes of a sparse array (`a[1e7] = x` walks one element, not ten million).
-    if (v.length > SPARSE_SCAN) v.forEach(visit);
-    else for (let i = 0; i < v.length; i++) visit(v[i], i);
+    if (v.length > SPARSE_SCAN) v.forEach((item, i) => (out = this.#arrayItem(v, out, item, i)));
+    else for (let i = 0; i < v.length; i++) out = this.#arrayItem(v, out, v[i], i);
     return out ?? v;
   }
 
+  #arrayItem(v: unknown[], out: unknown[] | undefined, item: unknown, i: number): unknown[] | undefined {
+    const next = this.child(i, item);
+    if (next !== item) {
+      out ??= v.slice();
+      out[i] = next;
+    }
+    return out;
+  }
+
   walkMap(v: Map<unknown, unknown>): Map<unknown, unknown> {
+    const first = this.#copyAll ? this.#register(v, new Map<unknown, unknown>()) : undefined;
     let changed = false;
     const entries: Array<[unknown, unknown]> = [];
     let i = 0;
@@ -281,10 +251,15 @@ class Walker {
       entries.push([nextKey, next]);
       i++;
     }
+    if (first) {
+      for (const [key, item] of entries) first.set(key, item);
+      return first;
+    }
     return changed ? new Map(entries) : v;
   }
 
   walkSet(v: Set<unknown>): Set<unknown> {
+    const first = this.#copyAll ? this.#register(v, new Set<unknown>()) : undefined;
     let changed = false;
     const items: unknown[] = [];
     let i = 0;
@@ -293,12 +268,16 @@ class Walker {
       changed ||= next !== item;
       items.push(next);
     }
+    if (first) {
+      for (const item of items) first.add(item);
+      return first;
+    }
     return changed ? new Set(items) : v;
   }
 
   /** A plain object, or a class instance (which arrives as a plain object, as with structured clone). */
   walkRecord(record: Record<string, unknown>): Record<string, unknown> {
-    let out: Record<string, unknown> | undefined;
+    let out = this.#copyAll ? this.#register(record, { ...record }) : undefined;
     const keys = Object.keys(record);
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!;

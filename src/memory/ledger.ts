@@ -80,11 +80,6 @@ class Ledger {
     return held;
   }
 
-  /** Entries the ledger has now (it grows when full). */
-  get capacity(): number {
-    return this.#holders.length;
-  }
-
   get bytesInUse(): number {
     return Number(Atomics.load(this.#header, 0));
   }

@@ -96,7 +96,7 @@ const MiB = 1024 * 1024;
  * How long a call that timed out or was aborted while running may keep its worker to stop on its own (a
  * tool that watches `ctx.signal`) before the worker is stopped and replaced.
  */
-export const STOP_GRACE_MS = 50;
+const STOP_GRACE_MS = 50;
 
 /** Rejects a queued call whose deadline passed before a worker was free: it never started. */
 export class DeadlinePassed extends Error {}
