@@ -2,7 +2,7 @@
  * Tools of known CPU cost, for the batching cost sweep and the scaling scenario: `cost.us<N>` spins N µs;
  * `cost.micro<N>` is the same tool micro-batched.
  */
-import { defineTool } from '../src/index.js';
+import { defineTool } from '../src/tool/index.js';
 
 export const COSTS_US = [1, 10, 100, 1000] as const;
 

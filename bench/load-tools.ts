@@ -1,5 +1,5 @@
 /** Tools of the load scenarios: ten tools of mixed cost, and five that read one element of a large argument. */
-import { defineTool } from '../src/index.js';
+import { defineTool } from '../src/tool/index.js';
 
 /** Busy for `us` microseconds: a CPU-bound tool of known cost. */
 function spin(us: number): number {

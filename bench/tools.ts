@@ -1,6 +1,6 @@
 /** Tools the benchmark scenarios call through the bridge. */
 import type { Table } from 'apache-arrow';
-import { defineTool, shared } from '../src/index.js';
+import { defineTool, shared } from '../src/tool/index.js';
 
 export const noop = defineTool({ name: 'bench.noop', run: () => undefined });
 

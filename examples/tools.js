@@ -1,6 +1,6 @@
 // A tool module: runs in the workers. Plain JavaScript, so Node imports it as it is.
 import { setImmediate } from 'node:timers/promises';
-import { defineTool, shared } from 'toolbridge';
+import { defineTool, shared } from 'toolbridge/tool';
 
 /** Scales a vector into a new shared array: nothing is copied either way. */
 export const scale = defineTool({

@@ -47,7 +47,7 @@ import { renderMetrics } from './telemetry/prometheus.js';
 import { renderReport } from './telemetry/report.js';
 import { shapeOf } from './telemetry/shape.js';
 import { StatsRecorder, type BridgeStats } from './telemetry/stats.js';
-import { DEFAULT_POOL, type ToolInfo } from './tool.js';
+import { DEFAULT_POOL, type ToolInfo } from './tool/define.js';
 
 /** Options of one call. */
 export interface CallOptions {

@@ -18,8 +18,15 @@ export {
   type ToolDefinition,
   type ToolInfo,
   type ToolSpec,
-} from './tool.js';
-export { isShared, shared, toShared, type SharedArray, type TypedArray, type TypedArrayConstructor } from './shared.js';
+} from './tool/define.js';
+export {
+  isShared,
+  shared,
+  toShared,
+  type SharedArray,
+  type TypedArray,
+  type TypedArrayConstructor,
+} from './tool/shared.js';
 export type { BridgeStats, LatencySummary, PoolStats, ToolStats } from './telemetry/stats.js';
 export type { HealthBudgets, HealthReason, HealthReport, HealthStatus } from './telemetry/health.js';
 export type { CacheMessage, CallMessage } from './telemetry/channels.js';

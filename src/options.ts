@@ -5,7 +5,7 @@ import type { CacheOptions } from './cache/result-cache.js';
 import { InvalidOptionsError, describeValue } from './errors.js';
 import { checkKnownKeys } from './known-keys.js';
 import type { HealthBudgets } from './telemetry/health.js';
-import { DEFAULT_POOL, POOL_NAME } from './tool.js';
+import { DEFAULT_POOL, POOL_NAME } from './tool/define.js';
 
 /** Options of {@link createBridge}. */
 export interface BridgeOptions {

@@ -21,10 +21,11 @@ import {
   ToolFailedError,
   WorkerCrashedError,
 } from './errors.js';
+import { ModuleNeeded, withModules } from './codec/lazy-modules.js';
 import { ledger } from './memory/ledger.js';
 import { DeadlinePassed, type Dispatcher, type SubmitOptions } from './pool/local-pool.js';
 import type { StatsRecorder } from './telemetry/stats.js';
-import type { ToolInfo } from './tool.js';
+import type { ToolInfo } from './tool/define.js';
 
 /** An encoded message, with the time its encoding took. */
 type Sent = Encoded & { encodeMs: number };
@@ -115,6 +116,10 @@ export class CallRunner {
     try {
       sent = this.#encode({ kind: Kind.Call, callId, tool: info.name, deadline }, args, start);
     } catch (error) {
+      // The args hold a table (or need MessagePack) and this thread has not loaded that module yet.
+      if (error instanceof ModuleNeeded) {
+        return error.load().then(() => this.runOne(info, args, timeoutMs, signal, timing, onEnd));
+      }
       return Promise.reject(ended(onEnd, performance.now() - start, error));
     }
     const { message, copy } = sent;
@@ -181,24 +186,27 @@ export class CallRunner {
       );
     };
     try {
-      encoded = encode(sendable);
+      encoded = await withModules(() => encode(sendable));
     } catch {
-      sendable = sendable.filter((i) => {
+      const good: number[] = [];
+      for (const i of sendable) {
         try {
           // A trial encoding, to find the call at fault; it is not sent, so its bytes are not counted.
-          const trial = encodeMessage(
-            { kind: Kind.Call, callId: 0, tool: info.name, deadline: 0 },
-            items[i]!.args,
-            this.#policy,
-            `calls[${i}].args`,
+          const trial = await withModules(() =>
+            encodeMessage(
+              { kind: Kind.Call, callId: 0, tool: info.name, deadline: 0 },
+              items[i]!.args,
+              this.#policy,
+              `calls[${i}].args`,
+            ),
           );
           if (trial.copy) ledger().releaseHandle(trial.copy);
-          return true;
+          good.push(i);
         } catch (error) {
           outcomes[i] = { ok: false, error: asInvalidArgs(error) };
-          return false;
         }
-      });
+      }
+      sendable = good;
       if (sendable.length > 0) encoded = encode(sendable);
     }
     if (encoded === undefined) return outcomes;
@@ -271,7 +279,7 @@ export class CallRunner {
       encoded.encodeMs = performance.now() - start;
       return encoded as Sent;
     } catch (error) {
-      throw asInvalidArgs(error);
+      throw error instanceof ModuleNeeded ? error : asInvalidArgs(error);
     }
   }
 
@@ -349,6 +357,39 @@ export class CallRunner {
         ? NO_OPTIONS
         : { signal: stopper?.signal, transferList, deadline: limited ? Date.now() + timeoutMs : 0 },
     );
+    const receive = (reply: WireMessage, received: number): void => {
+      let decoded: Decoded;
+      try {
+        decoded = decodeMessage(reply);
+      } catch (error) {
+        if (error instanceof ModuleNeeded) {
+          // The result holds a table (or MessagePack) and this thread has not loaded that module yet.
+          error.load().then(
+            () => receive(reply, received),
+            (failure: unknown) => finish(new ToolFailedError(tool, failure as Error)),
+          );
+          return;
+        }
+        // The worker answered and serves on: what failed is its result, not the worker.
+        const detail = error instanceof Error ? error.message : String(error);
+        return finish(
+          new ToolFailedError(tool, new Error(`its result could not be decoded: ${detail}`, { cause: error })),
+        );
+      }
+      const { fields } = decoded;
+      this.#stats.bytes(tool, fields.sharedBytes, fields.copiedBytes);
+      const end = performance.now();
+      const runMs = fields.runMs ?? 0;
+      const codecMs = encodeMs + (end - received) + (fields.codecMs ?? 0);
+      const totalMs = end - start;
+      this.#stats.task(tool, totalMs, runMs, codecMs, end);
+      if (timing) {
+        timing.runMs = runMs;
+        timing.codecMs = codecMs;
+        timing.waitMs = Math.max(0, totalMs - runMs - codecMs);
+      }
+      finish(undefined, decoded);
+    };
     task.then(
       (reply) => {
         if (settled) {
@@ -357,30 +398,7 @@ export class CallRunner {
           return;
         }
         if (reply.r && reply.b) ledger().receive(reply.b, reply.r);
-        const received = performance.now();
-        let decoded: Decoded;
-        try {
-          decoded = decodeMessage(reply);
-        } catch (error) {
-          // The worker answered and serves on: what failed is its result, not the worker.
-          const detail = error instanceof Error ? error.message : String(error);
-          return finish(
-            new ToolFailedError(tool, new Error(`its result could not be decoded: ${detail}`, { cause: error })),
-          );
-        }
-        const { fields } = decoded;
-        this.#stats.bytes(tool, fields.sharedBytes, fields.copiedBytes);
-        const end = performance.now();
-        const runMs = fields.runMs ?? 0;
-        const codecMs = encodeMs + (end - received) + (fields.codecMs ?? 0);
-        const totalMs = end - start;
-        this.#stats.task(tool, totalMs, runMs, codecMs, end);
-        if (timing) {
-          timing.runMs = runMs;
-          timing.codecMs = codecMs;
-          timing.waitMs = Math.max(0, totalMs - runMs - codecMs);
-        }
-        finish(undefined, decoded);
+        receive(reply, performance.now());
       },
       (error: unknown) => finish(this.#dispatchError(tool, error, timeoutMs)),
     );

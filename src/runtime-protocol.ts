@@ -1,6 +1,6 @@
 import type { ErrorRecord } from './codec/envelope.js';
 import type { LedgerMemory } from './memory/ledger.js';
-import type { ToolInfo } from './tool.js';
+import type { ToolInfo } from './tool/define.js';
 
 /** What the pool passes to each worker at start-up. */
 export interface RuntimeConfig {

@@ -8,6 +8,7 @@ import { getHeapStatistics } from 'node:v8';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
 import { toErrorRecord } from '../src/codec/error-record.js';
+import { ModuleNeeded } from '../src/codec/lazy-modules.js';
 import { attachLedger, ledger } from '../src/memory/ledger.js';
 import {
   decodeMessage,
@@ -34,7 +35,7 @@ import {
   type RuntimeNotice,
 } from '../src/runtime-protocol.js';
 import { loadingRefusal, setLoadingModule } from '../src/loading-module.js';
-import { toolsOfModule, type ToolContext, type ToolDefinition, type ToolInfo } from '../src/tool.js';
+import { toolsOfModule, type ToolContext, type ToolDefinition, type ToolInfo } from '../src/tool/define.js';
 import { builtinTools } from './tools/index.js';
 
 /** A call as the pool hands it to the worker: the wire message, and a port for abort notices if any. */
@@ -203,7 +204,13 @@ function countCodecs(counts: CodecCounts): void {
 }
 
 /** `runMs`: time in the tool; `codecMs`: time decoding the call (the encoding's own time is added). */
-function reply(callId: number, tool: string, result: unknown, runMs: number, codecMs: number): WireMessage {
+function reply(
+  callId: number,
+  tool: string,
+  result: unknown,
+  runMs: number,
+  codecMs: number,
+): WireMessage | Promise<WireMessage> {
   try {
     const encoded = encodeMessage(
       { kind: Kind.Result, callId, tool, deadline: 0, runMs, codecMs },
@@ -218,6 +225,13 @@ function reply(callId: number, tool: string, result: unknown, runMs: number, cod
     if (ids) message.r = ids;
     return message;
   } catch (error) {
+    // A table (or MessagePack) in the result, and this worker has not loaded that module yet.
+    if (error instanceof ModuleNeeded) {
+      return error.load().then(
+        () => reply(callId, tool, result, runMs, codecMs),
+        (failure: unknown) => fail(callId, tool, failure, '', runMs, codecMs),
+      );
+    }
     // A result that cannot cross (a function, say) is the tool's fault, not the caller's: TOOL_FAILED.
     // One that would pass the shared-memory quota is QUOTA_EXCEEDED.
     return fail(callId, tool, error, error instanceof QuotaExceededError ? undefined : '', runMs, codecMs);
@@ -311,8 +325,10 @@ function run(task: Task): WireMessage | Promise<WireMessage> {
   let ctx: CallContext | undefined;
   const received = performance.now();
   let started = received;
+  let decoded = false;
   try {
     const { fields, value } = decodeMessage(task);
+    decoded = true;
     started = performance.now();
     const decodeMs = started - received;
     callId = fields.callId;
@@ -340,6 +356,8 @@ function run(task: Task): WireMessage | Promise<WireMessage> {
     return reply(callId, name, out, runMs, decodeMs);
   } catch (error) {
     ctx?.dispose();
+    // The call holds a table (or MessagePack) and this worker has not loaded that module yet.
+    if (error instanceof ModuleNeeded && !decoded) return error.load().then(() => run(task));
     const now = performance.now();
     return fail(callId, name, error, undefined, started > received ? now - started : 0, started - received);
   }

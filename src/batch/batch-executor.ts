@@ -11,7 +11,7 @@ import {
 import { checkKnownKeys } from '../known-keys.js';
 import type { CallRunner, ChunkItem, Outcome } from '../runner.js';
 import type { StatsRecorder } from '../telemetry/stats.js';
-import type { ToolInfo } from '../tool.js';
+import type { ToolInfo } from '../tool/define.js';
 
 /** One call of a batch. */
 export interface BatchCall {

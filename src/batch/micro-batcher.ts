@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { AbortedError, isFailure, TimeoutError, type ToolBridgeError } from '../errors.js';
 import type { CallRunner } from '../runner.js';
 import type { StatsRecorder } from '../telemetry/stats.js';
-import type { ToolInfo } from '../tool.js';
+import type { ToolInfo } from '../tool/define.js';
 import { chunkSizeFor } from './batch-executor.js';
 
 interface Waiting {

@@ -1,4 +1,5 @@
-import { Table, type Data } from 'apache-arrow';
+import type { Data, Table } from 'apache-arrow';
+import { looksLikeTable } from '../codec/arrow-table.js';
 import xxhash, { type XXHashAPI } from 'xxhash-wasm';
 
 let api: XXHashAPI | undefined;
@@ -153,11 +154,12 @@ class ContentHasher {
       this.#tag(Tag.View);
       return this.#viewBytes(value);
     }
-    if (value instanceof Table) {
+    if (looksLikeTable(value)) {
+      const table = value as Table;
       this.#tag(Tag.Table);
-      this.#string(value.schema.fields.map((f) => `${f.name}:${String(f.type)}:${f.nullable}`).join('|'));
-      this.#u32(value.batches.length);
-      for (const batch of value.batches) this.#data(batch.data);
+      this.#string(table.schema.fields.map((f) => `${f.name}:${String(f.type)}:${f.nullable}`).join('|'));
+      this.#u32(table.batches.length);
+      for (const batch of table.batches) this.#data(batch.data);
       return;
     }
     if (value instanceof ArrayBuffer || value instanceof SharedArrayBuffer) {

@@ -1,6 +1,6 @@
-import { Table } from 'apache-arrow';
-import { decodeFrame, encodeFrame } from '../codec/arrow-frame.js';
-import { BufferTable } from '../codec/buffers.js';
+import type { Table } from 'apache-arrow';
+import { shareTable } from '../codec/arrow-frame.js';
+import { looksLikeTable } from '../codec/arrow-table.js';
 import { allocateShared } from '../memory/ledger.js';
 
 /** A deep copy of a result and its size in bytes (buffers by length, other leaves roughly). */
@@ -36,12 +36,10 @@ export function copyValue(value: unknown): CopiedValue {
         v.buffer instanceof SharedArrayBuffer ? allocateShared(v.byteLength) : new ArrayBuffer(v.byteLength);
       new Uint8Array(buffer).set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
       out = v instanceof DataView ? new DataView(buffer) : new Ctor(buffer);
-    } else if (v instanceof Table) {
-      const buffers = new BufferTable({ copyAll: true });
-      const frame = encodeFrame(v, buffers);
-      buffers.flush();
-      bytes += buffers.copiedBytes;
-      out = decodeFrame(frame, buffers.buffers);
+    } else if (looksLikeTable(v)) {
+      const copied = shareTable(v as Table, { copyAll: true });
+      bytes += copied.copiedBytes;
+      out = copied.table;
     } else if (Array.isArray(v)) {
       const list: unknown[] = new Array<unknown>(v.length);
       seen.set(v, list);

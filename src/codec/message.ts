@@ -1,4 +1,3 @@
-import { Packr } from 'msgpackr';
 import { decodeFrame } from './arrow-frame.js';
 import { BufferTable } from './buffers.js';
 import {
@@ -10,6 +9,7 @@ import {
   type EnvelopeFields,
   type ErrorRecord,
 } from './envelope.js';
+import { packr } from './lazy-modules.js';
 import { openView } from './views.js';
 import { putTogether, takeApart } from './walk.js';
 
@@ -82,12 +82,13 @@ export interface Head {
   codecMs?: number;
 }
 
-// structuredClone mode keeps Maps, Sets, Dates, RegExps, Errors, typed arrays, undefined and cycles.
-const packr = new Packr({ structuredClone: true, moreTypes: true, useRecords: true });
-
 const NO_COUNTS: CodecCounts = Object.freeze({ shared: 0, arrow: 0, clone: 0, msgpack: 0, copied: 0 });
 
-/** Encodes a value for the other side. `root` names the value in error paths (`args`, `result`). */
+/**
+ * Encodes a value for the other side. `root` names the value in error paths (`args`, `result`). Throws
+ * `ModuleNeeded` when the value needs apache-arrow or msgpackr and this thread has not loaded it: call it
+ * through `withModules`.
+ */
 export function encodeMessage(head: Head, value: unknown, policy: CodecPolicy, root: string): Encoded {
   if (value === undefined && !head.error && !head.count) {
     // No value (a call without args, a tool that returns nothing): the envelope alone.
@@ -112,7 +113,7 @@ export function encodeMessage(head: Head, value: unknown, policy: CodecPolicy, r
   let v: unknown;
   if (parts !== undefined) {
     if (parts.plainBytes > policy.msgpackThreshold && !parts.cloneOnly) {
-      const bytes = packr.pack(parts.plain);
+      const bytes = packr().pack(parts.plain);
       msgpack = buffers.reserve(bytes.byteLength);
       const target = buffers.flush()!;
       new Uint8Array(target, msgpack.byteOffset, bytes.byteLength).set(bytes);
@@ -162,7 +163,10 @@ export function encodeMessage(head: Head, value: unknown, policy: CodecPolicy, r
   };
 }
 
-/** Decodes a message from the other side. Views and tables are rebuilt over the same memory. */
+/**
+ * Decodes a message from the other side. Views and tables are rebuilt over the same memory. Like
+ * {@link encodeMessage}, call it through `withModules`.
+ */
 export function decodeMessage(message: WireMessage): Decoded {
   const fields = readEnvelope(message.e);
   const buffers = message.b ?? [];
@@ -171,7 +175,7 @@ export function decodeMessage(message: WireMessage): Decoded {
   else if (fields.payload === Payload.MsgPack && fields.msgpack) {
     // msgpackr's native string decoder (msgpackr-extract) crashes the process on Node 20 when it reads from
     // shared memory, so the bytes are copied out first (one memcpy, small next to decoding them).
-    plain = packr.unpack((openView(buffers, fields.msgpack) as Uint8Array).slice());
+    plain = packr().unpack((openView(buffers, fields.msgpack) as Uint8Array).slice());
   }
   if (fields.views.length === 0 && fields.frames.length === 0) return { fields, value: plain };
   const cache = new Map<number, unknown>();

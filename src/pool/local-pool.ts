@@ -6,7 +6,7 @@ import { ClosedError, DuplicateToolError, QueueFullError, ToolBridgeError, ToolL
 import type { ResolvedPool } from '../options.js';
 import type { ReadyNotice, RuntimeConfig } from '../runtime-protocol.js';
 import { Rate, type PoolStats } from '../telemetry/stats.js';
-import type { ToolInfo } from '../tool.js';
+import type { ToolInfo } from '../tool/define.js';
 import { WorkerSlot, type ExitReason, type RecycleReason, type WorkerRecord } from './worker-slot.js';
 
 export type { ExitReason, RecycleReason } from './worker-slot.js';

@@ -1,4 +1,3 @@
-import { Table } from 'apache-arrow';
 import { InvalidArgsError, describeValue } from '../../src/errors.js';
 
 export type FloatArray = Float32Array | Float64Array;
@@ -23,9 +22,4 @@ export function floatArray(tool: string, arg: string, value: unknown): FloatArra
 export function positiveInteger(tool: string, arg: string, value: unknown): number {
   if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return value;
   return invalid(tool, arg, `must be a positive integer, got ${describeValue(value)}`);
-}
-
-export function table(tool: string, arg: string, value: unknown): Table {
-  if (value instanceof Table) return value;
-  return invalid(tool, arg, `must be an apache-arrow Table, got ${describeValue(value)}`);
 }

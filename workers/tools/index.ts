@@ -1,4 +1,4 @@
-import type { ToolDefinition } from '../../src/tool.js';
+import type { ToolDefinition } from '../../src/tool/define.js';
 import { describe, groupby } from './frame.js';
 import { multiply } from './matrix.js';
 import { dot, topk } from './vector.js';

@@ -1,5 +1,5 @@
-import { defineTool } from '../../src/tool.js';
-import { shared } from '../../src/shared.js';
+import { defineTool } from '../../src/tool/define.js';
+import { shared } from '../../src/tool/shared.js';
 import { floatArray, invalid, positiveInteger, record } from './checks.js';
 
 /** `matrix.multiply`: row-major `m x k` times `k x n`, into a row-major `m x n` Float64Array in shared memory. */

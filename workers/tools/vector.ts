@@ -1,4 +1,4 @@
-import { defineTool } from '../../src/tool.js';
+import { defineTool } from '../../src/tool/define.js';
 import { floatArray, invalid, positiveInteger, record } from './checks.js';
 
 /** `vector.dot`: the dot product of two same-length float arrays. */

@@ -1,5 +1,5 @@
-import { InvalidOptionsError, describeValue } from './errors.js';
-import { checkKnownKeys } from './known-keys.js';
+import { InvalidOptionsError, describeValue } from '../errors.js';
+import { checkKnownKeys } from '../known-keys.js';
 
 /** Brand that marks a tool definition, shared by every copy of this module in the process. */
 export const TOOL_BRAND: unique symbol = Symbol.for('toolbridge.tool') as never;

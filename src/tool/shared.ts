@@ -1,8 +1,9 @@
 import type { Table } from 'apache-arrow';
-import { InvalidArgsError, describeValue } from './errors.js';
-import { shareTable } from './codec/arrow-frame.js';
-import { arrowTableKind, FOREIGN_TABLE, FOREIGN_TABLE_FIX } from './codec/arrow-table.js';
-import { allocateShared } from './memory/ledger.js';
+import { InvalidArgsError, describeValue } from '../errors.js';
+import { shareTable } from '../codec/arrow-frame.js';
+import { arrowTableKind, FOREIGN_TABLE, FOREIGN_TABLE_FIX, looksLikeTable } from '../codec/arrow-table.js';
+import { loadedArrow } from '../codec/lazy-modules.js';
+import { allocateShared } from '../memory/ledger.js';
 
 export type TypedArray =
   | Int8Array
@@ -91,9 +92,13 @@ export function isShared(view: ArrayBufferView): boolean {
 export function toShared<T extends TypedArray>(value: T): T;
 export function toShared<T extends Table>(value: T): T;
 export function toShared(value: TypedArray | Table): TypedArray | Table {
-  const table = arrowTableKind(value);
-  if (table === 'foreign') throw new InvalidArgsError(`toShared: the value is ${FOREIGN_TABLE}: ${FOREIGN_TABLE_FIX}`);
-  if (table === 'own') return shareTable(value as Table);
+  if (looksLikeTable(value)) {
+    // A table from another apache-arrow copy could not cross later: say so now, when toolbridge can tell.
+    if (loadedArrow() !== undefined && arrowTableKind(value) === 'foreign') {
+      throw new InvalidArgsError(`toShared: the value is ${FOREIGN_TABLE}: ${FOREIGN_TABLE_FIX}`);
+    }
+    return shareTable(value as Table).table;
+  }
   if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
     if (isShared(value)) return value;
     const Ctor = value.constructor as ViewOver;

@@ -1,0 +1,61 @@
+/**
+ * apache-arrow and msgpackr, loaded on first need. A worker that never sees a table or a MessagePack payload
+ * never pays for importing them (apache-arrow alone takes ~150 ms to import), and neither does a tool module
+ * that imports `toolbridge/tool`.
+ *
+ * Code that needs one of them synchronously calls {@link arrow} or {@link packr}; when the module is not
+ * loaded yet these throw {@link ModuleNeeded}, and {@link withModules} loads it and runs the code again.
+ */
+import type * as Arrow from 'apache-arrow';
+import type { Packr } from 'msgpackr';
+
+type ArrowModule = typeof Arrow;
+
+let arrowModule: ArrowModule | undefined;
+let packrInstance: Packr | undefined;
+
+/** Thrown (never to the user) by code that needs a module not yet loaded. */
+export class ModuleNeeded {
+  constructor(readonly load: () => Promise<unknown>) {}
+}
+
+async function loadArrow(): Promise<ArrowModule> {
+  return (arrowModule ??= await import('apache-arrow'));
+}
+
+async function loadPackr(): Promise<Packr> {
+  const { Packr } = await import('msgpackr');
+  // structuredClone mode keeps Maps, Sets, Dates, RegExps, Errors, typed arrays, undefined and cycles.
+  return (packrInstance ??= new Packr({ structuredClone: true, moreTypes: true, useRecords: true }));
+}
+
+const NEED_ARROW = new ModuleNeeded(loadArrow);
+const NEED_PACKR = new ModuleNeeded(loadPackr);
+
+/** The apache-arrow module, or throws {@link ModuleNeeded}. */
+export function arrow(): ArrowModule {
+  if (arrowModule === undefined) throw NEED_ARROW;
+  return arrowModule;
+}
+
+/** apache-arrow if this thread has loaded it through toolbridge, else `undefined`. */
+export const loadedArrow = (): ArrowModule | undefined => arrowModule;
+
+/** The MessagePack codec, or throws {@link ModuleNeeded}. */
+export function packr(): Packr {
+  if (packrInstance === undefined) throw NEED_PACKR;
+  return packrInstance;
+}
+
+/**
+ * Runs `fn`; if it needs a module not loaded yet, loads it and runs `fn` again (so `fn` must have no effect
+ * before it asks for a module). Synchronous whenever the modules are already there.
+ */
+export function withModules<T>(fn: () => T): T | Promise<T> {
+  try {
+    return fn();
+  } catch (error) {
+    if (!(error instanceof ModuleNeeded)) throw error;
+    return error.load().then(() => withModules(fn));
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * `toolbridge/tool`: what a tool module needs, and nothing else. Safe to import in a worker: it loads
+ * neither Piscina, nor apache-arrow, nor msgpackr, nor any main-thread part of toolbridge.
+ */
+export {
+  defineTool,
+  type MicroBatchOptions,
+  type ToolContext,
+  type ToolDefinition,
+  type ToolInfo,
+  type ToolSpec,
+} from './define.js';
+export { isShared, shared, toShared, type SharedArray, type TypedArray, type TypedArrayConstructor } from './shared.js';
+export {
+  AbortedError,
+  ClosedError,
+  DuplicateToolError,
+  InvalidArgsError,
+  InvalidOptionsError,
+  QueueFullError,
+  QuotaExceededError,
+  TimeoutError,
+  ToolBridgeError,
+  ToolFailedError,
+  ToolLoadError,
+  ToolNotFoundError,
+  WorkerCrashedError,
+  type ErrorCode,
+  type QuotaDetail,
+} from '../errors.js';
