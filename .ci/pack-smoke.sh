@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Packs the package, installs the tarball into a fresh project and uses it through its exports map:
 # a typed call from TypeScript (type-checked against the packed .d.ts) and a run of the compiled JavaScript,
-# with the toolbridge/dashboard and toolbridge/otel subpaths.
+# with the toolbridge/tool (in the tool module), toolbridge/dashboard and toolbridge/otel subpaths.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
@@ -17,7 +17,7 @@ npm install --no-audit --no-fund "$work/$tarball" \
   "@types/node@$(node -p "require('$root/node_modules/@types/node/package.json').version")" >/dev/null
 
 cat > tools.js <<'JS'
-import { defineTool, shared } from 'toolbridge';
+import { defineTool, shared } from 'toolbridge/tool';
 export const twice = defineTool({
   name: 'consumer.twice',
   run({ x }) {
