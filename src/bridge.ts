@@ -45,7 +45,7 @@ import {
 import { judgeHealth, type HealthReport } from './telemetry/health.js';
 import { renderMetrics } from './telemetry/prometheus.js';
 import { renderReport } from './telemetry/report.js';
-import { shapeOf } from './telemetry/shape.js';
+import { shapeOf } from './codec/shape.js';
 import { StatsRecorder, type BridgeStats } from './telemetry/stats.js';
 import { DEFAULT_POOL, type ToolInfo } from './tool/define.js';
 

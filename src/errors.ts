@@ -31,7 +31,18 @@ export type ErrorCode =
   | 'QUEUE_FULL'
   | 'QUOTA_EXCEEDED';
 
-/** Base class of every error toolbridge raises. */
+/**
+ * Marks toolbridge's errors, shared by every copy of this module in the process (the same key for all), so
+ * that an error raised by one installed copy of toolbridge is recognised by another.
+ */
+const ERROR_BRAND: unique symbol = Symbol.for('toolbridge.error') as never;
+
+const plainInstanceOf = Function.prototype[Symbol.hasInstance];
+
+/**
+ * Base class of every error toolbridge raises. `instanceof` (on it and on each subclass) also recognises
+ * the errors of another installed copy of toolbridge, by brand and class name.
+ */
 export class ToolBridgeError extends Error {
   readonly code: ErrorCode;
 
@@ -43,7 +54,21 @@ export class ToolBridgeError extends Error {
   override get name(): string {
     return this.constructor.name;
   }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (plainInstanceOf.call(this, value)) return true;
+    if (typeof value !== 'object' || value === null || (value as { [ERROR_BRAND]?: true })[ERROR_BRAND] !== true) {
+      return false;
+    }
+    if (this === ToolBridgeError) return true;
+    // A subclass: the value's class, or one of its bases, has the same name.
+    for (let proto = Object.getPrototypeOf(value) as object | null; proto; proto = Object.getPrototypeOf(proto)) {
+      if ((proto as { constructor?: { name?: string } }).constructor?.name === this.name) return true;
+    }
+    return false;
+  }
 }
+Object.defineProperty(ToolBridgeError.prototype, ERROR_BRAND, { value: true });
 
 export class ToolNotFoundError extends ToolBridgeError {
   declare readonly code: 'TOOL_NOT_FOUND';

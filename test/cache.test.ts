@@ -29,6 +29,18 @@ describe('result cache of idempotent tools', () => {
     expect(after.hitRate).toBeGreaterThan(0);
   });
 
+  test('Error arguments with other messages are other keys (each gets the result computed for it)', async () => {
+    const first = await bridge.call<{ token: number; args: { error: Error } }>('cache.token', {
+      error: new RangeError('first'),
+    });
+    const second = await bridge.call<{ token: number; args: { error: Error } }>('cache.token', {
+      error: new RangeError('second'),
+    });
+    expect(second.token).not.toBe(first.token);
+    expect(second.args.error.message).toBe('second');
+    expect(await token({ error: new RangeError('first') })).toBe(first.token);
+  });
+
   test('keys follow content, not identity: typed arrays and tables by their bytes, objects by sorted keys', async () => {
     const a = shared(Float64Array, 1000).fill(1.5);
     const b = shared(Float64Array, 1000).fill(1.5);

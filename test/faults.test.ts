@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
   AbortedError,
   InvalidArgsError,
+  InvalidOptionsError,
+  QuotaExceededError,
   TimeoutError,
   ToolFailedError,
   WorkerCrashedError,
@@ -30,6 +32,49 @@ describe('a tool that throws', () => {
     expect(cause.name).toBe('RangeError');
     expect(cause.message).toBe('bad input');
     expect(cause.stack).toContain('basic-tools.js');
+  });
+
+  test("the cause keeps the error's own properties, leaving out those that cannot cross", async () => {
+    const error = await rejection(bridge.call('test.throwsDetailed', { message: 'upstream down' }));
+    expect(error.code).toBe('TOOL_FAILED');
+    const cause = error.cause as Error & Record<string, unknown>;
+    expect(cause.name).toBe('HttpError');
+    expect(cause.message).toBe('upstream down');
+    expect(cause.stack).toContain('basic-tools.js');
+    expect(cause.status).toBe(503);
+    expect(cause.details).toEqual({ retryAfter: [1, 2], at: new Date(0), samples: Float64Array.from([0.5]) });
+    expect('retry' in cause).toBe(false);
+    // A non-toolbridge error's own `code` is one of its properties, not a toolbridge code.
+    const coded = await rejection(bridge.call('test.throws', { message: 'm' }));
+    expect(coded.code).toBe('TOOL_FAILED');
+    expect((coded.cause as Error & { code?: string }).code).toBe('E_FIXTURE');
+  });
+
+  test('a toolbridge error thrown by a tool keeps its class, code and fields', async () => {
+    const invalid = await rejection(bridge.call('test.throwsTyped', { kind: 'invalid' }));
+    expect(invalid).toBeInstanceOf(InvalidArgsError);
+    expect(invalid).toMatchObject({ code: 'INVALID_ARGS', path: 'args.x', hint: 'use 1' });
+    expect(invalid.message).toBe('x must be positive');
+    const quota = await rejection(bridge.call('test.throwsTyped', { kind: 'quota' }));
+    expect(quota).toBeInstanceOf(QuotaExceededError);
+    expect((quota as QuotaExceededError).detail).toEqual({ requestedBytes: 8, limitMb: 1, inUseMb: 1 });
+    const failed = await rejection(bridge.call('test.throwsTyped', { kind: 'failed' }));
+    expect(failed).toBeInstanceOf(ToolFailedError);
+    expect(failed.message).toContain('wrapped');
+    const options = await rejection(bridge.call('test.throwsTyped', { kind: 'other' }));
+    expect(options).toBeInstanceOf(InvalidOptionsError);
+    expect(options.message).toBe('unknown kind other');
+  });
+
+  test('in a batch, each failed entry keeps its error properties', async () => {
+    const entries = await bridge.batch([
+      { tool: 'test.throwsDetailed', args: { message: 'a' } },
+      { tool: 'test.echo', args: 1 },
+      { tool: 'test.throwsTyped', args: { kind: 'invalid' } },
+    ]);
+    expect(entries[0]).toMatchObject({ ok: false, error: { code: 'TOOL_FAILED', cause: { status: 503 } } });
+    expect(entries[1]).toEqual({ ok: true, value: 1 });
+    expect(entries[2]).toMatchObject({ ok: false, error: { code: 'INVALID_ARGS', path: 'args.x', hint: 'use 1' } });
   });
 
   test('a long error message (a large envelope) arrives whole, and the next calls are unaffected', async () => {

@@ -1,5 +1,5 @@
 import type { Data, Table } from 'apache-arrow';
-import { looksLikeTable } from '../codec/arrow-table.js';
+import { kindOf, unreachable, ValueKind } from '../codec/value-kind.js';
 import xxhash, { type XXHashAPI } from 'xxhash-wasm';
 
 let api: XXHashAPI | undefined;
@@ -27,6 +27,9 @@ const enum Tag {
   Table,
   Buffer,
   Ref,
+  Error,
+  /** What cannot cross (a Proxy, a Promise, ...): the call fails before it runs, whatever its key. */
+  Uncloneable,
 }
 
 const textEncoder = new TextEncoder();
@@ -150,58 +153,74 @@ class ContentHasher {
       return this.#u32(seen);
     }
     this.#seen.set(value, this.#seen.size);
-    if (ArrayBuffer.isView(value)) {
-      this.#tag(Tag.View);
-      return this.#viewBytes(value);
-    }
-    if (looksLikeTable(value)) {
-      const table = value as Table;
-      this.#tag(Tag.Table);
-      this.#string(table.schema.fields.map((f) => `${f.name}:${String(f.type)}:${f.nullable}`).join('|'));
-      this.#u32(table.batches.length);
-      for (const batch of table.batches) this.#data(batch.data);
-      return;
-    }
-    if (value instanceof ArrayBuffer || value instanceof SharedArrayBuffer) {
-      this.#tag(Tag.Buffer);
-      return this.#bytes(new Uint8Array(value));
-    }
-    if (Array.isArray(value)) {
-      this.#tag(Tag.Array);
-      this.#u32(value.length);
-      for (const item of value) this.add(item);
-      return;
-    }
-    if (value instanceof Map) {
-      this.#tag(Tag.Map);
-      this.#u32(value.size);
-      for (const [k, v] of value) {
-        this.add(k);
-        this.add(v);
+    const kind = kindOf(value, false);
+    switch (kind) {
+      case ValueKind.View:
+        this.#tag(Tag.View);
+        return this.#viewBytes(value as ArrayBufferView);
+      case ValueKind.Table:
+      case ValueKind.ForeignTable: {
+        const table = value as Table;
+        this.#tag(Tag.Table);
+        this.#string(table.schema.fields.map((f) => `${f.name}:${String(f.type)}:${f.nullable}`).join('|'));
+        this.#u32(table.batches.length);
+        for (const batch of table.batches) this.#data(batch.data);
+        return;
       }
-      return;
-    }
-    if (value instanceof Set) {
-      this.#tag(Tag.Set);
-      this.#u32(value.size);
-      for (const item of value) this.add(item);
-      return;
-    }
-    if (value instanceof Date) {
-      this.#tag(Tag.Date);
-      return this.#f64(value.getTime());
-    }
-    if (value instanceof RegExp) {
-      this.#tag(Tag.RegExp);
-      return this.#string(String(value));
-    }
-    const record = value as Record<string, unknown>;
-    const keys = Object.keys(record).sort();
-    this.#tag(Tag.Object);
-    this.#u32(keys.length);
-    for (const key of keys) {
-      this.#string(key);
-      this.add(record[key]);
+      case ValueKind.ArrayBuffer:
+      case ValueKind.SharedArrayBuffer:
+        this.#tag(Tag.Buffer);
+        return this.#bytes(new Uint8Array(value as ArrayBufferLike));
+      case ValueKind.Array: {
+        const array = value as unknown[];
+        this.#tag(Tag.Array);
+        this.#u32(array.length);
+        for (const item of array) this.add(item);
+        return;
+      }
+      case ValueKind.Map:
+        this.#tag(Tag.Map);
+        this.#u32((value as Map<unknown, unknown>).size);
+        for (const [k, v] of value as Map<unknown, unknown>) {
+          this.add(k);
+          this.add(v);
+        }
+        return;
+      case ValueKind.Set:
+        this.#tag(Tag.Set);
+        this.#u32((value as Set<unknown>).size);
+        for (const item of value as Set<unknown>) this.add(item);
+        return;
+      case ValueKind.Date:
+        this.#tag(Tag.Date);
+        return this.#f64((value as Date).getTime());
+      case ValueKind.RegExp:
+        this.#tag(Tag.RegExp);
+        return this.#string(String(value));
+      case ValueKind.Error: {
+        // What structured clone carries of an error: its name, message and cause.
+        const error = value as Error;
+        this.#tag(Tag.Error);
+        this.#string(error.name);
+        this.#string(error.message);
+        return this.add(error.cause);
+      }
+      case ValueKind.Proxy:
+      case ValueKind.Uncloneable:
+        return this.#tag(Tag.Uncloneable);
+      case ValueKind.Record: {
+        const record = value as Record<string, unknown>;
+        const keys = Object.keys(record).sort();
+        this.#tag(Tag.Object);
+        this.#u32(keys.length);
+        for (const key of keys) {
+          this.#string(key);
+          this.add(record[key]);
+        }
+        return;
+      }
+      default:
+        return unreachable(kind);
     }
   }
 

@@ -1,6 +1,6 @@
 import type { Table } from 'apache-arrow';
 import { shareTable } from '../codec/arrow-frame.js';
-import { looksLikeTable } from '../codec/arrow-table.js';
+import { kindOf, ValueKind } from '../codec/value-kind.js';
 import { allocateShared } from '../memory/ledger.js';
 
 /** A deep copy of a result and its size in bytes (buffers by length, other leaves roughly). */
@@ -28,56 +28,85 @@ export function copyValue(value: unknown): CopiedValue {
     }
     const known = seen.get(v);
     if (known !== undefined) return known;
-    let out: unknown;
-    if (ArrayBuffer.isView(v)) {
-      bytes += v.byteLength;
-      const Ctor = v.constructor as new (buffer: ArrayBufferLike, offset?: number, length?: number) => ArrayBufferView;
-      const buffer =
-        v.buffer instanceof SharedArrayBuffer ? allocateShared(v.byteLength) : new ArrayBuffer(v.byteLength);
-      new Uint8Array(buffer).set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
-      out = v instanceof DataView ? new DataView(buffer) : new Ctor(buffer);
-    } else if (looksLikeTable(v)) {
-      const copied = shareTable(v as Table, { copyAll: true });
-      bytes += copied.copiedBytes;
-      out = copied.table;
-    } else if (Array.isArray(v)) {
-      const list: unknown[] = new Array<unknown>(v.length);
-      seen.set(v, list);
-      for (let i = 0; i < v.length; i++) list[i] = copy(v[i]);
-      return list;
-    } else if (v instanceof Map) {
-      const map = new Map<unknown, unknown>();
-      seen.set(v, map);
-      for (const [key, item] of v) map.set(copy(key), copy(item));
-      return map;
-    } else if (v instanceof Set) {
-      const set = new Set<unknown>();
-      seen.set(v, set);
-      for (const item of v) set.add(copy(item));
-      return set;
-    } else if (v instanceof ArrayBuffer) {
-      bytes += v.byteLength;
-      out = v.slice(0);
-    } else if (v instanceof SharedArrayBuffer) {
-      bytes += v.byteLength;
-      const buffer = allocateShared(v.byteLength);
-      new Uint8Array(buffer).set(new Uint8Array(v));
-      out = buffer;
-    } else if (v instanceof Date || v instanceof RegExp || v instanceof Error) {
-      bytes += 16;
-      out = structuredClone(v);
-    } else {
-      const record: Record<string, unknown> = {};
-      seen.set(v, record);
-      for (const key of Object.keys(v)) {
-        bytes += key.length + 8;
-        record[key] = copy((v as Record<string, unknown>)[key]);
+    const kind = kindOf(v, false);
+    switch (kind) {
+      case ValueKind.Array: {
+        const list: unknown[] = new Array<unknown>((v as unknown[]).length);
+        seen.set(v, list);
+        for (let i = 0; i < list.length; i++) list[i] = copy((v as unknown[])[i]);
+        return list;
       }
-      return record;
+      case ValueKind.Map: {
+        const map = new Map<unknown, unknown>();
+        seen.set(v, map);
+        for (const [key, item] of v as Map<unknown, unknown>) map.set(copy(key), copy(item));
+        return map;
+      }
+      case ValueKind.Set: {
+        const set = new Set<unknown>();
+        seen.set(v, set);
+        for (const item of v as Set<unknown>) set.add(copy(item));
+        return set;
+      }
+      case ValueKind.Record: {
+        const record: Record<string, unknown> = {};
+        seen.set(v, record);
+        for (const key of Object.keys(v)) {
+          bytes += key.length + 8;
+          record[key] = copy((v as Record<string, unknown>)[key]);
+        }
+        return record;
+      }
+      default: {
+        const out = copyLeaf(v, kind);
+        seen.set(v, out);
+        return out;
+      }
     }
-    seen.set(v, out);
-    return out;
   };
-  const value_ = copy(value);
-  return { value: value_, bytes };
+
+  /** A copy of an object that holds no other values to walk. */
+  const copyLeaf = (v: object, kind: ValueKind): unknown => {
+    switch (kind) {
+      case ValueKind.View: {
+        const view = v as ArrayBufferView;
+        bytes += view.byteLength;
+        const Ctor = view.constructor as new (buffer: ArrayBufferLike) => ArrayBufferView;
+        const shared = view.buffer instanceof SharedArrayBuffer;
+        const buffer = shared ? allocateShared(view.byteLength) : new ArrayBuffer(view.byteLength);
+        new Uint8Array(buffer).set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+        return view instanceof DataView ? new DataView(buffer) : new Ctor(buffer);
+      }
+      case ValueKind.Table:
+      case ValueKind.ForeignTable: {
+        const copied = shareTable(v as Table, { copyAll: true });
+        bytes += copied.copiedBytes;
+        return copied.table;
+      }
+      case ValueKind.ArrayBuffer:
+        bytes += (v as ArrayBuffer).byteLength;
+        return (v as ArrayBuffer).slice(0);
+      case ValueKind.SharedArrayBuffer: {
+        const source = v as SharedArrayBuffer;
+        bytes += source.byteLength;
+        const buffer = allocateShared(source.byteLength);
+        new Uint8Array(buffer).set(new Uint8Array(source));
+        return buffer;
+      }
+      case ValueKind.Date:
+      case ValueKind.RegExp:
+      case ValueKind.Error:
+        bytes += 16;
+        return structuredClone(v);
+      // Never in a result (the call would have failed): kept as they are.
+      case ValueKind.Proxy:
+      case ValueKind.Uncloneable:
+        return v;
+      default:
+        throw new Error(`copyLeaf: not a leaf kind ${ValueKind[kind]}`);
+    }
+  };
+
+  const out = copy(value);
+  return { value: out, bytes };
 }

@@ -20,6 +20,11 @@ export interface ErrorRecord {
   code: string;
   /** For `INVALID_ARGS`: where in the arguments; else ''. */
   path: string;
+  /**
+   * The error's own enumerable properties (`status`, `details`, ...) that structured clone can carry. Not
+   * in the envelope: they travel as the message's structured-clone payload.
+   */
+  props?: Record<string, unknown>;
 }
 
 /** Everything an envelope says, in plain objects. */

@@ -111,7 +111,11 @@ export function encodeMessage(head: Head, value: unknown, policy: CodecPolicy, r
   let payload = Payload.None;
   let msgpack;
   let v: unknown;
-  if (parts !== undefined) {
+  if (head.error?.props !== undefined) {
+    // An error's properties, already checked to survive structured clone: they go as they are.
+    v = head.error.props;
+    payload = Payload.Clone;
+  } else if (parts !== undefined) {
     if (parts.plainBytes > policy.msgpackThreshold && !parts.cloneOnly) {
       const bytes = packr().pack(parts.plain);
       msgpack = buffers.reserve(bytes.byteLength);
@@ -176,6 +180,10 @@ export function decodeMessage(message: WireMessage): Decoded {
     // msgpackr's native string decoder (msgpackr-extract) crashes the process on Node 20 when it reads from
     // shared memory, so the bytes are copied out first (one memcpy, small next to decoding them).
     plain = packr().unpack((openView(buffers, fields.msgpack) as Uint8Array).slice());
+  }
+  if (fields.error !== undefined) {
+    if (plain !== undefined) fields.error.props = plain as Record<string, unknown>;
+    return { fields, value: undefined };
   }
   if (fields.views.length === 0 && fields.frames.length === 0) return { fields, value: plain };
   const cache = new Map<number, unknown>();

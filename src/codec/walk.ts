@@ -1,9 +1,9 @@
-import { types } from 'node:util';
 import type { Table } from 'apache-arrow';
 import { InvalidArgsError } from '../errors.js';
 import { encodeFrame, type FrameRef } from './arrow-frame.js';
-import { arrowTableKind, FOREIGN_TABLE, FOREIGN_TABLE_FIX } from './arrow-table.js';
+import { FOREIGN_TABLE, FOREIGN_TABLE_FIX } from './arrow-table.js';
 import { BufferTable } from './buffers.js';
+import { kindOf, uncloneableName, unreachable, ValueKind } from './value-kind.js';
 import { isDetached, type ViewRef } from './views.js';
 
 /**
@@ -46,13 +46,6 @@ const IN_PROGRESS = Symbol('in progress');
 
 /** Arrays longer than this are walked by their present elements only (a sparse array's holes are skipped). */
 const SPARSE_SCAN = 1 << 16;
-
-const UNCLONEABLE: ReadonlyArray<[new (...args: never[]) => object, string]> = [
-  [Promise, 'a Promise'],
-  [WeakMap, 'a WeakMap'],
-  [WeakSet, 'a WeakSet'],
-  [WeakRef, 'a WeakRef'],
-];
 
 function formatPath(root: string, keys: readonly Key[]): string {
   let out = root;
@@ -147,55 +140,60 @@ class Walker {
       this.cyclic = true;
       return v;
     }
-    if (ArrayBuffer.isView(v)) return this.walkView(v, seen);
-    const table = arrowTableKind(v);
-    if (table === 'foreign') this.fail(FOREIGN_TABLE, FOREIGN_TABLE_FIX);
-    if (table === 'own') {
-      const ref = { [REF_KEY]: ~(this.frames.push(encodeFrame(v as Table, this.#buffers)) - 1) };
-      seen.set(v, ref);
-      return ref;
+    const kind = kindOf(v);
+    switch (kind) {
+      case ValueKind.View:
+        return this.walkView(v as ArrayBufferView, seen);
+      case ValueKind.Table: {
+        const ref = { [REF_KEY]: ~(this.frames.push(encodeFrame(v as Table, this.#buffers)) - 1) };
+        seen.set(v, ref);
+        return ref;
+      }
+      case ValueKind.ForeignTable:
+        return this.fail(FOREIGN_TABLE, FOREIGN_TABLE_FIX);
+      case ValueKind.Proxy:
+        return this.fail(
+          'a Proxy (an Arrow row from table.get(i) or table.toArray() is one: use row.toJSON(), or the table itself)',
+        );
+      case ValueKind.Uncloneable:
+        return this.fail(uncloneableName(v));
+      case ValueKind.ArrayBuffer:
+        this.#buffers.copiedBytes += (v as ArrayBuffer).byteLength;
+        this.plainBytes += (v as ArrayBuffer).byteLength;
+        return v;
+      case ValueKind.SharedArrayBuffer:
+        this.#buffers.sharedBytes += (v as SharedArrayBuffer).byteLength;
+        return v;
+      case ValueKind.Date:
+      case ValueKind.RegExp:
+      case ValueKind.Error:
+        // Cross as they are, by structured clone.
+        this.plainBytes += 16;
+        return v;
+      case ValueKind.Array:
+      case ValueKind.Map:
+      case ValueKind.Set:
+      case ValueKind.Record:
+        return this.#walkContainer(v, kind, seen);
+      default:
+        return unreachable(kind);
     }
-    if (types.isProxy(v)) {
-      this.fail(
-        'a Proxy (an Arrow row from table.get(i) or table.toArray() is one: use row.toJSON(), or the table itself)',
-      );
-    }
+  }
+
+  #walkContainer(v: object, kind: ValueKind, seen: Map<object, unknown>): unknown {
     seen.set(v, IN_PROGRESS);
     if (++this.#depth > MAX_DEPTH) this.fail(`nested deeper than ${MAX_DEPTH} levels`);
     let out: unknown;
     try {
-      out = this.walkContainer(v);
+      if (kind === ValueKind.Array) out = this.walkArray(v as unknown[]);
+      else if (kind === ValueKind.Map) out = this.walkMap(v as Map<unknown, unknown>);
+      else if (kind === ValueKind.Set) out = this.walkSet(v as Set<unknown>);
+      else out = this.walkRecord(v as Record<string, unknown>);
     } finally {
       this.#depth--;
     }
     seen.set(v, out);
     return out;
-  }
-
-  walkContainer(v: object): unknown {
-    if (Array.isArray(v)) return this.walkArray(v);
-    if (v instanceof Map) return this.walkMap(v);
-    if (v instanceof Set) return this.walkSet(v);
-    return this.walkLeaf(v) ?? this.walkRecord(v as Record<string, unknown>);
-  }
-
-  /** Buffers, dates, regular expressions and errors cross as they are; undefined for anything else. */
-  walkLeaf(v: object): unknown {
-    if (v instanceof ArrayBuffer) {
-      this.#buffers.copiedBytes += v.byteLength;
-      this.plainBytes += v.byteLength;
-      return v;
-    }
-    if (v instanceof SharedArrayBuffer) {
-      this.#buffers.sharedBytes += v.byteLength;
-      return v;
-    }
-    if (v instanceof Date || v instanceof RegExp || v instanceof Error) {
-      this.plainBytes += 16;
-      return v;
-    }
-    for (const [Ctor, what] of UNCLONEABLE) if (v instanceof Ctor) this.fail(what);
-    return undefined;
   }
 
   walkView(v: ArrayBufferView, seen: Map<object, unknown>): unknown {
@@ -336,19 +334,33 @@ export function putTogether(plain: unknown, resolve: (ref: number) => unknown): 
     if (typeof ref === 'number') return resolve(ref);
     if (seen.has(v)) return v;
     seen.add(v);
-    if (Array.isArray(v)) {
-      for (let i = 0; i < v.length; i++) v[i] = visit(v[i]);
-    } else if (v instanceof Map) {
-      const entries = [...v];
-      v.clear();
-      for (const [key, item] of entries) v.set(visit(key), visit(item));
-    } else if (v instanceof Set) {
-      const items = [...v];
-      v.clear();
-      for (const item of items) v.add(visit(item));
-    } else if (!(v instanceof Date || v instanceof RegExp || v instanceof Error || v instanceof ArrayBuffer)) {
-      const record = v as Record<string, unknown>;
-      for (const key of Object.keys(record)) record[key] = visit(record[key]);
+    switch (kindOf(v, false)) {
+      case ValueKind.Array: {
+        const array = v as unknown[];
+        for (let i = 0; i < array.length; i++) array[i] = visit(array[i]);
+        break;
+      }
+      case ValueKind.Map: {
+        const map = v as Map<unknown, unknown>;
+        const entries = [...map];
+        map.clear();
+        for (const [key, item] of entries) map.set(visit(key), visit(item));
+        break;
+      }
+      case ValueKind.Set: {
+        const set = v as Set<unknown>;
+        const items = [...set];
+        set.clear();
+        for (const item of items) set.add(visit(item));
+        break;
+      }
+      case ValueKind.Record: {
+        const record = v as Record<string, unknown>;
+        for (const key of Object.keys(record)) record[key] = visit(record[key]);
+        break;
+      }
+      default:
+      // Leaves: nothing inside them was taken apart.
     }
     return v;
   };
