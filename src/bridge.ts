@@ -568,7 +568,7 @@ class ToolBridge implements Bridge {
 
 /**
  * Starts a pool of worker threads with the built-in tools and the given tool modules loaded, and resolves
- * once every initial worker has loaded them. A module that fails to load rejects with `TOOL_LOAD_FAILED`
+ * once the first worker of each pool has loaded them (the others go on starting). A module that fails to load rejects with `TOOL_LOAD_FAILED`
  * naming it; two tools of one name reject with `DUPLICATE_TOOL`.
  *
  * @example

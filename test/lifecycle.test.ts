@@ -2,9 +2,9 @@ import { rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test, vi } from 'vitest';
 import { createBridge, type Bridge, type BridgeOptions, type RecycleEvent, type WorkerExitEvent } from 'toolbridge';
-import { fixture, rejection } from './helpers.js';
+import { allReady, fixture, rejection } from './helpers.js';
 
 interface Who {
   threadId: number;
@@ -25,6 +25,7 @@ async function lifeBridge(options: BridgeOptions = {}) {
     ...options,
   });
   open.push(bridge);
+  await allReady(bridge);
   const recycles: RecycleEvent[] = [];
   const exits: WorkerExitEvent[] = [];
   bridge.on('recycle', (event) => recycles.push(event));
@@ -277,11 +278,14 @@ describe('named pools', () => {
     ).toEqual(defaults);
   });
 
-  test('a pre-warmed pool starts its workers before createBridge resolves', async () => {
+  test('a pre-warmed pool starts its workers with createBridge, which resolves once the first is ready', async () => {
     const { bridge } = await lifeBridge({ pools: { heavy: { maxThreads: 2, minThreads: 2 } } });
-    const heavy = bridge.stats().memory.workers.filter((worker) => worker.pool === 'heavy');
-    expect(heavy).toHaveLength(2);
-    expect(heavy.every((worker) => worker.state === 'ready')).toBe(true);
+    const heavy = () => bridge.stats().memory.workers.filter((worker) => worker.pool === 'heavy');
+    expect(heavy()).toHaveLength(2);
+    expect(heavy().some((worker) => worker.state === 'ready')).toBe(true);
+    await vi.waitFor(() => expect(heavy().every((worker) => worker.state === 'ready')).toBe(true), {
+      timeout: 20_000,
+    });
   });
 
   test('a tool naming a pool that is not defined rejects createBridge with INVALID_OPTIONS', async () => {

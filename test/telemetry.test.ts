@@ -12,7 +12,7 @@ import {
   type RecycleEvent,
   type SlowCallEvent,
 } from 'toolbridge';
-import { fixture, rejection } from './helpers.js';
+import { allReady, fixture, rejection } from './helpers.js';
 
 const open: Bridge[] = [];
 afterEach(async () => {
@@ -22,7 +22,7 @@ afterEach(async () => {
 async function telBridge(options: BridgeOptions = {}): Promise<Bridge> {
   const bridge = await createBridge({ maxThreads: 2, tools: [fixture('telemetry-tools.js')], ...options });
   open.push(bridge);
-  return bridge;
+  return allReady(bridge);
 }
 
 describe('stats()', () => {

@@ -241,12 +241,8 @@ function reply(
 function fail(callId: number, tool: string, error: unknown, code?: string, runMs = 0, codecMs = 0): WireMessage {
   const record: ErrorRecord = toErrorRecord(error);
   if (code !== undefined) record.code = code;
-  return encodeMessage(
-    { kind: Kind.Error, callId, tool, deadline: 0, error: record, runMs, codecMs },
-    undefined,
-    policy,
-    'error',
-  ).message;
+  const head = { kind: Kind.Error, callId, tool, deadline: 0, error: record, runMs, codecMs };
+  return encodeMessage(head, undefined, policy, 'error').message;
 }
 
 /** What a chunk of a batch returns: every call's value by position, and the errors by position. */

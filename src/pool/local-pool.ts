@@ -134,7 +134,7 @@ export class LocalPool implements Dispatcher {
   #startFailure: ToolBridgeError | undefined;
   #failuresInRow = 0;
   #backoff: NodeJS.Timeout | undefined;
-  #startup: { resolve: (tools: ToolInfo[]) => void; reject: (error: Error) => void; needed: number } | undefined;
+  #startup: { resolve: (tools: ToolInfo[]) => void; reject: (error: Error) => void } | undefined;
   readonly #startedAt = performance.now();
   /** Milliseconds of task time, per second, over the last minute. */
   readonly #busy = new Rate();
@@ -152,13 +152,15 @@ export class LocalPool implements Dispatcher {
 
   /**
    * Starts `minThreads` workers (at least one with `checkModules`) and resolves with the tool catalog once
-   * they have loaded; a pool with no resident worker resolves at once with none, and starts on demand.
+   * the first has loaded the tools (so its modules are known to load); the others go on starting and take
+   * calls as they become ready, as Piscina's own threads do. A pool with no resident worker resolves at once
+   * with none, and starts on demand.
    */
   start(): Promise<ToolInfo[]> {
     const { startTimeoutMs, pool, checkModules } = this.#options;
-    const needed = checkModules ? Math.max(1, pool.minThreads) : pool.minThreads;
+    const starting = checkModules ? Math.max(1, pool.minThreads) : pool.minThreads;
     this.#timer = setInterval(() => this.#check(), pool.memory.checkIntervalMs).unref();
-    if (needed === 0) return Promise.resolve([]);
+    if (starting === 0) return Promise.resolve([]);
     return new Promise<ToolInfo[]>((resolve, reject) => {
       const timer = setTimeout(() => {
         const pending = this.#slots.flatMap((slot) => (slot.current?.loading ? [slot.current.loading] : []));
@@ -175,11 +177,10 @@ export class LocalPool implements Dispatcher {
         this.#startup = undefined;
       };
       this.#startup = {
-        needed,
         resolve: (tools) => (settle(), resolve(tools)),
         reject: (error) => (settle(), reject(error)),
       };
-      for (let i = 0; i < needed; i++) this.#addSlot();
+      for (let i = 0; i < starting; i++) this.#addSlot();
     });
   }
 
@@ -455,9 +456,7 @@ export class LocalPool implements Dispatcher {
     this.#startFailure = undefined;
     this.#failuresInRow = 0;
     const startup = this.#startup;
-    if (startup && this.#slots.filter((s) => s.current?.ready).length >= startup.needed) {
-      startup.resolve(notice.tools);
-    }
+    startup?.resolve(notice.tools);
     this.#readyWaiters.forEach((check) => check());
     this.#pump();
   }
