@@ -11,14 +11,7 @@ import {
 import { MicroBatcher } from './batch/micro-batcher.js';
 import { hashArgs, loadHasher } from './cache/content-hash.js';
 import { ResultCache, type CacheStats } from './cache/result-cache.js';
-import {
-  AbortedError,
-  ClosedError,
-  InvalidOptionsError,
-  ToolNotFoundError,
-  describeValue,
-  isFailure,
-} from './errors.js';
+import { AbortedError, ClosedError, InvalidOptionsError, describeValue, isFailure } from './errors.js';
 import {
   checkTimeout,
   resolveOptions,
@@ -28,9 +21,11 @@ import {
 } from './options.js';
 import { checkKnownKeys } from './known-keys.js';
 import { loadingModule, refuseWhileLoading } from './loading-module.js';
-import { LocalPool, type RecycleEvent, type WorkerExitEvent } from './pool/local-pool.js';
+import { LocalPool } from './dispatch/local/pool.js';
+import { ToolCatalog } from './registry/catalog.js';
+import type { RecycleEvent, WorkerExitEvent } from './telemetry/events.js';
 import { ledger, setCeiling } from './memory/ledger.js';
-import type { CodecCounts } from './codec/message.js';
+import type { CodecCounts } from './telemetry/events.js';
 import { CallRunner, type CallTiming, type Outcome } from './runner.js';
 import {
   cacheHit,
@@ -214,7 +209,7 @@ class ToolBridge implements Bridge {
   readonly #events: EventEmitter;
   readonly #options: ResolvedOptions;
   readonly #pools: ReadonlyMap<string, LocalPool>;
-  readonly #registry: ReadonlyMap<string, ToolInfo>;
+  readonly #catalog: ToolCatalog;
   readonly #stats: StatsRecorder;
   readonly #telemetry: ResolvedTelemetry;
   readonly #slowCallMs: number;
@@ -240,14 +235,14 @@ class ToolBridge implements Bridge {
     this.#telemetry = options.telemetry;
     this.#slowCallMs = options.telemetry.enabled ? options.telemetry.slowCallMs : Infinity;
     this.#stats = new StatsRecorder(options.telemetry.enabled);
-    this.#registry = new Map(tools.map((tool) => [tool.name, Object.freeze({ ...tool })]));
+    this.#catalog = new ToolCatalog(tools);
     this.#cache = options.cache ? new ResultCache(options.cache) : undefined;
     this.cache = Object.freeze({ clear: () => this.#cache?.clear() });
     this.#runner = new CallRunner(
       (info) => pools.get(info.pool)!,
       { msgpackThreshold: options.msgpackThreshold },
       this.#stats,
-      () => [...this.#registry.keys()],
+      () => this.#catalog.names(),
     );
   }
 
@@ -285,8 +280,8 @@ class ToolBridge implements Bridge {
     timing: CallTiming | undefined,
   ): Promise<unknown> {
     if (this.#closing) return Promise.reject(new ClosedError());
-    const info = this.#registry.get(tool);
-    if (info === undefined) return Promise.reject(new ToolNotFoundError(String(tool), [...this.#registry.keys()]));
+    const info = this.#catalog.get(tool);
+    if (info === undefined) return Promise.reject(this.#catalog.notFound(tool));
     const signal = options?.signal;
     let timeoutMs: number;
     try {
@@ -412,7 +407,7 @@ class ToolBridge implements Bridge {
   }
 
   tools(): ToolInfo[] {
-    return [...this.#registry.values()];
+    return this.#catalog.list();
   }
 
   on<E extends keyof BridgeEvents>(event: E, listener: BridgeEvents[E]): this {
@@ -536,7 +531,7 @@ class ToolBridge implements Bridge {
     const context = {
       runner: this.#runner,
       stats: this.#stats,
-      registry: this.#registry,
+      catalog: this.#catalog,
       poolOf: (info: ToolInfo) => {
         const { maxThreads, maxQueue } = this.#options.pools.get(info.pool)!;
         return { threads: maxThreads, maxQueue };
@@ -610,7 +605,7 @@ export async function createBridge(options?: BridgeOptions): Promise<Bridge> {
   }
   let tools: ToolInfo[];
   try {
-    const started = await Promise.all([...pools.values()].map((pool) => pool.start()));
+    const started = await Promise.all([...pools.values()].map((pool) => pool.discover()));
     tools = started[0]!;
     const unknown = tools.find((tool) => !pools.has(tool.pool));
     if (unknown) {

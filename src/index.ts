@@ -7,10 +7,10 @@ export {
   type SlowCallEvent,
 } from './bridge.js';
 export type { CallTiming } from './runner.js';
-export type { CodecCounts } from './codec/message.js';
+export type { CodecCounts } from './telemetry/events.js';
 export type { BatchCall, BatchEntry, BatchOptions, BatchProgress, StreamEntry } from './batch/batch-executor.js';
 export type { BridgeOptions, MemoryOptions, PoolOptions, TelemetryOptions } from './options.js';
-export type { ExitReason, RecycleEvent, RecycleReason, WorkerExitEvent, WorkerStats } from './pool/local-pool.js';
+export type { ExitReason, RecycleEvent, RecycleReason, WorkerExitEvent, WorkerStats } from './telemetry/events.js';
 export {
   defineTool,
   type MicroBatchOptions,

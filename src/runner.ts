@@ -23,7 +23,7 @@ import {
 } from './errors.js';
 import { ModuleNeeded, withModules } from './codec/lazy-modules.js';
 import { ledger } from './memory/ledger.js';
-import { DeadlinePassed, type Dispatcher, type SubmitOptions } from './pool/local-pool.js';
+import { DeadlinePassed, type Dispatcher, type SubmitOptions } from './dispatch/dispatcher.js';
 import type { StatsRecorder } from './telemetry/stats.js';
 import type { ToolInfo } from './tool/define.js';
 

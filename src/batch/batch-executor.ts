@@ -4,12 +4,12 @@ import {
   InvalidArgsError,
   InvalidOptionsError,
   isFailure,
-  ToolNotFoundError,
   describeValue,
   type ToolBridgeError,
 } from '../errors.js';
 import { checkKnownKeys } from '../known-keys.js';
 import type { CallRunner, ChunkItem, Outcome } from '../runner.js';
+import type { ToolCatalog } from '../registry/catalog.js';
 import type { StatsRecorder } from '../telemetry/stats.js';
 import type { ToolInfo } from '../tool/define.js';
 
@@ -51,7 +51,7 @@ export interface BatchOptions {
 export interface BatchContext {
   runner: CallRunner;
   stats: StatsRecorder;
-  registry: ReadonlyMap<string, ToolInfo>;
+  catalog: ToolCatalog;
   /** The threads of a tool's pool, and its queue bound: a batch never has more chunks waiting than this. */
   poolOf: (info: ToolInfo) => { threads: number; maxQueue: number };
   /** The time limit of a call of `info` given its own `timeoutMs` (validated; throws INVALID_OPTIONS). */
@@ -137,8 +137,8 @@ export function runBatch(
     } catch (error) {
       return fail(error as ToolBridgeError);
     }
-    const info = ctx.registry.get(call.tool);
-    if (info === undefined) return fail(new ToolNotFoundError(call.tool, [...ctx.registry.keys()]));
+    const info = ctx.catalog.get(call.tool);
+    if (info === undefined) return fail(ctx.catalog.notFound(call.tool));
     let timeoutMs: number;
     try {
       timeoutMs = ctx.limitOf(info, call.timeoutMs);

@@ -9,6 +9,7 @@ import {
   type EnvelopeFields,
   type ErrorRecord,
 } from './envelope.js';
+import type { CodecCounts } from '../telemetry/events.js';
 import { packr } from './lazy-modules.js';
 import { openView } from './views.js';
 import { putTogether, takeApart } from './walk.js';
@@ -32,20 +33,6 @@ export interface WireMessage {
 export interface CodecPolicy {
   /** Plain parts estimated above this many bytes are sent as MessagePack in shared memory. */
   msgpackThreshold: number;
-}
-
-/** How many values of a message went by each path. */
-export interface CodecCounts {
-  /** Typed arrays by reference (in shared memory). */
-  shared: number;
-  /** Arrow tables (as frames). */
-  arrow: number;
-  /** Plain parts by structured clone. */
-  clone: number;
-  /** Plain parts as MessagePack bytes. */
-  msgpack: number;
-  /** Typed arrays copied (not in shared memory). */
-  copied: number;
 }
 
 export interface Encoded {
@@ -200,4 +187,4 @@ export function decodeMessage(message: WireMessage): Decoded {
 }
 
 export { Kind, Payload };
-export type { ErrorRecord, EnvelopeFields };
+export type { CodecCounts, ErrorRecord, EnvelopeFields };

@@ -1,9 +1,7 @@
 import { createHistogram, performance, type RecordableHistogram } from 'node:perf_hooks';
 import type { CacheStats } from '../cache/result-cache.js';
-import type { CodecCounts } from '../codec/message.js';
 import { ledger } from '../memory/ledger.js';
-import type { WorkerStats } from '../pool/local-pool.js';
-import { RECYCLE_REASONS, type RecycleReason } from '../pool/worker-slot.js';
+import { RECYCLE_REASONS, type CodecCounts, type RecycleReason, type WorkerStats } from './events.js';
 
 /** A distribution in milliseconds. */
 export interface LatencySummary {

@@ -1,8 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { releaseHandlesOf } from '../memory/ledger.js';
-import type { CodecCounts } from '../codec/message.js';
+import { releaseHandlesOf } from '../../memory/ledger.js';
+import type { CodecCounts, ExitReason } from '../../telemetry/events.js';
 import {
   GAUGE_ARROW,
   GAUGE_CLONE,
@@ -15,27 +15,10 @@ import {
   isRuntimeNotice,
   type ReadyNotice,
   type RuntimeConfig,
-} from '../runtime-protocol.js';
-
-/** Why a worker was replaced. */
-export type RecycleReason = 'heap' | 'external' | 'tasks' | 'age' | 'rss' | 'manual' | 'crash' | 'timeout';
-
-export const RECYCLE_REASONS: readonly RecycleReason[] = Object.freeze([
-  'heap',
-  'external',
-  'tasks',
-  'age',
-  'rss',
-  'manual',
-  'crash',
-  'timeout',
-]);
-
-/** Why a worker left: a recycle reason, or `idle` (stopped above `minThreads` after `idleTimeoutMs`). */
-export type ExitReason = RecycleReason | 'idle';
+} from '../../runtime-protocol.js';
 
 /** The worker file: a CommonJS shim that loads the ESM runtime (see workers/entry.cts for why). */
-const RUNTIME_ENTRY = new URL('../../workers/entry.cjs', import.meta.url).href;
+const RUNTIME_ENTRY = new URL('../../../workers/entry.cjs', import.meta.url).href;
 const MiB = 1024 * 1024;
 
 /** One worker thread of a slot, from its start to its exit. */

@@ -1,77 +1,17 @@
 import { performance } from 'node:perf_hooks';
-import type { MessagePort } from 'node:worker_threads';
-import { reviveError } from '../codec/error-record.js';
-import type { CodecCounts, WireMessage } from '../codec/message.js';
-import { ClosedError, DuplicateToolError, QueueFullError, ToolBridgeError, ToolLoadError } from '../errors.js';
-import type { ResolvedPool } from '../options.js';
-import type { ReadyNotice, RuntimeConfig } from '../runtime-protocol.js';
-import { Rate, type PoolStats } from '../telemetry/stats.js';
-import type { ToolInfo } from '../tool/define.js';
-import { WorkerSlot, type ExitReason, type RecycleReason, type WorkerRecord } from './worker-slot.js';
-
-export type { ExitReason, RecycleReason } from './worker-slot.js';
-
-/** Options of one submitted call. */
-export interface SubmitOptions {
-  /**
-   * Aborting it (the call's time limit passed, or its caller aborted) removes the call from the queue at
-   * once; a call already running has {@link STOP_GRACE_MS} to end on its own before its worker is stopped.
-   */
-  signal?: AbortSignal;
-  /** `Date.now()` past which the call must not start (0 for none): a queued call past it is never run. */
-  deadline?: number;
-  /** Ports to hand to the worker with the call. */
-  transferList?: MessagePort[];
-}
-
-/**
- * The dispatch seam: submit an envelope, get an envelope back. The local pool is one implementation; a
- * remote backend can be another, since messages are plain bytes and shared buffers.
- */
-export interface Dispatcher {
-  /** Starts the workers; resolves with the tool catalog once every initial worker has loaded its tools. */
-  start(): Promise<ToolInfo[]>;
-  submit(message: WireMessage, options: SubmitOptions): Promise<WireMessage>;
-  /** Waits for the calls in flight, then stops the workers. */
-  close(): Promise<void>;
-  /** Stops the workers now; calls in flight fail. */
-  destroy(): Promise<void>;
-}
-
-/** Payload of the bridge's `recycle` event. */
-export interface RecycleEvent {
-  pool: string;
-  /** The worker's `threadId`. */
-  workerId: number;
-  reason: RecycleReason;
-  /** Its V8 heap in use at the last sample, in MiB. */
-  heapMb: number;
-}
-
-/** Payload of the bridge's `workerExit` event. */
-export interface WorkerExitEvent {
-  pool: string;
-  workerId: number;
-  exitCode: number;
-  /** Why it left: a recycle reason, or `idle`. */
-  reason: ExitReason;
-}
-
-/** One worker in `stats().memory.workers`. */
-export interface WorkerStats {
-  /** Its `threadId`. */
-  readonly id: number;
-  readonly pool: string;
-  readonly heapMb: number;
-  /** Its memory outside the V8 heap (ArrayBuffers and typed arrays it allocated), in MiB, as last sampled. */
-  readonly externalMb: number;
-  readonly tasks: number;
-  readonly ageMs: number;
-  /** `starting` while it loads its tools, `draining` once marked for recycling. */
-  readonly state: 'starting' | 'ready' | 'draining';
-  /** The heap it may reach: `maxHeapMb`, else `hardHeapMb`, else V8's limit for it (MiB). */
-  readonly heapLimitMb: number;
-}
+import { reviveError } from '../../codec/error-record.js';
+import type { WireMessage } from '../../codec/message.js';
+import { ClosedError, DuplicateToolError, QueueFullError, ToolBridgeError, ToolLoadError } from '../../errors.js';
+import type { ResolvedPool } from '../../options.js';
+import type { ToolSource } from '../../registry/catalog.js';
+import type { ReadyNotice, RuntimeConfig } from '../../runtime-protocol.js';
+import type { CodecCounts, RecycleEvent, RecycleReason, WorkerExitEvent, WorkerStats } from '../../telemetry/events.js';
+import { Rate, type PoolStats } from '../../telemetry/stats.js';
+import type { ToolInfo } from '../../tool/define.js';
+import { DeadlinePassed, type Dispatcher, type SubmitOptions } from '../dispatcher.js';
+import { CallQueue } from './queue.js';
+import { Watchdog } from './watchdog.js';
+import { WorkerSlot, type WorkerRecord } from './worker-slot.js';
 
 export interface LocalPoolOptions {
   pool: ResolvedPool;
@@ -88,26 +28,12 @@ export interface LocalPoolOptions {
 /** Start-up failures in a row before the pool waits this long to try again: 100 ms, doubling, at most 10 s. */
 const BACKOFF_FIRST_MS = 100;
 const BACKOFF_MAX_MS = 10_000;
-/** Least time between two RSS samples taken after tasks (a sample costs ~10 µs). */
-const RSS_SAMPLE_MS = 20;
-const MiB = 1024 * 1024;
 
 /**
  * How long a call that timed out or was aborted while running may keep its worker to stop on its own (a
  * tool that watches `ctx.signal`) before the worker is stopped and replaced.
  */
 const STOP_GRACE_MS = 50;
-
-/** Rejects a queued call whose deadline passed before a worker was free: it never started. */
-export class DeadlinePassed extends Error {}
-
-interface Job {
-  message: WireMessage;
-  options: SubmitOptions;
-  resolve: (reply: WireMessage) => void;
-  reject: (error: unknown) => void;
-  done: boolean;
-}
 
 /**
  * A pool of worker threads running `workers/runtime.js`, each hosted by Piscina (see {@link WorkerSlot}).
@@ -116,19 +42,15 @@ interface Job {
  * at once, and it is stopped when its call is done, so no call fails for a recycle. Workers that crash at
  * start-up are retried with an exponential back-off, and the calls told which module failed.
  */
-export class LocalPool implements Dispatcher {
+export class LocalPool implements Dispatcher, ToolSource {
   readonly #options: LocalPoolOptions;
   readonly #name: string;
   readonly #slots: WorkerSlot[] = [];
-  readonly #queue: Job[] = [];
-  #queueHead = 0;
-  /** Calls in the queue still waiting (neither handed to a worker, nor cancelled, nor failed). */
-  #waiting = 0;
+  readonly #queue = new CallQueue(() => this.#pump());
   #refused = false;
   #closing = false;
   #destroyed: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
-  #lastRss = 0;
   readonly #recycles = new Map<RecycleReason, number>();
   /** The latest start-up failure, until a worker starts. */
   #startFailure: ToolBridgeError | undefined;
@@ -141,9 +63,20 @@ export class LocalPool implements Dispatcher {
   /** Values sent by workers that have exited, by path. */
   readonly #exitedCodecs: CodecCounts = { shared: 0, arrow: 0, clone: 0, msgpack: 0, copied: 0 };
 
+  readonly #watchdog: Watchdog;
+
   constructor(options: LocalPoolOptions) {
     this.#options = options;
     this.#name = options.pool.name;
+    this.#watchdog = new Watchdog(options.pool, {
+      slots: this.#slots,
+      waiting: () => this.#queue.waiting,
+      recycle: (slot, reason) => this.#recycle(slot, reason),
+      retireIdle: (slot) => {
+        slot.draining = 'idle';
+        this.#retire(slot);
+      },
+    });
   }
 
   get name(): string {
@@ -156,10 +89,10 @@ export class LocalPool implements Dispatcher {
    * calls as they become ready, as Piscina's own threads do. A pool with no resident worker resolves at once
    * with none, and starts on demand.
    */
-  start(): Promise<ToolInfo[]> {
+  discover(): Promise<ToolInfo[]> {
     const { startTimeoutMs, pool, checkModules } = this.#options;
     const starting = checkModules ? Math.max(1, pool.minThreads) : pool.minThreads;
-    this.#timer = setInterval(() => this.#check(), pool.memory.checkIntervalMs).unref();
+    this.#timer = setInterval(() => this.#watchdog.tick(), pool.memory.checkIntervalMs).unref();
     if (starting === 0) return Promise.resolve([]);
     return new Promise<ToolInfo[]>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -190,17 +123,13 @@ export class LocalPool implements Dispatcher {
     if (slot !== undefined) return this.#run(slot, message, options);
     if (this.#startFailure && !this.#canServe()) return Promise.reject(this.#loadError());
     const { maxQueue } = this.#options.pool;
-    if (this.#queued() >= maxQueue) {
+    if (this.#queue.waiting >= maxQueue) {
       this.#refused = true;
       return Promise.reject(new QueueFullError(maxQueue));
     }
-    return new Promise<WireMessage>((resolve, reject) => {
-      const job: Job = { message, options, resolve, reject, done: false };
-      this.#queue.push(job);
-      this.#waiting++;
-      options.signal?.addEventListener('abort', () => this.#cancel(job), { once: true });
-      this.#grow();
-    });
+    const queued = this.#queue.push(message, options);
+    this.#grow();
+    return queued;
   }
 
   /** Recycles every worker gracefully; resolves when the old ones have stopped and their replacements serve. */
@@ -232,7 +161,7 @@ export class LocalPool implements Dispatcher {
     return {
       threads,
       busy,
-      queued: this.#queued(),
+      queued: this.#queue.waiting,
       utilization: Math.min(1, busyMsPerSecond / 1000 / maxThreads),
       maxThreads,
       maxQueue,
@@ -264,7 +193,7 @@ export class LocalPool implements Dispatcher {
         externalMb: round(record.externalMb),
         tasks: record.tasks,
         ageMs: Math.round(record.ageMs(now)),
-        heapLimitMb: round(this.#heapLimitMb(record)),
+        heapLimitMb: round(this.#watchdog.heapLimitMb(record)),
         state: slot.draining !== undefined ? 'draining' : record.ready ? 'ready' : 'starting',
       });
     }
@@ -275,7 +204,7 @@ export class LocalPool implements Dispatcher {
     if (this.#destroyed) return this.#destroyed;
     this.#closing = true;
     this.#stopTimers();
-    this.#failQueued(() => new ClosedError());
+    this.#queue.failAll(() => new ClosedError());
     // A task still running is one that ended its call with a time limit and is being stopped: let it go
     // first, since Piscina's close waits for tasks to end, and a stopped task never ends.
     await Promise.all(
@@ -293,24 +222,13 @@ export class LocalPool implements Dispatcher {
     this.#destroyed ??= (async () => {
       this.#closing = true;
       this.#stopTimers();
-      this.#failQueued(() => new ClosedError());
+      this.#queue.failAll(() => new ClosedError());
       await Promise.all(this.#slots.map((slot) => slot.retire(slot.draining ?? 'manual')));
     })();
     return this.#destroyed;
   }
 
   // --- dispatch ---
-
-  #queued(): number {
-    return this.#waiting;
-  }
-
-  /** What `maxHeapMb` (or, without it, `hardHeapMb` or V8's own limit) allows a worker's heap. */
-  #heapLimitMb(record: WorkerRecord): number {
-    const { maxHeapMb, hardHeapMb } = this.#options.pool.memory;
-    if (maxHeapMb !== Infinity) return maxHeapMb;
-    return hardHeapMb ?? record.heapLimitMb;
-  }
 
   #idleSlot(): WorkerSlot | undefined {
     for (const slot of this.#slots) if (slot.idle) return slot;
@@ -359,7 +277,7 @@ export class LocalPool implements Dispatcher {
       record.fate = 'timeout';
       slot.adopt();
     } else {
-      this.#checkWorker(slot, record);
+      this.#watchdog.afterTask(slot, record);
     }
     if (slot.draining !== undefined) this.#retire(slot);
     this.#pump();
@@ -367,51 +285,18 @@ export class LocalPool implements Dispatcher {
 
   /** Hands queued calls to idle workers. */
   #pump(): void {
-    while (this.#queueHead < this.#queue.length) {
-      const job = this.#queue[this.#queueHead]!;
-      if (!job.done) {
-        const slot = this.#idleSlot();
-        if (slot === undefined) break;
-        job.done = true;
-        this.#waiting--;
-        const { deadline } = job.options;
-        // A call whose time ran out while it waited never starts (its caller is told TIMEOUT).
-        if (deadline && Date.now() >= deadline) job.reject(new DeadlinePassed());
-        else this.#run(slot, job.message, job.options).then(job.resolve, job.reject);
-      }
-      this.#queue[this.#queueHead++] = undefined as never;
+    for (let slot = this.#idleSlot(); slot !== undefined; slot = this.#idleSlot()) {
+      const job = this.#queue.take();
+      if (job === undefined) break;
+      const { deadline } = job.options;
+      // A call whose time ran out while it waited never starts (its caller is told TIMEOUT).
+      if (deadline && Date.now() >= deadline) job.reject(new DeadlinePassed());
+      else this.#run(slot, job.message, job.options).then(job.resolve, job.reject);
     }
-    if (this.#queueHead === this.#queue.length) {
-      this.#queue.length = 0;
-      this.#queueHead = 0;
-      if (this.#refused) {
-        this.#refused = false;
-        this.#options.onDrain();
-      }
-    } else if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queue.length) {
-      this.#queue.splice(0, this.#queueHead);
-      this.#queueHead = 0;
+    if (this.#refused && this.#queue.empty) {
+      this.#refused = false;
+      this.#options.onDrain();
     }
-  }
-
-  #cancel(job: Job): void {
-    if (job.done) return;
-    job.done = true;
-    this.#waiting--;
-    job.reject(new ToolBridgeError('ABORTED', 'The call was stopped while it waited for a worker'));
-    this.#pump();
-  }
-
-  #failQueued(error: () => Error): void {
-    for (let i = this.#queueHead; i < this.#queue.length; i++) {
-      const job = this.#queue[i]!;
-      if (job.done) continue;
-      job.done = true;
-      job.reject(error());
-    }
-    this.#queue.length = 0;
-    this.#queueHead = 0;
-    this.#waiting = 0;
   }
 
   // --- workers ---
@@ -425,14 +310,14 @@ export class LocalPool implements Dispatcher {
       serving++;
       if (slot.current?.ready !== true) starting++;
     }
-    if (serving < this.#options.pool.maxThreads && this.#waiting > starting) this.#addSlot();
+    if (serving < this.#options.pool.maxThreads && this.#queue.waiting > starting) this.#addSlot();
   }
 
   /** Keeps at least `minThreads` workers that are not draining. */
   #fill(): void {
     let serving = this.#slots.filter((slot) => slot.draining === undefined && !slot.gone).length;
     while (serving++ < this.#options.pool.minThreads) this.#addSlot();
-    if (this.#waiting > 0) this.#grow();
+    if (this.#queue.waiting > 0) this.#grow();
   }
 
   #addSlot(): void {
@@ -497,7 +382,7 @@ export class LocalPool implements Dispatcher {
     void slot.retire('crash');
     if (this.#startup) return this.#startup.reject(error);
     this.#startFailure = error;
-    if (!this.#canServe()) this.#failQueued(() => this.#loadError());
+    if (!this.#canServe()) this.#queue.failAll(() => this.#loadError());
     const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** this.#failuresInRow++);
     if (this.#backoff === undefined) {
       this.#backoff = setTimeout(() => {
@@ -521,72 +406,6 @@ export class LocalPool implements Dispatcher {
   #remove(slot: WorkerSlot): void {
     const at = this.#slots.indexOf(slot);
     if (at >= 0) this.#slots.splice(at, 1);
-  }
-
-  // --- watchdog ---
-
-  /** After a task: the worker's heap and task count, and (at most every 20 ms) the process RSS. */
-  #checkWorker(slot: WorkerSlot, record: WorkerRecord): void {
-    if (slot.draining !== undefined || !record.ready) return;
-    const { memory } = this.#options.pool;
-    if (record.tasks >= memory.maxTasksPerWorker) return this.#recycle(slot, 'tasks');
-    if (record.heapMb > memory.maxHeapMb) return this.#recycle(slot, 'heap');
-    if (record.externalMb > memory.maxExternalMb) return this.#recycle(slot, 'external');
-    if (memory.maxRssMb !== Infinity && performance.now() - this.#lastRss >= RSS_SAMPLE_MS) this.#checkRss();
-  }
-
-  /** On the timer: age, heap (read live where Node can), RSS, and idle workers above `minThreads`. */
-  #check(): void {
-    const { memory, minThreads, idleTimeoutMs } = this.#options.pool;
-    const now = performance.now();
-    let serving = this.#slots.filter((slot) => slot.draining === undefined && !slot.gone).length;
-    for (const slot of [...this.#slots]) {
-      const record = slot.current;
-      if (record === undefined || !record.ready || slot.draining !== undefined) continue;
-      if (record.ageMs(now) >= memory.maxWorkerAgeMs) {
-        this.#recycle(slot, 'age');
-        continue;
-      }
-      if (memory.maxHeapMb !== Infinity && slot.busy) this.#readLiveHeap(slot, record);
-      if (!slot.busy && serving > minThreads && now - slot.idleSince >= idleTimeoutMs && this.#waiting === 0) {
-        serving--;
-        slot.draining = 'idle';
-        this.#retire(slot);
-      }
-    }
-    if (memory.maxRssMb !== Infinity) this.#checkRss();
-  }
-
-  /** Node >= 22.16 reads a worker's heap from the main thread, even while a task keeps it busy. */
-  #readLiveHeap(slot: WorkerSlot, record: WorkerRecord): void {
-    const read = (record.worker as { getHeapStatistics?: () => Promise<{ used_heap_size: number }> }).getHeapStatistics;
-    if (typeof read !== 'function') return;
-    read
-      .call(record.worker)
-      .then((heap) => {
-        record.liveHeap = heap.used_heap_size;
-        if (
-          slot.current === record &&
-          slot.draining === undefined &&
-          record.heapMb > this.#options.pool.memory.maxHeapMb
-        ) {
-          this.#recycle(slot, 'heap');
-        }
-      })
-      .catch(() => undefined);
-  }
-
-  #checkRss(): void {
-    this.#lastRss = performance.now();
-    if (process.memoryUsage.rss() / MiB <= this.#options.pool.memory.maxRssMb) return;
-    // One at a time: the previous RSS recycle must finish before another worker goes.
-    if (this.#slots.some((slot) => slot.draining === 'rss')) return;
-    let largest: WorkerSlot | undefined;
-    for (const slot of this.#slots) {
-      if (slot.draining !== undefined || !slot.current?.ready) continue;
-      if (!largest || slot.current.heapMb > largest.current!.heapMb) largest = slot;
-    }
-    if (largest) this.#recycle(largest, 'rss');
   }
 
   /** Drains a worker: no new calls; its replacement starts now; it stops once its call is done. */

@@ -1,0 +1,36 @@
+import type { MessagePort } from 'node:worker_threads';
+import type { WireMessage } from '../codec/message.js';
+
+/** Options of one submitted message. */
+export interface SubmitOptions {
+  /**
+   * Aborting it (the call's time limit passed, or its caller aborted) drops the message at once if it still
+   * waits; a message already being run is stopped as the implementation can (the local pool gives it a
+   * short grace period, then stops its worker).
+   */
+  signal?: AbortSignal;
+  /** `Date.now()` past which the message must not start (0 for none): it is rejected with {@link DeadlinePassed}. */
+  deadline?: number;
+  /** Ports to hand over with the message (a call's abort channel). */
+  transferList?: MessagePort[];
+}
+
+/**
+ * The dispatch seam: submit an encoded call, get its encoded reply. It knows nothing of tools, their
+ * catalog or their values: a message is envelope bytes plus shared buffers. The local Piscina pool is one
+ * implementation (`dispatch/local/`); a remote backend is another.
+ *
+ * `submit` rejects with a `ToolBridgeError` it chose (`QUEUE_FULL`, `CLOSED`, `TOOL_LOAD_FAILED`), with
+ * {@link DeadlinePassed}, or with anything else for a backend failure under the call (the caller makes that
+ * `WORKER_CRASHED`).
+ */
+export interface Dispatcher {
+  submit(message: WireMessage, options: SubmitOptions): Promise<WireMessage>;
+  /** Waits for the messages in flight, then releases the backend. */
+  close(): Promise<void>;
+  /** Releases the backend now; messages in flight fail. */
+  destroy(): Promise<void>;
+}
+
+/** Rejects a submitted message whose deadline passed before it could start: it never ran. */
+export class DeadlinePassed extends Error {}
