@@ -1,24 +1,12 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import {
-  checkBatchOptions,
-  runBatch,
-  type BatchCall,
-  type BatchEntry,
-  type BatchOptions,
-  type StreamEntry,
-} from './batch/batch-executor.js';
-import { MicroBatcher } from './batch/micro-batcher.js';
-import { hashArgs, loadHasher } from './cache/content-hash.js';
+import type { BatchCall, BatchEntry, BatchOptions, StreamEntry } from './batch/batch-executor.js';
+import { loadHasher } from './cache/content-hash.js';
 import { ResultCache, type CacheStats } from './cache/result-cache.js';
-import { AbortedError, ClosedError, InvalidOptionsError, describeValue, isFailure } from './errors.js';
-import {
-  checkTimeout,
-  resolveOptions,
-  type BridgeOptions,
-  type ResolvedOptions,
-  type ResolvedTelemetry,
-} from './options.js';
+import { CallPipeline, newTiming, type CallOptions } from './call/pipeline.js';
+import { CallTransport, type CallTiming, type Outcome } from './call/transport.js';
+import { ClosedError, InvalidOptionsError, describeValue } from './errors.js';
+import { resolveOptions, type BridgeOptions, type ResolvedOptions, type ResolvedTelemetry } from './options.js';
 import { checkKnownKeys } from './known-keys.js';
 import { loadingModule, refuseWhileLoading } from './loading-module.js';
 import { LocalPool } from './dispatch/local/pool.js';
@@ -26,17 +14,7 @@ import { ToolCatalog } from './registry/catalog.js';
 import type { RecycleEvent, WorkerExitEvent } from './telemetry/events.js';
 import { ledger, setCeiling } from './memory/ledger.js';
 import type { CodecCounts } from './telemetry/events.js';
-import { CallRunner, type CallTiming, type Outcome } from './runner.js';
-import {
-  cacheHit,
-  cacheMiss,
-  callEnd,
-  callError,
-  callStart,
-  workerRecycle,
-  type CacheMessage,
-  type CallMessage,
-} from './telemetry/channels.js';
+import { callEnd, callError, callStart, workerRecycle, type CallMessage } from './telemetry/channels.js';
 import { judgeHealth, type HealthReport } from './telemetry/health.js';
 import { renderMetrics } from './telemetry/prometheus.js';
 import { renderReport } from './telemetry/report.js';
@@ -44,15 +22,7 @@ import { shapeOf } from './codec/shape.js';
 import { StatsRecorder, type BridgeStats } from './telemetry/stats.js';
 import { DEFAULT_POOL, type ToolInfo } from './tool/define.js';
 
-/** Options of one call. */
-export interface CallOptions {
-  /** Time limit of this call in milliseconds; overrides the tool's and the bridge's. */
-  timeoutMs?: number;
-  /** `false` skips the result cache for this call (neither read nor written). @default true */
-  cache?: boolean;
-  /** Aborts the call: it rejects with `ABORTED` and a tool still running is told, then stopped. */
-  signal?: AbortSignal;
-}
+export type { CallOptions };
 
 /** Events of a bridge, by name. */
 export interface BridgeEvents {
@@ -93,21 +63,6 @@ function emitSafely(events: EventEmitter, name: keyof BridgeEvents, event?: unkn
   }
 }
 
-/** Checks a call's options: an object of known keys, a signal that is an AbortSignal, a boolean `cache`. */
-function checkCallOptions(options: CallOptions): void {
-  if (options === null || typeof options !== 'object') {
-    throw new InvalidOptionsError(`call options must be an object, got ${describeValue(options)}`);
-  }
-  checkKnownKeys('options', options, CALL_KEYS);
-  const { signal, cache } = options;
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new InvalidOptionsError(`options.signal must be an AbortSignal, got ${describeValue(signal)}`);
-  }
-  if (cache !== undefined && typeof cache !== 'boolean') {
-    throw new InvalidOptionsError(`options.cache must be a boolean, got ${describeValue(cache)}`);
-  }
-}
-
 /** The wait `close()` allows, checked: a non-negative number of ms, or Infinity. */
 function checkCloseOptions(options: CloseOptions | undefined): number {
   if (options === undefined) return Infinity;
@@ -124,13 +79,8 @@ function checkCloseOptions(options: CloseOptions | undefined): number {
   return timeoutMs;
 }
 
-const CALL_KEYS = ['timeoutMs', 'cache', 'signal'] as const satisfies ReadonlyArray<keyof CallOptions>;
-
 let nextCallMessageId = 1;
 let nextBridgeId = 1;
-
-/** A timing holder the runner fills (negative until it does). */
-const newTiming = (): CallTiming => ({ waitMs: -1, runMs: -1, codecMs: -1 });
 
 /** A running bridge: see {@link createBridge}. */
 export interface Bridge extends AsyncDisposable {
@@ -207,14 +157,12 @@ const NO_CACHE: CacheStats = Object.freeze({
 
 class ToolBridge implements Bridge {
   readonly #events: EventEmitter;
-  readonly #options: ResolvedOptions;
   readonly #pools: ReadonlyMap<string, LocalPool>;
   readonly #catalog: ToolCatalog;
   readonly #stats: StatsRecorder;
   readonly #telemetry: ResolvedTelemetry;
-  readonly #slowCallMs: number;
-  readonly #runner: CallRunner;
-  readonly #micro = new Map<string, MicroBatcher>();
+  readonly #transport: CallTransport;
+  readonly #pipeline: CallPipeline;
   readonly #cache: ResultCache | undefined;
   readonly cache: { clear(): void };
   readonly id = nextBridgeId++;
@@ -230,27 +178,30 @@ class ToolBridge implements Bridge {
     events: EventEmitter,
   ) {
     this.#events = events;
-    this.#options = options;
     this.#pools = pools;
     this.#telemetry = options.telemetry;
-    this.#slowCallMs = options.telemetry.enabled ? options.telemetry.slowCallMs : Infinity;
     this.#stats = new StatsRecorder(options.telemetry.enabled);
     this.#catalog = new ToolCatalog(tools);
     this.#cache = options.cache ? new ResultCache(options.cache) : undefined;
     this.cache = Object.freeze({ clear: () => this.#cache?.clear() });
-    this.#runner = new CallRunner(
+    this.#transport = new CallTransport(
       (info) => pools.get(info.pool)!,
       { msgpackThreshold: options.msgpackThreshold },
       this.#stats,
       () => this.#catalog.names(),
     );
+    this.#pipeline = new CallPipeline(options, this.#catalog, this.#cache, this.#stats, this.#transport, {
+      began: () => this.#inFlight++,
+      ended: () => this.#settled(),
+      slowCall: (tool, ms, phases, args) => this.#slowCall(tool, ms, phases, args),
+    });
   }
 
   call<R = unknown>(tool: string, args?: unknown, options?: CallOptions): Promise<R> {
     if (this.#telemetry.enabled && (callStart.hasSubscribers || callEnd.hasSubscribers || callError.hasSubscribers)) {
       return this.#traced(tool, args, options) as Promise<R>;
     }
-    return this.#call(tool, args, options, undefined) as Promise<R>;
+    return this.#pipeline.call(tool, args, options) as Promise<R>;
   }
 
   /** A call published on the `toolbridge:call:*` diagnostics channels. */
@@ -259,7 +210,7 @@ class ToolBridge implements Bridge {
     callStart.publish(message);
     const timing = newTiming();
     try {
-      const value = await this.#call(tool, args, options, timing);
+      const value = await this.#pipeline.call(tool, args, options, timing);
       message.durationMs = performance.now() - message.startTime;
       if (timing.runMs >= 0) message.phases = timing;
       callEnd.publish(message);
@@ -273,84 +224,6 @@ class ToolBridge implements Bridge {
     }
   }
 
-  #call(
-    tool: string,
-    args: unknown,
-    options: CallOptions | undefined,
-    timing: CallTiming | undefined,
-  ): Promise<unknown> {
-    if (this.#closing) return Promise.reject(new ClosedError());
-    const info = this.#catalog.get(tool);
-    if (info === undefined) return Promise.reject(this.#catalog.notFound(tool));
-    const signal = options?.signal;
-    let timeoutMs: number;
-    try {
-      if (options !== undefined) checkCallOptions(options);
-      if (signal?.aborted) return Promise.reject(new AbortedError(tool, signal.reason));
-      timeoutMs = this.#limitOf(info, options?.timeoutMs);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const hash = this.#cache && info.idempotent && options?.cache !== false ? this.#hash(args) : undefined;
-    if (this.#cache && hash !== undefined) {
-      const run = () => this.#run(info, args, timeoutMs, signal, timing);
-      const key = `${info.name}@${info.version}:${hash}`;
-      const start = performance.now();
-      let ran = false;
-      const result = this.#cache.get(key, () => ((ran = true), run()));
-      if (this.#telemetry.enabled) {
-        const channel = ran ? cacheMiss : cacheHit;
-        if (channel.hasSubscribers) channel.publish({ tool } satisfies CacheMessage);
-      }
-      // Calls answered from the cache (or by an identical call in flight) are counted here; the others
-      // where they ran.
-      const count = (failed: boolean) => ran || this.#stats.call(tool, performance.now() - start, failed);
-      result.then(
-        () => count(false),
-        (error: unknown) => count(isFailure(error)),
-      );
-      return this.#track(result);
-    }
-    if (info.batch) return this.#track(this.#run(info, args, timeoutMs, signal, timing));
-    return this.#runTimed(info, args, timeoutMs, signal, timing);
-  }
-
-  /** The content hash of args for the cache, or undefined when they are too large to hash (counted). */
-  #hash(args: unknown): string | undefined {
-    const hash = hashArgs(args, this.#cache!.maxArgBytes);
-    if (hash === undefined) this.#cache!.skip();
-    return hash;
-  }
-
-  /** Runs one call, through the tool's micro-batcher if it has one. */
-  #run(
-    info: ToolInfo,
-    args: unknown,
-    timeoutMs: number,
-    signal: AbortSignal | undefined,
-    timing: CallTiming | undefined,
-  ): Promise<unknown> {
-    if (info.batch) return this.#microBatcher(info).add(args, timeoutMs, signal);
-    return this.#runTimed(info, args, timeoutMs, signal, timing);
-  }
-
-  /** One call straight to the pool, counted in the stats. (The hot path: no promise but the runner's.) */
-  #runTimed(
-    info: ToolInfo,
-    args: unknown,
-    timeoutMs: number,
-    signal: AbortSignal | undefined,
-    timing: CallTiming | undefined,
-  ): Promise<unknown> {
-    this.#inFlight++;
-    const phases = timing ?? (this.#slowCallMs !== Infinity ? newTiming() : undefined);
-    return this.#runner.runOne(info, args, timeoutMs, signal, phases, (ms, failed) => {
-      this.#settled();
-      this.#stats.call(info.name, ms, failed);
-      if (ms > this.#slowCallMs) this.#slowCall(info.name, ms, phases, args);
-    });
-  }
-
   #slowCall(tool: string, durationMs: number, phases: CallTiming | undefined, args: unknown): void {
     const event: SlowCallEvent = {
       tool,
@@ -362,14 +235,14 @@ class ToolBridge implements Bridge {
   }
 
   async batch<R = unknown>(calls: readonly BatchCall[], options?: BatchOptions): Promise<Array<BatchEntry<R>>> {
-    const checked = this.#checkBatch(calls, options);
+    const checked = this.#pipeline.checkBatch(calls, options);
     const entries = new Array<BatchEntry<R>>(calls.length);
-    await this.#track(this.#runBatch(calls, checked, (index, outcome) => (entries[index] = outcome as BatchEntry<R>)));
+    await this.#pipeline.batch(calls, checked, (index, outcome) => (entries[index] = outcome as BatchEntry<R>));
     return entries;
   }
 
   async *stream<R = unknown>(calls: readonly BatchCall[], options?: BatchOptions): AsyncGenerator<StreamEntry<R>> {
-    const checked = this.#checkBatch(calls, options);
+    const checked = this.#pipeline.checkBatch(calls, options);
     const internal = new AbortController();
     const forward = () => internal.abort(checked.signal?.reason);
     if (checked.signal?.aborted) forward();
@@ -377,15 +250,15 @@ class ToolBridge implements Bridge {
     const ready: Array<StreamEntry<R>> = [];
     let wake: (() => void) | undefined;
     let finished = false;
-    const running = this.#track(
-      this.#runBatch(calls, { ...checked, signal: internal.signal }, (index, outcome) => {
+    const running = this.#pipeline
+      .batch(calls, { ...checked, signal: internal.signal }, (index, outcome) => {
         ready.push({ index, ...(outcome as Outcome<R>) });
         wake?.();
-      }),
-    ).finally(() => {
-      finished = true;
-      wake?.();
-    });
+      })
+      .finally(() => {
+        finished = true;
+        wake?.();
+      });
     try {
       let read = 0;
       for (;;) {
@@ -475,9 +348,9 @@ class ToolBridge implements Bridge {
       return Promise.reject(error);
     }
     this.#closing ??= (async () => {
-      for (const batcher of this.#micro.values()) batcher.flush();
+      this.#pipeline.close();
       if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
-      this.#runner.markClosing();
+      this.#transport.markClosing();
       await Promise.all([...this.#pools.values()].map((pool) => pool.close()));
       setCeiling(this, undefined);
     })();
@@ -502,8 +375,8 @@ class ToolBridge implements Bridge {
   /** Stops every worker now; what is in flight or queued rejects with `CLOSED`. */
   #destroy(): Promise<void> {
     this.#destroying ??= (async () => {
-      for (const batcher of this.#micro.values()) batcher.flush();
-      this.#runner.markClosing();
+      this.#pipeline.close();
+      this.#transport.markClosing();
       await Promise.all([...this.#pools.values()].map((pool) => pool.destroy()));
       setCeiling(this, undefined);
       // A graceful close waiting for calls no worker will answer now is told to go on.
@@ -514,46 +387,6 @@ class ToolBridge implements Bridge {
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
-  }
-
-  #limitOf(info: ToolInfo, timeoutMs: number | undefined): number {
-    if (timeoutMs === undefined) return info.timeoutMs ?? this.#options.timeoutMs;
-    return checkTimeout('options.timeoutMs', timeoutMs);
-  }
-
-  #checkBatch(calls: readonly BatchCall[], options: BatchOptions | undefined): BatchOptions {
-    if (this.#closing) throw new ClosedError();
-    if (!Array.isArray(calls)) throw new InvalidOptionsError(`calls must be an array, got ${describeValue(calls)}`);
-    return checkBatchOptions(options);
-  }
-
-  #runBatch(calls: readonly BatchCall[], options: BatchOptions, emit: (index: number, outcome: Outcome) => void) {
-    const context = {
-      runner: this.#runner,
-      stats: this.#stats,
-      catalog: this.#catalog,
-      poolOf: (info: ToolInfo) => {
-        const { maxThreads, maxQueue } = this.#options.pools.get(info.pool)!;
-        return { threads: maxThreads, maxQueue };
-      },
-      limitOf: (info: ToolInfo, timeoutMs: number | undefined) => this.#limitOf(info, timeoutMs),
-    };
-    return runBatch(context, calls, options, emit);
-  }
-
-  #microBatcher(info: ToolInfo): MicroBatcher {
-    let batcher = this.#micro.get(info.name);
-    if (batcher === undefined)
-      this.#micro.set(info.name, (batcher = new MicroBatcher(info, this.#runner, this.#stats)));
-    return batcher;
-  }
-
-  /** Counts an operation in flight until it settles, so that close() can wait for it. */
-  #track<T>(operation: Promise<T>): Promise<T> {
-    this.#inFlight++;
-    const done = () => this.#settled();
-    operation.then(done, done);
-    return operation;
   }
 
   #settled(): void {

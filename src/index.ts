@@ -6,7 +6,7 @@ export {
   type CloseOptions,
   type SlowCallEvent,
 } from './bridge.js';
-export type { CallTiming } from './runner.js';
+export type { CallTiming } from './call/transport.js';
 export type { CodecCounts } from './telemetry/events.js';
 export type { BatchCall, BatchEntry, BatchOptions, BatchProgress, StreamEntry } from './batch/batch-executor.js';
 export type { BridgeOptions, MemoryOptions, PoolOptions, TelemetryOptions } from './options.js';

@@ -8,7 +8,7 @@ import {
   type ToolBridgeError,
 } from '../errors.js';
 import { checkKnownKeys } from '../known-keys.js';
-import type { CallRunner, ChunkItem, Outcome } from '../runner.js';
+import type { CallTransport, ChunkItem, Outcome } from '../call/transport.js';
 import type { ToolCatalog } from '../registry/catalog.js';
 import type { StatsRecorder } from '../telemetry/stats.js';
 import type { ToolInfo } from '../tool/define.js';
@@ -49,7 +49,7 @@ export interface BatchOptions {
 }
 
 export interface BatchContext {
-  runner: CallRunner;
+  transport: CallTransport;
   stats: StatsRecorder;
   catalog: ToolCatalog;
   /** The threads of a tool's pool, and its queue bound: a batch never has more chunks waiting than this. */
@@ -187,7 +187,7 @@ export function runBatch(
         turn = (turn + k + 1) % queue.length;
         const size =
           options.chunkSize ??
-          autoChunkSize(ctx.runner.perCallMs(group.info.name), left, ctx.poolOf(group.info).threads);
+          autoChunkSize(ctx.transport.perCallMs(group.info.name), left, ctx.poolOf(group.info).threads);
         const indices = group.indices.slice(group.next, group.next + size);
         group.next += indices.length;
         return { group, indices };
@@ -202,7 +202,7 @@ export function runBatch(
         inFlight++;
         const started = performance.now();
         const { group, indices } = chunk;
-        void ctx.runner
+        void ctx.transport
           .runChunk(
             group.info,
             indices.map((i) => items[i]!),

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { AbortedError, isFailure, TimeoutError, type ToolBridgeError } from '../errors.js';
-import type { CallRunner } from '../runner.js';
+import type { CallTransport } from '../call/transport.js';
 import type { StatsRecorder } from '../telemetry/stats.js';
 import type { ToolInfo } from '../tool/define.js';
 import { chunkSizeFor } from './batch-executor.js';
@@ -24,16 +24,16 @@ interface Waiting {
  */
 export class MicroBatcher {
   readonly #info: ToolInfo;
-  readonly #runner: CallRunner;
+  readonly #transport: CallTransport;
   readonly #stats: StatsRecorder;
   readonly #maxSize: number;
   readonly #maxWaitMs: number;
   #waiting: Waiting[] = [];
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(info: ToolInfo, runner: CallRunner, stats: StatsRecorder) {
+  constructor(info: ToolInfo, transport: CallTransport, stats: StatsRecorder) {
     this.#info = info;
-    this.#runner = runner;
+    this.#transport = transport;
     this.#stats = stats;
     this.#maxSize = info.batch?.maxSize ?? 256;
     this.#maxWaitMs = info.batch?.maxWaitMs ?? 1;
@@ -72,14 +72,14 @@ export class MicroBatcher {
     this.#timer = undefined;
     const waiting = this.#waiting.filter((w) => !w.settled);
     this.#waiting = [];
-    const cost = this.#runner.perCallMs(this.#info.name);
+    const cost = this.#transport.perCallMs(this.#info.name);
     const size = cost === undefined ? waiting.length : chunkSizeFor(cost);
     for (let i = 0; i < waiting.length; i += size) this.#send(waiting.slice(i, i + size));
   }
 
   #send(chunk: Waiting[]): void {
     const started = performance.now();
-    void this.#runner.runChunk(this.#info, chunk).then((outcomes) => {
+    void this.#transport.runChunk(this.#info, chunk).then((outcomes) => {
       let errors = 0;
       outcomes.forEach((outcome, i) => {
         const waiting = chunk[i]!;

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
-import { errorFromWorker } from './codec/error-record.js';
+import { errorFromWorker } from '../codec/error-record.js';
 import {
   decodeMessage,
   encodeMessage,
@@ -10,7 +10,7 @@ import {
   type Encoded,
   type ErrorRecord,
   type WireMessage,
-} from './codec/message.js';
+} from '../codec/message.js';
 import {
   AbortedError,
   ClosedError,
@@ -20,12 +20,12 @@ import {
   ToolBridgeError,
   ToolFailedError,
   WorkerCrashedError,
-} from './errors.js';
-import { ModuleNeeded, withModules } from './codec/lazy-modules.js';
-import { ledger } from './memory/ledger.js';
-import { DeadlinePassed, type Dispatcher, type SubmitOptions } from './dispatch/dispatcher.js';
-import type { StatsRecorder } from './telemetry/stats.js';
-import type { ToolInfo } from './tool/define.js';
+} from '../errors.js';
+import { ModuleNeeded, withModules } from '../codec/lazy-modules.js';
+import { ledger } from '../memory/ledger.js';
+import { DeadlinePassed, type Dispatcher, type SubmitOptions } from '../dispatch/dispatcher.js';
+import type { StatsRecorder } from '../telemetry/stats.js';
+import type { ToolInfo } from '../tool/define.js';
 
 /** An encoded message, with the time its encoding took. */
 type Sent = Encoded & { encodeMs: number };
@@ -65,7 +65,7 @@ const COST_SMOOTHING = 0.3;
  * Sends calls and chunks of calls to the pool: encodes them, enforces time limits and aborts, decodes the
  * replies into values or typed errors, and counts bytes and chunks. Knows nothing of Piscina.
  */
-export class CallRunner {
+export class CallTransport {
   readonly #poolOf: (info: ToolInfo) => Dispatcher;
   readonly #policy: CodecPolicy;
   readonly #stats: StatsRecorder;
@@ -124,18 +124,7 @@ export class CallRunner {
     }
     const { message, copy } = sent;
     return new Promise<unknown>((resolve, reject) => {
-      let retries = info.retries;
       const settle = (error: ToolBridgeError | undefined, decoded?: Decoded) => {
-        if (error?.code === 'WORKER_CRASHED' && retries > 0) {
-          retries--;
-          // A retry gets what is left of the call's time, not a new limit.
-          const limit = deadline > 0 ? deadline - Date.now() : Infinity;
-          if (limit > 0) {
-            const again = performance.now() - sent.encodeMs;
-            return this.#send(info, message, limit, signal, again, sent.encodeMs, timing, settle);
-          }
-          error = new TimeoutError(info.name, timeoutMs);
-        }
         let failure: unknown = error;
         try {
           // The copies made for this call are the codec's own: no one holds them once it is over.
@@ -151,7 +140,7 @@ export class CallRunner {
         if (failure !== undefined) reject(failure);
         else resolve(decoded!.value);
       };
-      this.#send(info, message, timeoutMs, signal, start, sent.encodeMs, timing, settle);
+      this.#attempt(info, message, timeoutMs, signal, start, sent.encodeMs, timing, settle);
     });
   }
 
@@ -227,41 +216,38 @@ export class CallRunner {
     outcomes: Outcome[],
   ): Promise<Outcome[]> {
     const timeoutMs = limits.includes(0) ? Infinity : Math.max(1, Math.max(...limits) - Date.now());
-    for (let retries = info.retries; ; retries--) {
-      try {
-        const { fields, value } = await this.#dispatch(info, encoded.message, timeoutMs, signal, encoded.encodeMs);
-        this.#stats.chunk(info.name);
-        if (fields.kind === Kind.Error && fields.error) {
-          const record = fields.error;
-          for (const i of sendable) {
-            // Each call is told its own limit, not the time its chunk had left.
-            const side = { known: this.#known, timeoutMs: items[i]!.timeoutMs };
-            outcomes[i] = { ok: false, error: errorFromWorker(info.name, record, side) };
-          }
-          return outcomes;
-        }
-        const result = value as ChunkResult;
-        if (fields.runMs) this.#learnCost(info.name, fields.runMs / sendable.length);
-        sendable.forEach((i, k) => {
-          const record = result.e?.[k];
-          outcomes[i] = record
-            ? {
-                ok: false,
-                error: errorFromWorker(info.name, record, { known: this.#known, timeoutMs: items[i]!.timeoutMs }),
-              }
-            : { ok: true, value: result.v[k] };
-        });
-        return outcomes;
-      } catch (error) {
-        const typed = error instanceof ToolBridgeError ? error : new WorkerCrashedError(info.name, error);
-        if (typed.code === 'WORKER_CRASHED' && retries > 0) continue;
+    try {
+      const { fields, value } = await this.#dispatch(info, encoded.message, timeoutMs, signal, encoded.encodeMs);
+      this.#stats.chunk(info.name);
+      if (fields.kind === Kind.Error && fields.error) {
+        const record = fields.error;
         for (const i of sendable) {
-          // A chunk stopped at its deadline tells each call the limit it was given.
-          const error = typed.code === 'TIMEOUT' ? new TimeoutError(info.name, items[i]!.timeoutMs) : typed;
-          outcomes[i] = { ok: false, error };
+          // Each call is told its own limit, not the time its chunk had left.
+          const side = { known: this.#known, timeoutMs: items[i]!.timeoutMs };
+          outcomes[i] = { ok: false, error: errorFromWorker(info.name, record, side) };
         }
         return outcomes;
       }
+      const result = value as ChunkResult;
+      if (fields.runMs) this.#learnCost(info.name, fields.runMs / sendable.length);
+      sendable.forEach((i, k) => {
+        const record = result.e?.[k];
+        outcomes[i] = record
+          ? {
+              ok: false,
+              error: errorFromWorker(info.name, record, { known: this.#known, timeoutMs: items[i]!.timeoutMs }),
+            }
+          : { ok: true, value: result.v[k] };
+      });
+      return outcomes;
+    } catch (error) {
+      const typed = error instanceof ToolBridgeError ? error : new WorkerCrashedError(info.name, error);
+      for (const i of sendable) {
+        // A chunk stopped at its deadline tells each call the limit it was given.
+        const error = typed.code === 'TIMEOUT' ? new TimeoutError(info.name, items[i]!.timeoutMs) : typed;
+        outcomes[i] = { ok: false, error };
+      }
+      return outcomes;
     }
   }
 
@@ -283,7 +269,37 @@ export class CallRunner {
     }
   }
 
-  /** {@link #send}, as a promise. */
+  /**
+   * Sends a message and settles once, like {@link #send}; a worker that dies under it (`WORKER_CRASHED`)
+   * has it sent again, on another worker, up to the tool's `retries`, with what is left of its time. The
+   * one retry mechanism of single calls and chunks.
+   */
+  #attempt(
+    info: ToolInfo,
+    message: WireMessage,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+    start: number,
+    encodeMs: number,
+    timing: CallTiming | undefined,
+    settle: (error: ToolBridgeError | undefined, decoded?: Decoded) => void,
+  ): void {
+    // The first send's time limit counts from now; a retry gets what is left of it, not a new limit.
+    const deadline = performance.now() + timeoutMs;
+    let retries = info.retries;
+    const retrying = (error: ToolBridgeError | undefined, decoded?: Decoded) => {
+      if (error?.code === 'WORKER_CRASHED' && retries > 0) {
+        retries--;
+        const left = deadline - performance.now();
+        if (left <= 0) return settle(new TimeoutError(info.name, timeoutMs));
+        return this.#send(info, message, left, signal, performance.now() - encodeMs, encodeMs, timing, retrying);
+      }
+      settle(error, decoded);
+    };
+    this.#send(info, message, timeoutMs, signal, start, encodeMs, timing, retrying);
+  }
+
+  /** {@link #attempt}, as a promise. */
   #dispatch(
     info: ToolInfo,
     message: WireMessage,
@@ -293,7 +309,7 @@ export class CallRunner {
   ): Promise<Decoded> {
     const start = performance.now() - encodeMs;
     return new Promise<Decoded>((resolve, reject) =>
-      this.#send(info, message, timeoutMs, signal, start, encodeMs, undefined, (error, decoded) =>
+      this.#attempt(info, message, timeoutMs, signal, start, encodeMs, undefined, (error, decoded) =>
         error ? reject(error) : resolve(decoded!),
       ),
     );
