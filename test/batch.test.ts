@@ -236,16 +236,32 @@ describe('micro-batching of single calls', () => {
     }
   });
 
-  test('a lone call leaves after maxWaitMs, with the ones that joined it', async () => {
+  /** Keeps both workers of the shared bridge busy for `ms`. */
+  const occupyWorkers = (ms: number) => Promise.all([1, 2].map((value) => bridge.call('batch.slow', { ms, value })));
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  test('with a worker free, a call leaves at once: one made 10 ms later goes in a chunk of its own', async () => {
     const before = chunksOf('batch.microSlowWait');
     const first = bridge.call('batch.microSlowWait', 1);
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await sleep(10);
+    const second = bridge.call('batch.microSlowWait', 2);
+    expect(await Promise.all([first, second])).toEqual([3, 6]);
+    expect(chunksOf('batch.microSlowWait') - before).toBe(2);
+  });
+
+  test('while every worker is busy, calls wait (up to maxWaitMs) and leave together', async () => {
+    const busy = occupyWorkers(300);
+    const before = chunksOf('batch.microSlowWait');
+    const first = bridge.call('batch.microSlowWait', 1);
+    await sleep(10);
     const second = bridge.call('batch.microSlowWait', 2);
     expect(await Promise.all([first, second])).toEqual([3, 6]);
     expect(chunksOf('batch.microSlowWait') - before).toBe(1);
+    await busy;
   });
 
   test("a caller's abort or time limit settles that caller alone", async () => {
+    const busy = occupyWorkers(100);
     const controller = new AbortController();
     const aborted = bridge.call('batch.microSlowWait', 1, { signal: controller.signal });
     const timedOut = bridge.call('batch.microSlowWait', 2, { timeoutMs: 5 });
@@ -254,6 +270,7 @@ describe('micro-batching of single calls', () => {
     expect((await rejection(aborted)).code).toBe('ABORTED');
     expect((await rejection(timedOut)).code).toBe('TIMEOUT');
     expect(await fine).toBe(9);
+    await busy;
   });
 
   test('close() sends waiting calls at once and waits for them', async () => {

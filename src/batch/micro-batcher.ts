@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { AbortedError, isFailure, TimeoutError, type ToolBridgeError } from '../errors.js';
+import { watchCall } from '../call/deadline.js';
+import { isFailure, type ToolBridgeError } from '../errors.js';
 import type { CallTransport } from '../call/transport.js';
 import type { StatsRecorder } from '../telemetry/stats.js';
 import type { ToolInfo } from '../tool/define.js';
@@ -16,8 +17,9 @@ interface Waiting {
 }
 
 /**
- * Coalesces concurrent single calls of one tool into chunks: the calls waiting leave when `maxSize` of them
- * wait or `maxWaitMs` after the first one arrived, whichever comes first, as one chunk; or, once the tool's
+ * Coalesces concurrent single calls of one tool into chunks: the calls waiting leave as one chunk as soon
+ * as a worker of the tool's pool is free (the calls made in the same turn of the event loop together), else
+ * when `maxSize` of them wait or `maxWaitMs` after the first one arrived, whichever comes first; or, once the tool's
  * cost is measured and they would take longer than a batch chunk should (a few ms), in chunks of that much
  * work, which the pool's workers share. Each caller gets its own outcome; a caller's time limit or abort
  * settles that caller alone (the chunk, shared with others, runs on).
@@ -30,6 +32,7 @@ export class MicroBatcher {
   readonly #maxWaitMs: number;
   #waiting: Waiting[] = [];
   #timer: NodeJS.Timeout | undefined;
+  #soon = false;
 
   constructor(info: ToolInfo, transport: CallTransport, stats: StatsRecorder) {
     this.#info = info;
@@ -41,9 +44,6 @@ export class MicroBatcher {
 
   add(args: unknown, timeoutMs: number, signal: AbortSignal | undefined): Promise<unknown> {
     return new Promise<unknown>((resolve, reject) => {
-      const tool = this.#info.name;
-      let timer: NodeJS.Timeout | undefined;
-      const onAbort = () => this.#settleEarly(waiting, new AbortedError(tool, signal?.reason));
       const waiting: Waiting = {
         args,
         timeoutMs,
@@ -51,18 +51,26 @@ export class MicroBatcher {
         settled: false,
         resolve,
         reject,
-        cleanup: () => {
-          if (timer) clearTimeout(timer);
-          signal?.removeEventListener('abort', onAbort);
-        },
+        cleanup: () => undefined,
       };
-      if (timeoutMs !== Infinity) {
-        timer = setTimeout(() => this.#settleEarly(waiting, new TimeoutError(tool, timeoutMs)), timeoutMs);
-      }
-      signal?.addEventListener('abort', onAbort, { once: true });
+      waiting.cleanup = watchCall(this.#info.name, timeoutMs, signal, (error) => this.#settleEarly(waiting, error));
       this.#waiting.push(waiting);
       if (this.#waiting.length >= this.#maxSize) this.flush();
+      else if (this.#transport.idle(this.#info)) this.#flushSoon();
       else this.#timer ??= setTimeout(() => this.flush(), this.#maxWaitMs);
+    });
+  }
+
+  /**
+   * A worker is free: sends what waits once the current turn of the event loop has made its calls (a burst
+   * of calls made together still goes as one chunk), without waiting for `maxWaitMs`.
+   */
+  #flushSoon(): void {
+    if (this.#soon) return;
+    this.#soon = true;
+    queueMicrotask(() => {
+      this.#soon = false;
+      if (this.#waiting.length > 0) this.flush();
     });
   }
 
@@ -91,6 +99,8 @@ export class MicroBatcher {
         else waiting.reject(outcome.error);
       });
       this.#stats.calls(this.#info.name, outcomes.length, errors, performance.now() - started);
+      // Its worker is free again: what waited meanwhile goes now.
+      if (this.#waiting.length > 0 && this.#transport.idle(this.#info)) this.#flushSoon();
     });
   }
 

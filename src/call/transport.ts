@@ -22,6 +22,7 @@ import {
   WorkerCrashedError,
 } from '../errors.js';
 import { ModuleNeeded, withModules } from '../codec/lazy-modules.js';
+import { watchCall } from './deadline.js';
 import { ledger } from '../memory/ledger.js';
 import { DeadlinePassed, type Dispatcher, type SubmitOptions } from '../dispatch/dispatcher.js';
 import type { StatsRecorder } from '../telemetry/stats.js';
@@ -89,6 +90,11 @@ export class CallTransport {
   /** From now on, failures of the pool are reported as `CLOSED`. */
   markClosing(): void {
     this.#closing = true;
+  }
+
+  /** Whether a call of `info` sent now would start at once (its pool has a free worker). */
+  idle(info: ToolInfo): boolean {
+    return this.#poolOf(info).idle();
   }
 
   /** The measured run time of one call of `tool` inside a chunk, in ms, once a chunk has run. */
@@ -334,7 +340,6 @@ export class CallTransport {
     const tool = info.name;
     if (signal?.aborted) return settle(new AbortedError(tool, signal.reason));
     let settled = false;
-    let timer: NodeJS.Timeout | undefined;
     let port: MessagePort | undefined;
     const limited = timeoutMs !== Infinity;
     const stopper = limited || signal ? new AbortController() : undefined;
@@ -342,30 +347,24 @@ export class CallTransport {
     const finish = (error: ToolBridgeError | undefined, decoded?: Decoded) => {
       if (settled) return;
       settled = true;
-      if (timer) clearTimeout(timer);
-      if (signal) signal.removeEventListener('abort', onAbort);
+      unwatch();
       settle(error, decoded);
     };
-    // The pool drops the call at once if it still waits, and stops its worker after a grace period if the
-    // call is still running then.
-    const stop = (error: ToolBridgeError) => {
-      finish(error);
-      stopper?.abort(error);
-    };
-    const onAbort = () => {
-      port?.postMessage('abort');
-      stop(new AbortedError(tool, signal?.reason));
-    };
-
     let transferList: MessagePort[] | undefined;
     if (signal) {
       const channel = new MessageChannel();
       port = channel.port1;
       (message as WireMessage & { p?: MessagePort }).p = channel.port2;
       transferList = [channel.port2];
-      signal.addEventListener('abort', onAbort, { once: true });
     }
-    if (limited) timer = setTimeout(() => stop(new TimeoutError(tool, timeoutMs)), timeoutMs);
+    // At the limit or on abort the caller is answered at once; the pool drops the call if it still waits,
+    // and stops its worker after a grace period if the call is still running then. A running tool learns
+    // of an abort through its ctx.signal (the port).
+    const unwatch = watchCall(tool, timeoutMs, signal, (error) => {
+      if (error.code === 'ABORTED') port?.postMessage('abort');
+      finish(error);
+      stopper?.abort(error);
+    });
 
     const task = this.#poolOf(info).submit(
       message,

@@ -26,6 +26,8 @@ export interface SubmitOptions {
  */
 export interface Dispatcher {
   submit(message: WireMessage, options: SubmitOptions): Promise<WireMessage>;
+  /** Whether a message submitted now would start at once (a worker is free); micro-batching sends then. */
+  idle(): boolean;
   /** Waits for the messages in flight, then releases the backend. */
   close(): Promise<void>;
   /** Releases the backend now; messages in flight fail. */

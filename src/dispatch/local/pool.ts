@@ -132,6 +132,10 @@ export class LocalPool implements Dispatcher, ToolSource {
     return queued;
   }
 
+  idle(): boolean {
+    return !this.#closing && this.#idleSlot() !== undefined;
+  }
+
   /** Recycles every worker gracefully; resolves when the old ones have stopped and their replacements serve. */
   async recycle(): Promise<void> {
     const drained = this.#slots.filter((slot) => slot.draining === undefined && !slot.gone);
