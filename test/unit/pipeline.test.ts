@@ -1,0 +1,180 @@
+/**
+ * The call pipeline over a second implementation of the Dispatcher seam: an in-process double that decodes
+ * each message, runs a function, and encodes the reply as a worker would. No threads.
+ */
+import { describe, expect, test } from 'vitest';
+import { CallPipeline } from '../../src/call/pipeline.js';
+import { CallTransport } from '../../src/call/transport.js';
+import { toErrorRecord } from '../../src/codec/error-record.js';
+import { withModules } from '../../src/codec/lazy-modules.js';
+import { decodeMessage, encodeMessage, Kind, type WireMessage } from '../../src/codec/message.js';
+import type { Dispatcher, SubmitOptions } from '../../src/dispatch/dispatcher.js';
+import { ResultCache } from '../../src/cache/result-cache.js';
+import { loadHasher } from '../../src/cache/content-hash.js';
+import { ToolBridgeError } from '../../src/errors.js';
+import { resolveOptions } from '../../src/options.js';
+import { ToolCatalog } from '../../src/registry/catalog.js';
+import { StatsRecorder } from '../../src/telemetry/stats.js';
+import type { ToolInfo } from '../../src/tool/define.js';
+
+const policy = { msgpackThreshold: 256 * 1024 };
+
+/** Runs tools in this thread, behind the seam. `crashes` fails the next n submits as a dead worker would. */
+class InProcessDispatcher implements Dispatcher {
+  submitted = 0;
+  crashes = 0;
+  constructor(readonly tools: Record<string, (args: unknown) => unknown>) {}
+
+  idle(): boolean {
+    return true;
+  }
+
+  async submit(message: WireMessage, options: SubmitOptions): Promise<WireMessage> {
+    this.submitted++;
+    if (this.crashes > 0) {
+      this.crashes--;
+      throw new Error('worker exited with code 1');
+    }
+    const { fields, value } = await withModules(() => decodeMessage(message));
+    const run = this.tools[fields.tool]!;
+    if (run === HANG) {
+      return new Promise((_resolve, reject) =>
+        options.signal?.addEventListener('abort', () => reject(new Error('stopped'))),
+      );
+    }
+    const head = { kind: Kind.Result, callId: fields.callId, tool: fields.tool, deadline: 0 };
+    try {
+      const result = fields.count ? { v: (value as unknown[]).map(run) } : run(value);
+      return (await withModules(() => encodeMessage(head, result, policy, 'result'))).message;
+    } catch (error) {
+      const failed = { ...head, kind: Kind.Error, error: toErrorRecord(error) };
+      return (await withModules(() => encodeMessage(failed, undefined, policy, 'error'))).message;
+    }
+  }
+
+  async close(): Promise<void> {}
+  async destroy(): Promise<void> {}
+}
+
+const HANG = (): never => {
+  throw new Error('never run');
+};
+
+function info(name: string, extra: Partial<ToolInfo> = {}): ToolInfo {
+  return {
+    name,
+    description: '',
+    version: '1',
+    idempotent: false,
+    timeoutMs: undefined,
+    retries: 0,
+    module: 'test',
+    batch: undefined,
+    pool: 'default',
+    ...extra,
+  };
+}
+
+async function pipelineOver(dispatcher: Dispatcher, tools: ToolInfo[]) {
+  await loadHasher();
+  const options = resolveOptions({ maxThreads: 2 });
+  const catalog = new ToolCatalog(tools);
+  const stats = new StatsRecorder(true);
+  const transport = new CallTransport(
+    () => dispatcher,
+    policy,
+    stats,
+    () => catalog.names(),
+  );
+  const cache = new ResultCache(options.cache!);
+  let inFlight = 0;
+  const pipeline = new CallPipeline(options, catalog, cache, stats, transport, {
+    began: () => inFlight++,
+    ended: () => inFlight--,
+    slowCall: () => undefined,
+  });
+  return { pipeline, stats, inFlight: () => inFlight };
+}
+
+describe('the call pipeline over an in-process Dispatcher', () => {
+  const tools = {
+    add: (args: unknown) => (args as { a: number; b: number }).a + (args as { a: number; b: number }).b,
+    scale: (args: unknown) => {
+      const { x, k } = args as { x: Float64Array; k: number };
+      return x.map((v) => v * k);
+    },
+    fail: () => {
+      throw Object.assign(new RangeError('bad'), { status: 400 });
+    },
+    hang: HANG,
+  };
+
+  test('a call goes through the seam and back: lookup, encode, dispatch, decode, record', async () => {
+    const dispatcher = new InProcessDispatcher(tools);
+    const { pipeline, stats, inFlight } = await pipelineOver(dispatcher, [info('add'), info('scale')]);
+    expect(await pipeline.call('add', { a: 2, b: 3 }, undefined)).toBe(5);
+    const scaled = (await pipeline.call('scale', { x: Float64Array.from([1, 2]), k: 3 }, undefined)) as Float64Array;
+    expect([...scaled]).toEqual([3, 6]);
+    expect(dispatcher.submitted).toBe(2);
+    expect(inFlight()).toBe(0);
+    const snapshot = stats.snapshot(new ResultCache(resolveOptions().cache!).stats(), {
+      recycles: [],
+      workers: [],
+      pools: {},
+      codecs: { shared: 0, arrow: 0, clone: 0, msgpack: 0, copied: 0 },
+    });
+    expect(snapshot.tools.add?.calls).toBe(1);
+  });
+
+  test('an unknown tool and bad options fail before anything is dispatched', async () => {
+    const dispatcher = new InProcessDispatcher(tools);
+    const { pipeline } = await pipelineOver(dispatcher, [info('add')]);
+    await expect(pipeline.call('nope', {}, undefined)).rejects.toMatchObject({ code: 'TOOL_NOT_FOUND' });
+    await expect(pipeline.call('add', {}, { timeout: 5 } as never)).rejects.toMatchObject({ code: 'INVALID_OPTIONS' });
+    expect(dispatcher.submitted).toBe(0);
+  });
+
+  test("a tool's error comes back as TOOL_FAILED keeping its properties", async () => {
+    const { pipeline } = await pipelineOver(new InProcessDispatcher(tools), [info('fail')]);
+    const error = (await pipeline.call('fail', {}, undefined).catch((e: unknown) => e)) as ToolBridgeError;
+    expect(error.code).toBe('TOOL_FAILED');
+    expect(error.cause).toMatchObject({ name: 'RangeError', message: 'bad', status: 400 });
+  });
+
+  test('a backend failure under a call is retried up to the tool retries, then WORKER_CRASHED', async () => {
+    const dispatcher = new InProcessDispatcher(tools);
+    const { pipeline } = await pipelineOver(dispatcher, [info('add', { retries: 1 }), info('fail', { retries: 0 })]);
+    dispatcher.crashes = 1;
+    expect(await pipeline.call('add', { a: 1, b: 1 }, undefined)).toBe(2);
+    expect(dispatcher.submitted).toBe(2);
+    dispatcher.crashes = 2;
+    await expect(pipeline.call('add', { a: 1, b: 1 }, undefined)).rejects.toMatchObject({ code: 'WORKER_CRASHED' });
+  });
+
+  test('the time limit and the caller abort settle a call the backend never answers', async () => {
+    const { pipeline } = await pipelineOver(new InProcessDispatcher(tools), [info('hang')]);
+    await expect(pipeline.call('hang', {}, { timeoutMs: 20 })).rejects.toMatchObject({ code: 'TIMEOUT' });
+    const controller = new AbortController();
+    const call = pipeline.call('hang', {}, { signal: controller.signal });
+    controller.abort();
+    await expect(call).rejects.toMatchObject({ code: 'ABORTED' });
+  });
+
+  test('an idempotent tool is answered from the cache the second time: nothing dispatched', async () => {
+    const dispatcher = new InProcessDispatcher(tools);
+    const { pipeline } = await pipelineOver(dispatcher, [info('add', { idempotent: true })]);
+    expect(await pipeline.call('add', { a: 1, b: 2 }, undefined)).toBe(3);
+    expect(await pipeline.call('add', { b: 2, a: 1 }, undefined)).toBe(3);
+    expect(dispatcher.submitted).toBe(1);
+  });
+
+  test('a batch goes through the same transport in chunks, with one outcome per call', async () => {
+    const dispatcher = new InProcessDispatcher(tools);
+    const { pipeline } = await pipelineOver(dispatcher, [info('add')]);
+    const calls = Array.from({ length: 40 }, (_, i) => ({ tool: 'add', args: { a: i, b: 1 } }));
+    const outcomes: unknown[] = [];
+    await pipeline.batch(calls, { chunkSize: 16 }, (index, outcome) => (outcomes[index] = outcome));
+    expect(outcomes).toEqual(calls.map((_, i) => ({ ok: true, value: i + 1 })));
+    expect(dispatcher.submitted).toBe(3);
+  });
+});
