@@ -280,21 +280,25 @@ async function runChunk(
       }
       for (let i = 0; i < list.length; i++) values[i] = out[i];
     } else {
+      const wantsCtx = tool.run.length >= 2;
       for (let i = 0; i < list.length; i++) {
         const deadline = deadlines[i] ?? 0;
         if (deadline > 0 && Date.now() > deadline) {
           failEntry(i, new TimeoutError(tool.name, 0));
           continue;
         }
-        const callCtx = ctx.forCall(deadline);
+        // A tool whose run takes no ctx parameter cannot see one: it gets none made for it.
+        const callCtx = wantsCtx ? ctx.forCall(deadline) : undefined;
         try {
-          const out = tool.run(list[i], callCtx);
+          const out = tool.run(list[i], callCtx ?? ctx);
           values[i] = isThenable(out) ? await out : out;
         } catch (error) {
           failEntry(i, error);
         } finally {
-          callCtx.dispose();
-          ctx.current = undefined;
+          if (callCtx) {
+            callCtx.dispose();
+            ctx.current = undefined;
+          }
         }
       }
     }

@@ -2,7 +2,7 @@
  * Dispatch: a no-op call through toolbridge, raw Piscina, tinypool, workerpool, poolifier, comlink over
  * worker_threads and bare postMessage, same thread count. (1) Latency of sequential calls, call by call in
  * turn. (2) Throughput with 8 and 64 calls in flight (closed loop: each finished call starts the next).
- * Target (issue 2): toolbridge p50 <= 1.25 x Piscina p50.
+ * Targets: toolbridge p50 <= 1.25 x Piscina p50; no-op throughput with 64 in flight >= raw Piscina's.
  */
 import { performance } from 'node:perf_hooks';
 import { createBridge } from '../../src/index.js';
@@ -29,13 +29,26 @@ export const dispatch: Scenario = async ({ tiny, full, threads }) => {
   const bridge = await createBridge({ minThreads: threads, maxThreads: threads, tools: [toolsModule] });
   const peers = await startPeers(threads);
   try {
-    const contenders = [{ name: 'toolbridge', run: () => bridge.call('bench.noop') }, ...peers];
+    // Both carry the same small object, as callers send (Piscina's no-op gets `{ kind: 'noop' }` too).
+    const noopArgs = { kind: 'noop' };
+    const contenders = [{ name: 'toolbridge', run: () => bridge.call('bench.noop', noopArgs) }, ...peers];
     // The target is a head-to-head: toolbridge and raw Piscina alone, call by call in turn.
     const headToHead = await rounds(
       contenders.filter((c) => c.name === 'toolbridge' || c.name === 'piscina'),
       tiny ? { rounds: 2, perRound: 10, warmup: 10 } : { rounds: full ? 30 : 20, perRound: 400, warmup: 5_000 },
     );
     const ratio = spread(ratios(headToHead.p50s.toolbridge!, headToHead.p50s.piscina!));
+    // Throughput head to head: the two alone, 64 in flight, in turn (which goes first alternates).
+    const pair = contenders.filter((c) => c.name === 'toolbridge' || c.name === 'piscina');
+    const pairRounds = tiny ? 1 : full ? 9 : 5;
+    const pairRates: Record<string, number[]> = { toolbridge: [], piscina: [] };
+    for (let r = 0; r < pairRounds; r++) {
+      for (let k = 0; k < 2; k++) {
+        const c = pair[(r + k) % 2]!;
+        pairRates[c.name]!.push(await closedLoop(c.run, 64, tiny ? 200 : 10_000));
+      }
+    }
+    const throughputRatio = spread(ratios(pairRates.toolbridge!, pairRates.piscina!));
     // Then every system in turn, for the table.
     const result = await rounds(
       contenders,
@@ -101,6 +114,12 @@ export const dispatch: Scenario = async ({ tiny, full, threads }) => {
           target: '<= 1.25x',
           pass: ratio.median <= 1.25,
         },
+        {
+          criterion: 'no-op throughput with 64 in flight, toolbridge / raw Piscina, head to head (per round)',
+          measured: fmtRatio(throughputRatio),
+          target: '>= 1x',
+          pass: throughputRatio.median >= 1,
+        },
       ],
       notes: [
         `Head to head, p50 of all calls: toolbridge ${fmt(headToHead.all.toolbridge!.p50)}, Piscina ` +
@@ -108,7 +127,10 @@ export const dispatch: Scenario = async ({ tiny, full, threads }) => {
         'Latency (table): all seven systems called in turn, call by call; there toolbridge p50 / Piscina p50 ' +
           `was ${fmtRatio(allRatio)} (each call runs after six other systems' code, which costs the longer ` +
           'code path more). The target check runs the two alone.',
-        `Throughput: medians over ${throughputRounds} rounds of ${perRun} calls at each level; comlink and bare postMessage use ` +
+        `Throughput head to head (the check): ${pairRounds} rounds of ${tiny ? 200 : 10_000} calls, 64 in flight, ` +
+          `toolbridge median ${Math.round(spread(pairRates.toolbridge!).median)} calls/s, Piscina ` +
+          `${Math.round(spread(pairRates.piscina!).median)}.`,
+        `Throughput (table): medians over ${throughputRounds} rounds of ${perRun} calls at each level; comlink and bare postMessage use ` +
           `one worker, the pools ${threads}.`,
       ],
     };

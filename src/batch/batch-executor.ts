@@ -90,6 +90,16 @@ interface Group {
   info: ToolInfo;
   indices: number[];
   next: number;
+  /** The time limit of its calls that set none. */
+  limit: number;
+}
+
+/** Whether a call object has no key but `tool`, `args` and `timeoutMs` (no array made). */
+function onlyCallFields(call: object): boolean {
+  for (const key in call) {
+    if (key !== 'tool' && key !== 'args' && key !== 'timeoutMs') return false;
+  }
+  return true;
 }
 
 /**
@@ -123,33 +133,41 @@ export function runBatch(
 
   const groups = new Map<string, Group>();
   const items: ChunkItem[] = new Array<ChunkItem>(total);
-  calls.forEach((call, index) => {
-    const fail = (error: ToolBridgeError) => settle(index, { ok: false, error });
+  /** The group of a tool's calls; TOOL_NOT_FOUND for a name no tool has. */
+  const groupOf = (tool: string): Group => {
+    let found = groups.get(tool);
+    if (found === undefined) {
+      const info = ctx.catalog.get(tool);
+      if (info === undefined) throw ctx.catalog.notFound(tool);
+      found = { info, indices: [], next: 0, limit: ctx.limitOf(info, undefined) };
+      groups.set(tool, found);
+    }
+    return found;
+  };
+  // Per call: a few checks and one small object (this loop is most of a batch's main-thread work).
+  let group: Group | undefined;
+  for (let index = 0; index < total; index++) {
+    const call = calls[index] as BatchCall | null | undefined;
     if (call === null || typeof call !== 'object' || typeof call.tool !== 'string') {
-      return fail(
-        new InvalidArgsError(`calls[${index}] must be { tool, args?, timeoutMs? }, got ${describeValue(call)}`, {
-          path: `calls[${index}]`,
-        }),
-      );
+      const got = describeValue(call);
+      const error = new InvalidArgsError(`calls[${index}] must be { tool, args?, timeoutMs? }, got ${got}`, {
+        path: `calls[${index}]`,
+      });
+      settle(index, { ok: false, error });
+      continue;
     }
     try {
-      checkKnownKeys(() => `calls[${index}]`, call, CALL_FIELDS);
+      if (!onlyCallFields(call)) checkKnownKeys(`calls[${index}]`, call, CALL_FIELDS);
+      // Runs of calls to one tool (the usual batch) find their group without a lookup.
+      if (group === undefined || group.info.name !== call.tool) group = groupOf(call.tool);
+      const timeoutMs = call.timeoutMs === undefined ? group.limit : ctx.limitOf(group.info, call.timeoutMs);
+      items[index] = { args: call.args, timeoutMs, start };
+      group.indices.push(index);
     } catch (error) {
-      return fail(error as ToolBridgeError);
+      settle(index, { ok: false, error: error as ToolBridgeError });
+      group = undefined;
     }
-    const info = ctx.catalog.get(call.tool);
-    if (info === undefined) return fail(ctx.catalog.notFound(call.tool));
-    let timeoutMs: number;
-    try {
-      timeoutMs = ctx.limitOf(info, call.timeoutMs);
-    } catch (error) {
-      return fail(error as ToolBridgeError);
-    }
-    items[index] = { args: call.args, timeoutMs, start };
-    let group = groups.get(call.tool);
-    if (group === undefined) groups.set(call.tool, (group = { info, indices: [], next: 0 }));
-    group.indices.push(index);
-  });
+  }
 
   const internal = new AbortController();
   const onAbort = () => internal.abort(options.signal?.reason);

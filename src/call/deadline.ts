@@ -1,5 +1,7 @@
 import { AbortedError, TimeoutError, type ToolBridgeError } from '../errors.js';
 
+const NOTHING_TO_WATCH = (): void => undefined;
+
 /**
  * Watches one call's time limit and its caller's signal: calls `stop` once, with `TIMEOUT` when `timeoutMs`
  * passes or `ABORTED` when the signal fires, whichever comes first. Returns the function that stops
@@ -12,6 +14,7 @@ export function watchCall(
   signal: AbortSignal | undefined,
   stop: (error: ToolBridgeError) => void,
 ): () => void {
+  if (timeoutMs === Infinity && signal === undefined) return NOTHING_TO_WATCH;
   let timer: NodeJS.Timeout | undefined;
   let done = false;
   const end = (error: ToolBridgeError) => {

@@ -290,6 +290,7 @@ export class CallTransport {
     timing: CallTiming | undefined,
     settle: (error: ToolBridgeError | undefined, decoded?: Decoded) => void,
   ): void {
+    if (info.retries === 0) return this.#send(info, message, timeoutMs, signal, start, encodeMs, timing, settle);
     // The first send's time limit counts from now; a retry gets what is left of it, not a new limit.
     const deadline = performance.now() + timeoutMs;
     let retries = info.retries;

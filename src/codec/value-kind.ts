@@ -40,6 +40,9 @@ export function kindOf(v: object, exact = true): ValueKind {
   // Before Array.isArray, which sees through a Proxy of an array.
   if (types.isProxy(v)) return ValueKind.Proxy;
   if (Array.isArray(v)) return ValueKind.Array;
+  // The common case first: an object literal (or a null-prototype object).
+  const proto: unknown = Object.getPrototypeOf(v);
+  if (proto === Object.prototype || proto === null) return ValueKind.Record;
   if (exact) {
     const table = arrowTableKind(v);
     if (table !== undefined) return table === 'own' ? ValueKind.Table : ValueKind.ForeignTable;

@@ -170,14 +170,54 @@ class Walker {
         // Cross as they are, by structured clone.
         this.plainBytes += 16;
         return v;
+      case ValueKind.Record:
+        // A record of primitives only (a call's `{ a, b }`, say) holds nothing to take out and cannot be on a
+        // cycle: it goes as it is, with no bookkeeping.
+        // (It still counts as a level of nesting: at the limit the full walk refuses it.)
+        if (!this.#copyAll && this.#depth < MAX_DEPTH && this.#primitivesOnly(v as Record<string, unknown>)) {
+          return v;
+        }
+        return this.#walkContainer(v, kind, seen);
       case ValueKind.Array:
       case ValueKind.Map:
       case ValueKind.Set:
-      case ValueKind.Record:
         return this.#walkContainer(v, kind, seen);
       default:
         return unreachable(kind);
     }
+  }
+
+  /** Whether every value of the record is a primitive (counting its size if so); the reserved key fails. */
+  #primitivesOnly(record: Record<string, unknown>): boolean {
+    const keys = Object.keys(record);
+    let bytes = 0;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      const item = record[key];
+      switch (typeof item) {
+        case 'string':
+          bytes += item.length + 8;
+          break;
+        case 'number':
+          // -0 must go by structured clone (MessagePack would drop its sign): the full walk notes it.
+          if (item === 0 && 1 / item < 0) return false;
+          bytes += 8;
+          break;
+        case 'boolean':
+        case 'undefined':
+        case 'bigint':
+          bytes += 8;
+          break;
+        default:
+          // An object (or null), a function or a symbol: the full walk looks at it.
+          if (item !== null) return false;
+          bytes += 8;
+      }
+      if (key === REF_KEY) return false;
+      bytes += key.length + 8;
+    }
+    this.plainBytes += bytes;
+    return true;
   }
 
   #walkContainer(v: object, kind: ValueKind, seen: Map<object, unknown>): unknown {
