@@ -10,6 +10,7 @@ import { Rate, type PoolStats } from '../../telemetry/stats.js';
 import type { ToolInfo } from '../../tool/define.js';
 import { DeadlinePassed, type Dispatcher, type SubmitOptions } from '../dispatcher.js';
 import { CallQueue } from './queue.js';
+import { Startup } from './startup.js';
 import { Watchdog } from './watchdog.js';
 import { WorkerSlot, type WorkerRecord } from './worker-slot.js';
 
@@ -24,10 +25,6 @@ export interface LocalPoolOptions {
   onRecycle: (event: RecycleEvent) => void;
   onWorkerExit: (event: WorkerExitEvent) => void;
 }
-
-/** Start-up failures in a row before the pool waits this long to try again: 100 ms, doubling, at most 10 s. */
-const BACKOFF_FIRST_MS = 100;
-const BACKOFF_MAX_MS = 10_000;
 
 /**
  * How long a call that timed out or was aborted while running may keep its worker to stop on its own (a
@@ -53,10 +50,7 @@ export class LocalPool implements Dispatcher, ToolSource {
   #timer: NodeJS.Timeout | undefined;
   readonly #recycles = new Map<RecycleReason, number>();
   /** The latest start-up failure, until a worker starts. */
-  #startFailure: ToolBridgeError | undefined;
-  #failuresInRow = 0;
-  #backoff: NodeJS.Timeout | undefined;
-  #startup: { resolve: (tools: ToolInfo[]) => void; reject: (error: Error) => void } | undefined;
+  readonly #startup = new Startup();
   readonly #startedAt = performance.now();
   /** Milliseconds of task time, per second, over the last minute. */
   readonly #busy = new Rate();
@@ -94,34 +88,18 @@ export class LocalPool implements Dispatcher, ToolSource {
     const starting = checkModules ? Math.max(1, pool.minThreads) : pool.minThreads;
     this.#timer = setInterval(() => this.#watchdog.tick(), pool.memory.checkIntervalMs).unref();
     if (starting === 0) return Promise.resolve([]);
-    return new Promise<ToolInfo[]>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        const pending = this.#slots.flatMap((slot) => (slot.current?.loading ? [slot.current.loading] : []));
-        const where = pending.length > 0 ? ` (still loading ${pending.join(', ')})` : '';
-        this.#startup?.reject(
-          new ToolLoadError(
-            pending[0] ?? 'toolbridge runtime',
-            new Error(`workers not ready after ${startTimeoutMs} ms${where}`),
-          ),
-        );
-      }, startTimeoutMs);
-      const settle = () => {
-        clearTimeout(timer);
-        this.#startup = undefined;
-      };
-      this.#startup = {
-        resolve: (tools) => (settle(), resolve(tools)),
-        reject: (error) => (settle(), reject(error)),
-      };
-      for (let i = 0; i < starting; i++) this.#addSlot();
-    });
+    const discovered = this.#startup.begin(startTimeoutMs, () =>
+      this.#slots.flatMap((slot) => (slot.current?.loading ? [slot.current.loading] : [])),
+    );
+    for (let i = 0; i < starting; i++) this.#addSlot();
+    return discovered;
   }
 
   submit(message: WireMessage, options: SubmitOptions): Promise<WireMessage> {
     if (this.#closing) return Promise.reject(new ClosedError());
     const slot = this.#idleSlot();
     if (slot !== undefined) return this.#run(slot, message, options);
-    if (this.#startFailure && !this.#canServe()) return Promise.reject(this.#loadError());
+    if (this.#startup.failure && !this.#canServe()) return Promise.reject(this.#startup.loadError());
     const { maxQueue } = this.#options.pool;
     if (this.#queue.waiting >= maxQueue) {
       this.#refused = true;
@@ -181,7 +159,7 @@ export class LocalPool implements Dispatcher, ToolSource {
 
   /** False after a start-up failure while no worker serves or is starting (calls are refused then). */
   get serving(): boolean {
-    return this.#canServe() || this.#startFailure === undefined;
+    return this.#canServe() || this.#startup.failure === undefined;
   }
 
   workers(): WorkerStats[] {
@@ -325,7 +303,7 @@ export class LocalPool implements Dispatcher, ToolSource {
   }
 
   #addSlot(): void {
-    if (this.#closing || this.#backoff !== undefined) return;
+    if (this.#closing || this.#startup.backingOff) return;
     const { pool, runtime } = this.#options;
     const slot = new WorkerSlot(
       { runtime, hardHeapMb: pool.memory.hardHeapMb },
@@ -342,10 +320,7 @@ export class LocalPool implements Dispatcher, ToolSource {
       record.fate = 'crash';
       return this.#startFailed(slot, startupError(notice.error));
     }
-    this.#startFailure = undefined;
-    this.#failuresInRow = 0;
-    const startup = this.#startup;
-    startup?.resolve(notice.tools);
+    this.#startup.ready(notice.tools);
     this.#readyWaiters.forEach((check) => check());
     this.#pump();
   }
@@ -384,22 +359,8 @@ export class LocalPool implements Dispatcher, ToolSource {
   #startFailed(slot: WorkerSlot, error: ToolBridgeError): void {
     this.#remove(slot);
     void slot.retire('crash');
-    if (this.#startup) return this.#startup.reject(error);
-    this.#startFailure = error;
-    if (!this.#canServe()) this.#queue.failAll(() => this.#loadError());
-    const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** this.#failuresInRow++);
-    if (this.#backoff === undefined) {
-      this.#backoff = setTimeout(() => {
-        this.#backoff = undefined;
-        this.#fill();
-      }, delay).unref();
-    }
-  }
-
-  /** The start-up failure, as a fresh error for one call. */
-  #loadError(): ToolBridgeError {
-    const failure = this.#startFailure!;
-    return failure instanceof ToolLoadError ? new ToolLoadError(failure.module, failure.cause) : failure;
+    if (this.#startup.failed(error, () => this.#fill())) return;
+    if (!this.#canServe()) this.#queue.failAll(() => this.#startup.loadError());
   }
 
   /** Some worker serves or is starting. */
@@ -466,7 +427,7 @@ export class LocalPool implements Dispatcher, ToolSource {
 
   #stopTimers(): void {
     clearInterval(this.#timer);
-    clearTimeout(this.#backoff);
+    this.#startup.stop();
     for (const check of this.#readyWaiters) check();
   }
 }
