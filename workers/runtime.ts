@@ -357,7 +357,12 @@ function run(task: Task): WireMessage | Promise<WireMessage> {
   } catch (error) {
     ctx?.dispose();
     // The call holds a table (or MessagePack) and this worker has not loaded that module yet.
-    if (error instanceof ModuleNeeded && !decoded) return error.load().then(() => run(task));
+    if (error instanceof ModuleNeeded && !decoded) {
+      return error.load().then(
+        () => run(task),
+        (failure: unknown) => fail(0, '', failure, 'INVALID_ARGS'),
+      );
+    }
     const now = performance.now();
     return fail(callId, name, error, undefined, started > received ? now - started : 0, started - received);
   }

@@ -124,7 +124,10 @@ export class CallTransport {
     } catch (error) {
       // The args hold a table (or need MessagePack) and this thread has not loaded that module yet.
       if (error instanceof ModuleNeeded) {
-        return error.load().then(() => this.runOne(info, args, timeoutMs, signal, timing, onEnd));
+        return error.load().then(
+          () => this.runOne(info, args, timeoutMs, signal, timing, onEnd),
+          (failure: unknown) => Promise.reject(ended(onEnd, performance.now() - start, moduleFailure(failure))),
+        );
       }
       return Promise.reject(ended(onEnd, performance.now() - start, error));
     }
@@ -446,6 +449,14 @@ function ended(onEnd: ((ms: number, failed: boolean) => void) | undefined, ms: n
     return thrown;
   }
   return error;
+}
+
+/** The error of a call whose args need a module (apache-arrow, msgpackr) that cannot be loaded. */
+function moduleFailure(failure: unknown): ToolBridgeError {
+  const detail = failure instanceof Error ? failure.message : String(failure);
+  return new InvalidArgsError(`args cannot be encoded: a module they need failed to load: ${detail}`, {
+    cause: failure,
+  });
 }
 
 function asInvalidArgs(error: unknown): ToolBridgeError {
