@@ -255,7 +255,7 @@ export class LocalPool implements Dispatcher, ToolSource {
     record.tasks++;
     if (signal?.aborted && slot.lost(record)) {
       // Piscina stopped the worker to end the call (a timeout, or the caller's abort), and started another.
-      this.#count(record, 'timeout');
+      // It is counted when it exits: by then its exit code tells a stop from a tool that exited on its own.
       record.fate = 'timeout';
       slot.adopt();
     } else {
@@ -329,6 +329,12 @@ export class LocalPool implements Dispatcher, ToolSource {
     record.addCodecs(this.#exitedCodecs);
     // Whoever waits for this worker to stop (a recycle) is told first, closing or not.
     this.#exitWaiters.get(slot)?.forEach((resolve) => resolve());
+    if (record.fate === 'timeout') {
+      // Stopped to end a call, it exits with code 1 (as terminate() makes it); a worker that ended itself
+      // with another code as its call's grace period ran out is a crash.
+      if (code !== 1) record.fate = 'crash';
+      this.#count(record, record.fate);
+    }
     if (this.#closing) return;
     if (record.fate === undefined && !record.ready) {
       // It died while loading the tool modules: a start-up crash.
