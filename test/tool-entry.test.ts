@@ -32,7 +32,7 @@ async function loadsOf(name: string, args: string[]): Promise<string[]> {
 const HEAVY = /\/node_modules\/(piscina|apache-arrow|msgpackr)\//;
 /** Modules of toolbridge that only the main thread needs. */
 const MAIN_THREAD =
-  /\/dist\/src\/(bridge|runner|options|otel)\.js|\/dist\/src\/(pool|batch|cache|telemetry|dashboard)\//;
+  /\/dist\/src\/(bridge|options|otel)\.js|\/dist\/src\/(call|dispatch|registry|batch|cache|telemetry|dashboard)\//;
 
 describe("'toolbridge/tool'", () => {
   test('loads neither Piscina, nor apache-arrow, nor msgpackr, nor any main-thread module', async () => {
@@ -70,6 +70,8 @@ describe('workers load apache-arrow and msgpackr on first need', () => {
     expect(workerLoads('start').some((url) => url.endsWith('/dist/workers/runtime.js'))).toBe(true);
     const upToSmall = [...workerLoads('start'), ...workerLoads('small')];
     expect(upToSmall.filter((url) => HEAVY.test(url) && !url.includes('/piscina/'))).toEqual([]);
+    // Nor any main-thread part of toolbridge, at any point.
+    expect([...phases.values()].flat().filter((url) => MAIN_THREAD.test(url))).toEqual([]);
     expect(workerLoads('msgpack').some((url) => url.includes('/node_modules/msgpackr/'))).toBe(true);
     expect(workerLoads('msgpack').some((url) => url.includes('/node_modules/apache-arrow/'))).toBe(false);
     expect(workerLoads('table').some((url) => url.includes('/node_modules/apache-arrow/'))).toBe(true);
