@@ -31,6 +31,11 @@ cat > main.ts <<'TS'
 import { createBridge, shared, ToolBridgeError, type Bridge } from 'toolbridge';
 import { serveDashboard } from 'toolbridge/dashboard';
 import { instrumentBridge } from 'toolbridge/otel';
+import { defineTool, ToolBridgeError as ToolSideError, type ToolDefinition } from 'toolbridge/tool';
+
+// The tool entry is typed from its own .d.ts and holds the same objects as the main entry.
+const probe: ToolDefinition<{ n: number }, number> = defineTool({ name: 'consumer.probe', run: ({ n }) => n });
+if (ToolSideError !== ToolBridgeError || probe.name !== 'consumer.probe') throw new Error('toolbridge/tool differs');
 
 const bridge: Bridge = await createBridge({ maxThreads: 1, tools: [new URL('./tools.js', import.meta.url)] });
 const x = shared(Float64Array, 4).fill(1.5);
