@@ -178,7 +178,8 @@ export class CallTransport {
           tool: info.name,
           deadline: latest,
           count: indices.length,
-          deadlines: limits,
+          // A chunk of calls none of which has a limit (the usual batch) sends no per-call deadlines.
+          deadlines: latest === 0 && !limits.some((limit) => limit > 0) ? undefined : limits,
         },
         indices.map((i) => items[i]!.args),
       );
