@@ -28,8 +28,8 @@ export const payload: Scenario = async ({ tiny, threads }) => {
   const checks = [];
   const points: Array<{ x: number; series: string; value: number }> = [];
   try {
-    // Warm-up, the same for every system: both code paths reach their steady speed only after a few
-    // thousand calls (toolbridge's longer path takes longer), and the first size measured would pay for it.
+    // Warm-up, the same for every system: on a small machine both reach their steady speed only after a few
+    // thousand calls, and the first size measured would pay for it.
     const warm = shared(Float64Array, 1024);
     const warmUp = tiny ? 10 : 3_000;
     for (let i = 0; i < warmUp; i++) {
