@@ -1,6 +1,7 @@
 /**
  * `node --cpu-prof --cpu-prof-dir=prof dist/bench/profile.js <case>`: runs one call pattern long enough to
- * profile it, and prints the mean time a call took beside raw Piscina doing the same, in one process.
+ * profile it, and prints what it measured, beside raw Piscina doing the same in one process for `shared` and
+ * `noop64` (`batch` prints toolbridge's throughput alone: the batching scenario compares it).
  * Cases: `shared` (a 1 MiB shared Float64Array argument, sequential calls), `batch` (bridge.batch of 100,000
  * `{ a, b }` adds), `noop64` (no-op calls with an object argument, 64 in flight).
  * The profiles (one file per thread) show where the time goes; BENCHMARKS.md reports what they showed.

@@ -94,10 +94,10 @@ interface Group {
   limit: number;
 }
 
-/** Whether a call object has no key but `tool`, `args` and `timeoutMs` (no array made). */
+/** Whether a call object has no key but {@link CALL_FIELDS} (no array made). */
 function onlyCallFields(call: object): boolean {
   for (const key in call) {
-    if (key !== 'tool' && key !== 'args' && key !== 'timeoutMs') return false;
+    if (!(CALL_FIELDS as readonly string[]).includes(key)) return false;
   }
   return true;
 }

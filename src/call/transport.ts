@@ -168,8 +168,10 @@ export class CallTransport {
         const { timeoutMs, start } = items[i]!;
         return timeoutMs === Infinity ? 0 : now + timeoutMs - (performance.now() - start);
       });
+    /** The deadlines of the calls last encoded (those that are sent). */
+    let limits: number[] = [];
     const encode = (indices: number[]) => {
-      const limits = deadlines(indices);
+      limits = deadlines(indices);
       const latest = limits.includes(0) ? 0 : Math.max(...limits);
       return this.#encode(
         {
@@ -210,7 +212,7 @@ export class CallTransport {
     }
     if (encoded === undefined) return outcomes;
     try {
-      return await this.#dispatchChunk(info, items, sendable, encoded, deadlines(sendable), signal, outcomes);
+      return await this.#dispatchChunk(info, items, sendable, encoded, limits, signal, outcomes);
     } finally {
       if (encoded.copy) ledger().releaseHandle(encoded.copy);
     }

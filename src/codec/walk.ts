@@ -187,36 +187,24 @@ class Walker {
     }
   }
 
-  /** Whether every value of the record is a primitive (counting its size if so); the reserved key fails. */
+  /**
+   * Whether every value of the record is a primitive, counting them as {@link walk} does; false (nothing
+   * counted) at the first object, function or symbol, or at the reserved key.
+   */
   #primitivesOnly(record: Record<string, unknown>): boolean {
+    const before = this.plainBytes;
     const keys = Object.keys(record);
-    let bytes = 0;
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!;
       const item = record[key];
-      switch (typeof item) {
-        case 'string':
-          bytes += item.length + 8;
-          break;
-        case 'number':
-          // -0 must go by structured clone (MessagePack would drop its sign): the full walk notes it.
-          if (item === 0 && 1 / item < 0) return false;
-          bytes += 8;
-          break;
-        case 'boolean':
-        case 'undefined':
-        case 'bigint':
-          bytes += 8;
-          break;
-        default:
-          // An object (or null), a function or a symbol: the full walk looks at it.
-          if (item !== null) return false;
-          bytes += 8;
+      const type = typeof item;
+      if ((type === 'object' && item !== null) || type === 'function' || type === 'symbol' || key === REF_KEY) {
+        this.plainBytes = before;
+        return false;
       }
-      if (key === REF_KEY) return false;
-      bytes += key.length + 8;
+      this.walk(item);
+      this.plainBytes += key.length + 8;
     }
-    this.plainBytes += bytes;
     return true;
   }
 
