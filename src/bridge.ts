@@ -186,7 +186,7 @@ class ToolBridge implements Bridge {
     this.cache = Object.freeze({ clear: () => this.#cache?.clear() });
     this.#transport = new CallTransport(
       (info) => pools.get(info.pool)!,
-      { msgpackThreshold: options.msgpackThreshold },
+      options.codec,
       this.#stats,
       () => this.#catalog.names(),
     );
@@ -424,7 +424,7 @@ export async function createBridge(options?: BridgeOptions): Promise<Bridge> {
         startTimeoutMs: resolved.startTimeoutMs,
         runtime: {
           modules: [...resolved.modules],
-          msgpackThreshold: resolved.msgpackThreshold,
+          codec: resolved.codec,
           ledger: ledger().memory,
         },
         onDrain: () => emitSafely(events, 'drain'),

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { CacheOptions } from './cache/result-cache.js';
+import type { CodecPolicy } from './codec/message.js';
 import { InvalidOptionsError, describeValue } from './errors.js';
 import { checkKnownKeys } from './known-keys.js';
 import type { HealthBudgets } from './telemetry/health.js';
@@ -84,10 +85,18 @@ export interface BridgeOptions {
   codec?: {
     /**
      * Plain values (everything but typed arrays and Arrow tables) estimated above this many bytes are sent
-     * as MessagePack in shared memory instead of by structured clone. Set from `bench/`'s codec scenario.
+     * as MessagePack bytes (msgpackr in structured-clone mode) instead of by structured clone. Set from
+     * `bench/`'s codec scenario.
      * @default 262_144
      */
     msgpackThreshold?: number;
+    /**
+     * The same for plain values in which no object can appear twice (arrays of numbers or strings, records
+     * of them, the `{ a, b }` args of a batch's calls): they go as MessagePack without identity tracking,
+     * several times faster than structured clone. Set from `bench/`'s codec scenario.
+     * @default 16_384
+     */
+    flatMsgpackThreshold?: number;
   };
 }
 
@@ -192,11 +201,12 @@ export interface ResolvedOptions {
   readonly startTimeoutMs: number;
   readonly maxSharedMb: number;
   readonly telemetry: ResolvedTelemetry;
-  readonly msgpackThreshold: number;
+  readonly codec: Readonly<CodecPolicy>;
   readonly cache: Readonly<Required<CacheOptions>> | undefined;
 }
 
 export const DEFAULT_MSGPACK_THRESHOLD = 256 * 1024;
+export const DEFAULT_FLAT_MSGPACK_THRESHOLD = 16 * 1024;
 
 const POOL_KEYS = ['minThreads', 'maxThreads', 'maxQueue', 'idleTimeoutMs', 'memory'] as const;
 const BRIDGE_KEYS = [
@@ -333,7 +343,7 @@ export function resolveOptions(options: BridgeOptions = {}): ResolvedOptions {
   checkKnownKeys('options', options, BRIDGE_KEYS);
   if (options.codec !== undefined) {
     checkObject('options.codec', options.codec);
-    checkKnownKeys('options.codec', options.codec, ['msgpackThreshold']);
+    checkKnownKeys('options.codec', options.codec, ['msgpackThreshold', 'flatMsgpackThreshold']);
   }
   const tools = options.tools ?? [];
   if (!Array.isArray(tools))
@@ -346,11 +356,18 @@ export function resolveOptions(options: BridgeOptions = {}): ResolvedOptions {
     maxSharedMb: checkLimit('memory.maxSharedMb', options.memory?.maxSharedMb ?? Infinity),
     telemetry: resolveTelemetry(options.telemetry),
     startTimeoutMs: checkInteger('startTimeoutMs', options.startTimeoutMs ?? 30_000, 1),
-    msgpackThreshold: checkInteger(
-      'codec.msgpackThreshold',
-      options.codec?.msgpackThreshold ?? DEFAULT_MSGPACK_THRESHOLD,
-      0,
-    ),
+    codec: Object.freeze({
+      msgpackThreshold: checkInteger(
+        'codec.msgpackThreshold',
+        options.codec?.msgpackThreshold ?? DEFAULT_MSGPACK_THRESHOLD,
+        0,
+      ),
+      flatMsgpackThreshold: checkInteger(
+        'codec.flatMsgpackThreshold',
+        options.codec?.flatMsgpackThreshold ?? DEFAULT_FLAT_MSGPACK_THRESHOLD,
+        0,
+      ),
+    }),
   });
 }
 

@@ -1,4 +1,5 @@
 import type { ErrorRecord } from './codec/envelope.js';
+import type { CodecPolicy } from './codec/message.js';
 import type { LedgerMemory } from './memory/ledger.js';
 import type { ToolInfo } from './tool/define.js';
 
@@ -6,8 +7,8 @@ import type { ToolInfo } from './tool/define.js';
 export interface RuntimeConfig {
   /** Tool module URLs, loaded in order after the built-in tools. */
   modules: string[];
-  /** See `CodecPolicy.msgpackThreshold`. */
-  msgpackThreshold: number;
+  /** How values are encoded (the bridge's `codec` options). */
+  codec: CodecPolicy;
   /** The process's shared-memory ledger. */
   ledger: LedgerMemory;
 }

@@ -143,6 +143,10 @@ describe('options are checked eagerly', () => {
     [{ tools: 'x.js' }, 'options.tools must be an array, got "x.js" (string)'],
     [{ tools: [42] }, 'options.tools[0] must be a URL or a file path, got 42 (number)'],
     [{ memory: { hardHeapMb: -5 } }, 'options.memory.hardHeapMb must be a positive integer, got -5 (number)'],
+    [
+      { codec: { flatMsgpackThreshold: -1 } },
+      'options.codec.flatMsgpackThreshold must be a non-negative integer, got -1 (number)',
+    ],
   ])('%j', async (options, message) => {
     const error = await rejection(createBridge(options as never));
     expect(error).toBeInstanceOf(InvalidOptionsError);

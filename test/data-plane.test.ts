@@ -357,7 +357,7 @@ describe('plain values', () => {
     check(await bridge.call('test.echo', sample()));
   });
 
-  test('round-trip exactly as MessagePack in shared memory', async () => {
+  test('round-trip exactly as MessagePack', async () => {
     const packed = await testBridge({ maxThreads: 1, codec: { msgpackThreshold: 0 } });
     try {
       const { copied } = await (async () => {
@@ -376,6 +376,15 @@ describe('plain values', () => {
     const { value, copied } = await measure(() => bridge.call('test.echo', big));
     expect(value).toEqual(big);
     expect(copied).toBeGreaterThan(100_000);
+  });
+
+  test('a batch of record args crosses as flat MessagePack both ways; each call gets its own result', async () => {
+    const before = bridge.stats().codecs;
+    const calls = Array.from({ length: 3000 }, (_, i) => ({ tool: 'test.echo', args: { i, label: `#${i}` } }));
+    const out = await bridge.batch(calls, { chunkSize: 1500 });
+    expect(out.map((entry) => (entry.ok ? entry.value : entry.error))).toEqual(calls.map((call) => call.args));
+    // Two chunks, each well above codec.flatMsgpackThreshold: args and results as MessagePack.
+    expect(bridge.stats().codecs.msgpack - before.msgpack).toBe(4);
   });
 
   test('-0 is kept: such a value always goes by structured clone', async () => {

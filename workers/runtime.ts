@@ -42,7 +42,7 @@ import { builtinTools } from './tools/index.js';
 export type Task = WireMessage & { p?: MessagePort };
 
 const config = workerData as RuntimeConfig;
-const policy = { msgpackThreshold: config.msgpackThreshold };
+const policy = config.codec;
 const registry = new Map<string, { tool: ToolDefinition; module: string }>();
 // Before any tool module loads: shared memory allocated here is counted in the process's ledger.
 const held = attachLedger(config.ledger);
@@ -203,17 +203,21 @@ function countCodecs(counts: CodecCounts): void {
   gauges[GAUGE_COPIED]! += counts.copied;
 }
 
-/** `runMs`: time in the tool; `codecMs`: time decoding the call (the encoding's own time is added). */
+/**
+ * `runMs`: time in the tool; `codecMs`: time decoding the call (the encoding's own time is added).
+ * `independentDepth`: 2 for a chunk's `{ v }` result (see `takeApart`).
+ */
 function reply(
   callId: number,
   tool: string,
   result: unknown,
   runMs: number,
   codecMs: number,
+  independentDepth = 0,
 ): WireMessage | Promise<WireMessage> {
   try {
     const encoded = encodeMessage(
-      { kind: Kind.Result, callId, tool, deadline: 0, runMs, codecMs },
+      { kind: Kind.Result, callId, tool, deadline: 0, runMs, codecMs, independentDepth },
       result,
       policy,
       'result',
@@ -228,7 +232,7 @@ function reply(
     // A table (or MessagePack) in the result, and this worker has not loaded that module yet.
     if (error instanceof ModuleNeeded) {
       return error.load().then(
-        () => reply(callId, tool, result, runMs, codecMs),
+        () => reply(callId, tool, result, runMs, codecMs, independentDepth),
         (failure: unknown) => fail(callId, tool, failure, '', runMs, codecMs),
       );
     }
@@ -308,7 +312,7 @@ async function runChunk(
     ctx.dispose();
   }
   const result: ChunkResult = errors ? { v: values, e: errors } : { v: values };
-  return reply(ctx.callId, tool.name, result, performance.now() - started, decodeMs);
+  return reply(ctx.callId, tool.name, result, performance.now() - started, decodeMs, 2);
 }
 
 /** Runs one call (or chunk), then samples the heap. Never throws: every failure becomes an error envelope. */

@@ -8,7 +8,7 @@ import {
   type ToolBridgeError,
 } from '../errors.js';
 import { checkKnownKeys } from '../known-keys.js';
-import type { CallTransport, ChunkItem, Outcome } from '../call/transport.js';
+import type { CallTransport, ChunkCalls, Outcome } from '../call/transport.js';
 import type { ToolCatalog } from '../registry/catalog.js';
 import type { StatsRecorder } from '../telemetry/stats.js';
 import type { ToolInfo } from '../tool/define.js';
@@ -88,11 +88,19 @@ export function checkBatchOptions(options: BatchOptions | undefined): BatchOptio
 
 interface Group {
   info: ToolInfo;
-  indices: number[];
+  /** Its position in the batch's list of groups. */
+  id: number;
+  /** Positions in the batch of its calls, in order (filled once every call has been checked). */
+  indices: Int32Array;
+  /** Its calls: how many, then (while `indices` is filled) how many are in `indices`. */
+  count: number;
+  /** Position in `indices` of its next call to send. */
   next: number;
   /** The time limit of its calls that set none. */
   limit: number;
 }
+
+const NO_INDICES = new Int32Array(0);
 
 /** Whether a call object has no key but {@link CALL_FIELDS} (no array made). */
 function onlyCallFields(call: object): boolean {
@@ -132,19 +140,24 @@ export function runBatch(
   };
 
   const groups = new Map<string, Group>();
-  const items: ChunkItem[] = new Array<ChunkItem>(total);
+  const queue: Group[] = [];
   /** The group of a tool's calls; TOOL_NOT_FOUND for a name no tool has. */
   const groupOf = (tool: string): Group => {
     let found = groups.get(tool);
     if (found === undefined) {
       const info = ctx.catalog.get(tool);
       if (info === undefined) throw ctx.catalog.notFound(tool);
-      found = { info, indices: [], next: 0, limit: ctx.limitOf(info, undefined) };
+      const limit = ctx.limitOf(info, undefined);
+      found = { info, id: queue.length, indices: NO_INDICES, count: 0, next: 0, limit };
       groups.set(tool, found);
+      queue.push(found);
     }
     return found;
   };
-  // Per call: a few checks and one small object (this loop is most of a batch's main-thread work).
+  // Per call: a few checks, its group's id (-1 once settled here) and, if it set one, its own time limit (NaN
+  // for the group's). No object is made per call: this loop is most of a batch's main-thread work.
+  const groupIds = new Int32Array(total);
+  let ownLimits: Float64Array | undefined;
   let group: Group | undefined;
   for (let index = 0; index < total; index++) {
     const call = calls[index] as BatchCall | null | undefined;
@@ -153,6 +166,7 @@ export function runBatch(
       const error = new InvalidArgsError(`calls[${index}] must be { tool, args?, timeoutMs? }, got ${got}`, {
         path: `calls[${index}]`,
       });
+      groupIds[index] = -1;
       settle(index, { ok: false, error });
       continue;
     }
@@ -160,21 +174,49 @@ export function runBatch(
       if (!onlyCallFields(call)) checkKnownKeys(`calls[${index}]`, call, CALL_FIELDS);
       // Runs of calls to one tool (the usual batch) find their group without a lookup.
       if (group === undefined || group.info.name !== call.tool) group = groupOf(call.tool);
-      const timeoutMs = call.timeoutMs === undefined ? group.limit : ctx.limitOf(group.info, call.timeoutMs);
-      items[index] = { args: call.args, timeoutMs, start };
-      group.indices.push(index);
+      if (call.timeoutMs !== undefined) {
+        const limit = ctx.limitOf(group.info, call.timeoutMs);
+        (ownLimits ??= new Float64Array(total).fill(Number.NaN))[index] = limit;
+      }
+      groupIds[index] = group.id;
+      group.count++;
     } catch (error) {
+      groupIds[index] = -1;
       settle(index, { ok: false, error: error as ToolBridgeError });
       group = undefined;
     }
   }
+  for (const group of queue) {
+    group.indices = new Int32Array(group.count);
+    group.count = 0;
+  }
+  for (let index = 0; index < total; index++) {
+    const id = groupIds[index]!;
+    if (id >= 0) queue[id]!.indices[queue[id]!.count++] = index;
+  }
+  /** The calls at `indices` of `group`, as a chunk reads them. */
+  const chunkOf = (group: Group, indices: Int32Array): ChunkCalls => {
+    const args = new Array<unknown>(indices.length);
+    for (let k = 0; k < indices.length; k++) args[k] = calls[indices[k]!]!.args;
+    const limits = ownLimits;
+    return {
+      args,
+      timeoutMs:
+        limits === undefined
+          ? () => group.limit
+          : (k) => {
+              const own = limits[indices[k]!]!;
+              return Number.isNaN(own) ? group.limit : own;
+            },
+      start: () => start,
+    };
+  };
 
   const internal = new AbortController();
   const onAbort = () => internal.abort(options.signal?.reason);
   if (options.signal?.aborted) onAbort();
   else options.signal?.addEventListener('abort', onAbort, { once: true });
 
-  const queue = [...groups.values()];
   // Up to two chunks per thread of each pool the batch uses (within the pool's queue bound).
   const pools = new Set(queue.map((group) => ctx.poolOf(group.info)));
   let maxInFlight = 0;
@@ -191,13 +233,13 @@ export function runBatch(
     };
     const abortQueued = () => {
       for (const group of queue) {
-        for (const index of group.indices.slice(group.next)) {
+        for (const index of group.indices.subarray(group.next)) {
           settle(index, { ok: false, error: new AbortedError(group.info.name, options.signal?.reason) });
         }
         group.next = group.indices.length;
       }
     };
-    const nextChunk = (): { group: Group; indices: number[] } | undefined => {
+    const nextChunk = (): { group: Group; indices: Int32Array } | undefined => {
       for (let k = 0; k < queue.length; k++) {
         const group = queue[(turn + k) % queue.length]!;
         const left = group.indices.length - group.next;
@@ -206,7 +248,7 @@ export function runBatch(
         const size =
           options.chunkSize ??
           autoChunkSize(ctx.transport.perCallMs(group.info.name), left, ctx.poolOf(group.info).threads);
-        const indices = group.indices.slice(group.next, group.next + size);
+        const indices = group.indices.subarray(group.next, group.next + size);
         group.next += indices.length;
         return { group, indices };
       }
@@ -220,23 +262,17 @@ export function runBatch(
         inFlight++;
         const started = performance.now();
         const { group, indices } = chunk;
-        void ctx.transport
-          .runChunk(
-            group.info,
-            indices.map((i) => items[i]!),
-            internal.signal,
-          )
-          .then((outcomes) => {
-            inFlight--;
-            let errors = 0;
-            outcomes.forEach((outcome, k) => {
-              if (!outcome.ok && isFailure(outcome.error)) errors++;
-              settle(indices[k]!, outcome);
-            });
-            ctx.stats.calls(group.info.name, outcomes.length, errors, performance.now() - started);
-            progress();
-            pump();
+        void ctx.transport.runChunk(group.info, chunkOf(group, indices), internal.signal).then((outcomes) => {
+          inFlight--;
+          let errors = 0;
+          outcomes.forEach((outcome, k) => {
+            if (!outcome.ok && isFailure(outcome.error)) errors++;
+            settle(indices[k]!, outcome);
           });
+          ctx.stats.calls(group.info.name, outcomes.length, errors, performance.now() - started);
+          progress();
+          pump();
+        });
       }
       finishIfDone();
     };

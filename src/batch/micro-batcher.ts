@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { watchCall } from '../call/deadline.js';
 import { isFailure, type ToolBridgeError } from '../errors.js';
-import type { CallTransport } from '../call/transport.js';
+import type { CallTransport, ChunkCalls } from '../call/transport.js';
 import type { StatsRecorder } from '../telemetry/stats.js';
 import type { ToolInfo } from '../tool/define.js';
 import { chunkSizeFor } from './batch-executor.js';
@@ -87,7 +87,12 @@ export class MicroBatcher {
 
   #send(chunk: Waiting[]): void {
     const started = performance.now();
-    void this.#transport.runChunk(this.#info, chunk).then((outcomes) => {
+    const calls: ChunkCalls = {
+      args: chunk.map((waiting) => waiting.args),
+      timeoutMs: (k) => chunk[k]!.timeoutMs,
+      start: (k) => chunk[k]!.start,
+    };
+    void this.#transport.runChunk(this.#info, calls).then((outcomes) => {
       let errors = 0;
       outcomes.forEach((outcome, i) => {
         const waiting = chunk[i]!;

@@ -41,13 +41,17 @@ export interface CallTiming {
 /** The outcome of one call of a batch: its value, or its typed error. */
 export type Outcome<R = unknown> = { ok: true; value: R } | { ok: false; error: ToolBridgeError };
 
-/** One call inside a chunk. */
-export interface ChunkItem {
-  args: unknown;
-  /** Its time limit in ms (Infinity for none), counted from `start`. */
-  timeoutMs: number;
-  /** `performance.now()` when the caller made it. */
-  start: number;
+/**
+ * The calls of one chunk (calls of one tool sent as one worker task), read by position: a batch and the
+ * micro-batcher each describe their calls without making an object per call.
+ */
+export interface ChunkCalls {
+  /** Each call's args, in order. */
+  readonly args: readonly unknown[];
+  /** Call `k`'s time limit in ms (Infinity for none), counted from {@link ChunkCalls.start}. */
+  timeoutMs(k: number): number;
+  /** `performance.now()` when call `k` was made. */
+  start(k: number): number;
 }
 
 /** A chunk's reply value, as `workers/runtime.ts` writes it. */
@@ -157,20 +161,27 @@ export class CallTransport {
    * Runs calls of one tool as one worker task. Never rejects: each call gets its own outcome. A worker
    * crash fails the whole chunk, after the tool's `retries` (1 for idempotent tools by default).
    */
-  async runChunk(info: ToolInfo, items: readonly ChunkItem[], signal?: AbortSignal): Promise<Outcome[]> {
-    const outcomes: Outcome[] = new Array<Outcome>(items.length);
+  async runChunk(info: ToolInfo, calls: ChunkCalls, signal?: AbortSignal): Promise<Outcome[]> {
+    const { args } = calls;
+    const outcomes: Outcome[] = new Array<Outcome>(args.length);
     // Calls whose args cannot be sent fail alone; the others go on.
-    let sendable = items.map((_, i) => i);
+    let sendable: number[] | undefined;
     let encoded: Sent | undefined;
+    // Each call's deadline on the wall clock (0: none), from its time limit and when it was made.
     const now = Date.now();
-    const deadlines = (indices: number[]) =>
-      indices.map((i) => {
-        const { timeoutMs, start } = items[i]!;
-        return timeoutMs === Infinity ? 0 : now + timeoutMs - (performance.now() - start);
-      });
+    const elapsedBase = performance.now();
+    const deadlines = (indices: number[] | undefined) => {
+      const out = new Array<number>(indices?.length ?? args.length);
+      for (let k = 0; k < out.length; k++) {
+        const i = indices === undefined ? k : indices[k]!;
+        const timeoutMs = calls.timeoutMs(i);
+        out[k] = timeoutMs === Infinity ? 0 : now + timeoutMs - (elapsedBase - calls.start(i));
+      }
+      return out;
+    };
     /** The deadlines of the calls last encoded (those that are sent). */
     let limits: number[] = [];
-    const encode = (indices: number[]) => {
+    const encode = (indices: number[] | undefined) => {
       limits = deadlines(indices);
       const latest = limits.includes(0) ? 0 : Math.max(...limits);
       return this.#encode(
@@ -179,24 +190,25 @@ export class CallTransport {
           callId: this.#nextCallId++,
           tool: info.name,
           deadline: latest,
-          count: indices.length,
+          count: indices?.length ?? args.length,
+          independentDepth: 1,
           // A chunk of calls none of which has a limit (the usual batch) sends no per-call deadlines.
           deadlines: latest === 0 && !limits.some((limit) => limit > 0) ? undefined : limits,
         },
-        indices.map((i) => items[i]!.args),
+        indices === undefined ? args : indices.map((i) => args[i]),
       );
     };
     try {
       encoded = await withModules(() => encode(sendable));
     } catch {
       const good: number[] = [];
-      for (const i of sendable) {
+      for (let i = 0; i < args.length; i++) {
         try {
           // A trial encoding, to find the call at fault; it is not sent, so its bytes are not counted.
           const trial = await withModules(() =>
             encodeMessage(
               { kind: Kind.Call, callId: 0, tool: info.name, deadline: 0 },
-              items[i]!.args,
+              args[i],
               this.#policy,
               `calls[${i}].args`,
             ),
@@ -208,59 +220,60 @@ export class CallTransport {
         }
       }
       sendable = good;
-      if (sendable.length > 0) encoded = encode(sendable);
+      if (good.length > 0) encoded = encode(good);
     }
     if (encoded === undefined) return outcomes;
     try {
-      return await this.#dispatchChunk(info, items, sendable, encoded, limits, signal, outcomes);
+      return await this.#dispatchChunk(info, calls, sendable, encoded, limits, signal, outcomes);
     } finally {
       if (encoded.copy) ledger().releaseHandle(encoded.copy);
     }
   }
 
+  /** Sends an encoded chunk and gives each sent call (`sendable`, or all) its outcome. */
   async #dispatchChunk(
     info: ToolInfo,
-    items: readonly ChunkItem[],
-    sendable: number[],
+    calls: ChunkCalls,
+    sendable: number[] | undefined,
     encoded: Sent,
     limits: number[],
     signal: AbortSignal | undefined,
     outcomes: Outcome[],
   ): Promise<Outcome[]> {
-    const timeoutMs = limits.includes(0) ? Infinity : Math.max(1, Math.max(...limits) - Date.now());
-    try {
-      const { fields, value } = await this.#dispatch(info, encoded.message, timeoutMs, signal, encoded.encodeMs);
-      this.#stats.chunk(info.name);
-      if (fields.kind === Kind.Error && fields.error) {
-        const record = fields.error;
-        for (const i of sendable) {
-          // Each call is told its own limit, not the time its chunk had left.
-          const side = { known: this.#known, timeoutMs: items[i]!.timeoutMs };
-          outcomes[i] = { ok: false, error: errorFromWorker(info.name, record, side) };
-        }
-        return outcomes;
+    const count = sendable?.length ?? calls.args.length;
+    /** Gives the k-th sent call its outcome. */
+    const each = (outcome: (i: number, k: number) => Outcome) => {
+      for (let k = 0; k < count; k++) {
+        const i = sendable === undefined ? k : sendable[k]!;
+        outcomes[i] = outcome(i, k);
       }
-      const result = value as ChunkResult;
-      if (fields.runMs) this.#learnCost(info.name, fields.runMs / sendable.length);
-      sendable.forEach((i, k) => {
-        const record = result.e?.[k];
-        outcomes[i] = record
-          ? {
-              ok: false,
-              error: errorFromWorker(info.name, record, { known: this.#known, timeoutMs: items[i]!.timeoutMs }),
-            }
-          : { ok: true, value: result.v[k] };
-      });
       return outcomes;
+    };
+    // Each call is told its own limit, not the time its chunk had left.
+    const failed = (i: number, record: ErrorRecord): Outcome => ({
+      ok: false,
+      error: errorFromWorker(info.name, record, { known: this.#known, timeoutMs: calls.timeoutMs(i) }),
+    });
+    const timeoutMs = limits.includes(0) ? Infinity : Math.max(1, Math.max(...limits) - Date.now());
+    let decoded: Decoded;
+    try {
+      decoded = await this.#dispatch(info, encoded.message, timeoutMs, signal, encoded.encodeMs);
     } catch (error) {
       const typed = error instanceof ToolBridgeError ? error : new WorkerCrashedError(info.name, error);
-      for (const i of sendable) {
-        // A chunk stopped at its deadline tells each call the limit it was given.
-        const error = typed.code === 'TIMEOUT' ? new TimeoutError(info.name, items[i]!.timeoutMs) : typed;
-        outcomes[i] = { ok: false, error };
-      }
-      return outcomes;
+      // A chunk stopped at its deadline tells each call the limit it was given.
+      return each((i) => ({
+        ok: false,
+        error: typed.code === 'TIMEOUT' ? new TimeoutError(info.name, calls.timeoutMs(i)) : typed,
+      }));
     }
+    const { fields, value } = decoded;
+    this.#stats.chunk(info.name);
+    const whole = fields.kind === Kind.Error ? fields.error : undefined;
+    if (whole) return each((i) => failed(i, whole));
+    const { v, e } = value as ChunkResult;
+    if (fields.runMs) this.#learnCost(info.name, fields.runMs / count);
+    if (e === undefined) return each((_, k) => ({ ok: true, value: v[k] }));
+    return each((i, k) => (e[k] ? failed(i, e[k]) : { ok: true, value: v[k] }));
   }
 
   #learnCost(tool: string, ms: number): void {

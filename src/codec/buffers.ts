@@ -49,14 +49,6 @@ export class BufferTable {
     return i;
   }
 
-  /** Reserves `byteLength` bytes of the copy buffer; returns the reference to fill after {@link flush}. */
-  reserve(byteLength: number): ViewRef {
-    const ref: ViewRef = { buffer: -1, byteOffset: 0, length: byteLength, dtype: DType.Uint8 };
-    (this.#pending ??= []).push({ view: new Uint8Array(0), ref });
-    this.#pendingBytes += align(byteLength);
-    return ref;
-  }
-
   /** Forgets every reference taken so far (before {@link flush}): for a second walk of the same value. */
   reset(): void {
     this.buffers.length = 0;
@@ -70,7 +62,7 @@ export class BufferTable {
   /** The buffer {@link flush} made for the copies, if any. */
   copyTarget: SharedArrayBuffer | undefined;
 
-  /** Makes the pending copies. Returns the copy buffer (to fill reserved ranges), if any. */
+  /** Makes the pending copies. Returns the copy buffer, if any. */
   flush(): SharedArrayBuffer | undefined {
     const pending = this.#pending;
     if (pending === undefined) return undefined;
@@ -82,13 +74,9 @@ export class BufferTable {
     for (const { view, ref } of pending) {
       ref.buffer = buffer;
       ref.byteOffset = offset;
-      if (view.byteLength > 0) {
-        bytes.set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength), offset);
-        this.copiedBytes += view.byteLength;
-        offset += align(view.byteLength);
-      } else {
-        offset += align(ref.length);
-      }
+      bytes.set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength), offset);
+      this.copiedBytes += view.byteLength;
+      offset += align(view.byteLength);
     }
     this.#pending = undefined;
     this.#pendingBytes = 0;

@@ -35,7 +35,6 @@ export interface EnvelopeFields {
   /** Epoch milliseconds; 0 for none. */
   deadline: number;
   payload: Payload;
-  msgpack: ViewRef | undefined;
   views: readonly ViewRef[];
   frames: readonly FrameRef[];
   error: ErrorRecord | undefined;
@@ -131,7 +130,6 @@ export function writeEnvelope(f: EnvelopeFields): string {
   Envelope.addTool(b, tool);
   if (f.deadline) Envelope.addDeadline(b, f.deadline);
   Envelope.addPayload(b, f.payload);
-  if (f.msgpack) Envelope.addMsgpack(b, writeView(b, f.msgpack));
   if (views) Envelope.addArrays(b, views);
   if (frames) Envelope.addFrames(b, frames);
   if (error) Envelope.addError(b, error);
@@ -170,7 +168,7 @@ function writeUint64(view: DataView, at: number, value: number): void {
 }
 
 /**
- * Writes an envelope with no views, frames, MessagePack bytes or error (a small call or result, the common
+ * Writes an envelope with no views, frames, error or chunk (a small call or result, the common
  * case) by stamping a per-tool template: the same bytes {@link writeEnvelope} would write, with only the
  * call id, the deadline and the byte counts patched in.
  */
@@ -338,7 +336,6 @@ export function readEnvelope(wire: string): EnvelopeFields {
   const viewCount = e.arraysLength();
   const kind = e.kind();
   const info = kind === Kind.Error ? e.error() : null;
-  const msgpack = e.msgpack();
   return {
     kind,
     // Vtable offsets of the fields, in schema order: 4 + 2 * field index.
@@ -346,7 +343,6 @@ export function readEnvelope(wire: string): EnvelopeFields {
     tool: readTool(e, wire),
     deadline: e.deadline(),
     payload: e.payload(),
-    msgpack: msgpack ? readView(msgpack) : undefined,
     views: viewCount > 0 ? readViews(viewCount, (i) => e.arrays(i)) : NONE,
     frames,
     error: info

@@ -32,6 +32,13 @@ export interface Parts {
   plainBytes: number;
   /** The plain part holds a value MessagePack would not keep exactly (-0), so it must go by clone. */
   cloneOnly: boolean;
+  /**
+   * The plain part may hold one object twice (or a cycle), so it must be encoded in a way that keeps
+   * identity (structured clone, or MessagePack in structured-clone mode). False when every object in it was
+   * met once: its containers, each seen once, and records of primitives (and other leaf objects) only
+   * at or above `independentDepth` (see {@link takeApart}).
+   */
+  mayShare: boolean;
   /** Typed arrays that go by reference (in shared memory), and those copied (into shared memory or inline). */
   sharedViews: number;
   copiedViews: number;
@@ -87,11 +94,15 @@ class Walker {
    * or table out of it), the cycle would point at the original: {@link takeApart} walks again, copy-first.
    */
   cyclic = false;
+  /** An object was met twice, or a leaf object (not tracked in `seen`) below `#independentDepth`. */
+  mayShare = false;
+  readonly #independentDepth: number;
 
-  constructor(buffers: BufferTable, root: string, track: boolean, copyAll = false) {
+  constructor(buffers: BufferTable, root: string, track: boolean, independentDepth: number, copyAll = false) {
     this.#buffers = buffers;
     this.#root = root;
     this.#track = track;
+    this.#independentDepth = independentDepth;
     this.#copyAll = copyAll;
   }
 
@@ -123,6 +134,15 @@ class Walker {
     }
   }
 
+  /**
+   * An object that crosses as it is, without a `seen` entry (a record of primitives, a date, a small inline
+   * array...), so one met twice would go unnoticed: the value may share it, unless it is an item of the
+   * independent list (see {@link takeApart}) or the value itself.
+   */
+  #untracked(): void {
+    if (this.#depth > this.#independentDepth) this.mayShare = true;
+  }
+
   /** Walks `v` under `key`. */
   child(key: Key, v: unknown): unknown {
     if (!this.#track) return this.walk(v);
@@ -133,14 +153,27 @@ class Walker {
   }
 
   walkObject(v: object): unknown {
+    const kind = kindOf(v);
+    // A record of primitives only (a call's `{ a, b }`, say) holds nothing to take out and cannot be on a
+    // cycle: it goes as it is, with no bookkeeping (met twice, structured clone keeps its identity).
+    // (It still counts as a level of nesting: at the limit the full walk refuses it.)
+    if (
+      kind === ValueKind.Record &&
+      !this.#copyAll &&
+      this.#depth < MAX_DEPTH &&
+      this.#primitivesOnly(v as Record<string, unknown>)
+    ) {
+      this.#untracked();
+      return v;
+    }
     const seen = (this.#seen ??= new Map());
     if (seen.has(v)) {
+      this.mayShare = true;
       const known = seen.get(v);
       if (known !== IN_PROGRESS) return known;
       this.cyclic = true;
       return v;
     }
-    const kind = kindOf(v);
     switch (kind) {
       case ValueKind.View:
         return this.walkView(v as ArrayBufferView, seen);
@@ -158,26 +191,22 @@ class Walker {
       case ValueKind.Uncloneable:
         return this.fail(uncloneableName(v));
       case ValueKind.ArrayBuffer:
+        this.#untracked();
         this.#buffers.copiedBytes += (v as ArrayBuffer).byteLength;
         this.plainBytes += (v as ArrayBuffer).byteLength;
         return v;
       case ValueKind.SharedArrayBuffer:
+        this.#untracked();
         this.#buffers.sharedBytes += (v as SharedArrayBuffer).byteLength;
         return v;
       case ValueKind.Date:
       case ValueKind.RegExp:
       case ValueKind.Error:
         // Cross as they are, by structured clone.
+        this.#untracked();
         this.plainBytes += 16;
         return v;
       case ValueKind.Record:
-        // A record of primitives only (a call's `{ a, b }`, say) holds nothing to take out and cannot be on a
-        // cycle: it goes as it is, with no bookkeeping.
-        // (It still counts as a level of nesting: at the limit the full walk refuses it.)
-        if (!this.#copyAll && this.#depth < MAX_DEPTH && this.#primitivesOnly(v as Record<string, unknown>)) {
-          return v;
-        }
-        return this.#walkContainer(v, kind, seen);
       case ValueKind.Array:
       case ValueKind.Map:
       case ValueKind.Set:
@@ -193,9 +222,10 @@ class Walker {
    */
   #primitivesOnly(record: Record<string, unknown>): boolean {
     const before = this.plainBytes;
-    const keys = Object.keys(record);
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i]!;
+    // for-in rather than Object.keys: it allocates nothing and reads values through V8's enum cache. (It
+    // would also see enumerable inherited keys; a record's kind means its prototype has none worth sending,
+    // and such a key holding an object only sends the record down the full walk.)
+    for (const key in record) {
       const item = record[key];
       const type = typeof item;
       if ((type === 'object' && item !== null) || type === 'function' || type === 'symbol' || key === REF_KEY) {
@@ -234,6 +264,7 @@ class Walker {
       seen.set(v, ref);
       return ref;
     }
+    this.#untracked();
     this.#buffers.copiedBytes += v.buffer.byteLength;
     this.plainBytes += v.buffer.byteLength;
     return v;
@@ -328,26 +359,30 @@ class Walker {
  * cannot cross a thread. Containers are copied only on the way to something that was replaced, so a value
  * without views or tables comes back as it is. The walk keeps no path; when it meets something it must
  * reject, a second walk that does finds the path for the error.
+ *
+ * `independentDepth`: how deep the items of a list of separate calls' values sit (a chunk's args list: 1;
+ * its `{ v }` result: 2), which need not keep identity between them (each call gets its own copy, as a
+ * single call does). 0 for one call's value.
  */
-export function takeApart(value: unknown, buffers: BufferTable, root: string): Parts {
-  let walker = new Walker(buffers, root, false);
+export function takeApart(value: unknown, buffers: BufferTable, root: string, independentDepth = 0): Parts {
+  let walker = new Walker(buffers, root, false, independentDepth);
   let plain: unknown;
   try {
     plain = walker.walk(value);
   } catch (error) {
     if (error !== RETRY_WITH_PATH) throw error;
-    walker = new Walker(new BufferTable(), root, true);
+    walker = new Walker(new BufferTable(), root, true, independentDepth);
     plain = walker.walk(value);
   }
   if (walker.cyclic && (walker.views.length > 0 || walker.frames.length > 0)) {
     // A cycle through a container that was copied (to swap a view or table out of it) would point back at
     // the original: walk again, copying every container before its children.
     buffers.reset();
-    walker = new Walker(buffers, root, false, true);
+    walker = new Walker(buffers, root, false, independentDepth, true);
     plain = walker.walk(value);
   }
-  const { views, frames, plainBytes, cloneOnly, sharedViews, copiedViews } = walker;
-  return { plain, views, frames, plainBytes, cloneOnly, sharedViews, copiedViews };
+  const { views, frames, plainBytes, cloneOnly, mayShare, sharedViews, copiedViews } = walker;
+  return { plain, views, frames, plainBytes, cloneOnly, mayShare, sharedViews, copiedViews };
 }
 
 /**

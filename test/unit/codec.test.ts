@@ -9,7 +9,7 @@ import { MAX_DEPTH, takeApart } from '../../src/codec/walk.js';
 import { copyValue } from '../../src/cache/copy-value.js';
 
 const head: Head = { kind: Kind.Call, callId: 7, tool: 'unit.tool', deadline: 0 };
-const policy = { msgpackThreshold: 4096 };
+const policy = { msgpackThreshold: 4096, flatMsgpackThreshold: 4096 };
 
 /** Encodes and decodes in this thread, as the two sides of a call would. */
 async function roundTrip(value: unknown) {
@@ -74,6 +74,51 @@ describe('the codec', () => {
     const { encoded, decoded } = await roundTrip({ rows });
     expect(encoded.counts.msgpack).toBe(1);
     expect(decoded.value).toEqual({ rows });
+  });
+
+  test('a value that can hold no object twice is flat: MessagePack without identity tracking', () => {
+    const walk = (value: unknown, independentDepth = 0) =>
+      takeApart(value, new BufferTable(), 'args', independentDepth).mayShare;
+    const record = { a: 1, b: 'x' };
+    // Containers are tracked, so one met once each is flat; records of primitives only at the top.
+    expect(walk({ xs: [1, 2, 3], names: ['a', 'b'], m: new Map([[1, [2]]]) })).toBe(false);
+    expect(walk(record)).toBe(false);
+    expect(walk([record, { a: 2 }])).toBe(true);
+    expect(walk({ d: new Date(1) })).toBe(true);
+    // A chunk's list of calls' args (depth 1): each call's own record of primitives may stand there.
+    expect(walk([record, { a: 2 }], 1)).toBe(false);
+    expect(walk([{ inner: record }], 1)).toBe(true);
+    // A container met twice, or a cycle, is shared.
+    const list = [1, 2];
+    expect(walk({ x: list, y: list })).toBe(true);
+    const loop: Record<string, unknown> = {};
+    loop.self = loop;
+    expect(walk(loop)).toBe(true);
+  });
+
+  test('shared references keep their identity on every path (clone, MessagePack, flat MessagePack)', async () => {
+    const record = { a: 1 };
+    const list = [1, 2];
+    const value = { x: record, y: record, l1: list, l2: list, rows: Array.from({ length: 600 }, (_, i) => i) };
+    for (const thresholds of [
+      { msgpackThreshold: 1e9, flatMsgpackThreshold: 1e9 },
+      { msgpackThreshold: 0, flatMsgpackThreshold: 0 },
+    ]) {
+      const encoded = await withModules(() => encodeMessage(head, value, thresholds, 'args'));
+      const out = (await withModules(() => decodeMessage(encoded.message))).value as typeof value;
+      expect(out).toEqual(value);
+      expect(out.x).toBe(out.y);
+      expect(out.l1).toBe(out.l2);
+    }
+    // A flat value above the flat threshold goes as MessagePack; below it, by structured clone.
+    const flat = { rows: Array.from({ length: 600 }, (_, i) => ({ i, even: i % 2 === 0 })) };
+    const chunk = { ...head, count: 1, independentDepth: 1 };
+    const packed = await withModules(() => encodeMessage(chunk, [flat.rows[0], ...flat.rows], policy, 'args'));
+    expect(packed.counts.msgpack).toBe(1);
+    expect(packed.message.m).toBeInstanceOf(Uint8Array);
+    expect((await withModules(() => decodeMessage(packed.message))).value).toEqual([flat.rows[0], ...flat.rows]);
+    const small = await withModules(() => encodeMessage(chunk, [{ i: 1 }], policy, 'args'));
+    expect(small.counts.clone).toBe(1);
   });
 
   test('an Arrow table crosses as a frame over the same shared memory', async () => {

@@ -15,7 +15,7 @@ import { ToolCatalog } from '../../src/registry/catalog.js';
 import { StatsRecorder } from '../../src/telemetry/stats.js';
 import type { ToolInfo } from '../../src/tool/define.js';
 
-const policy = { msgpackThreshold: 256 * 1024 };
+const policy = { msgpackThreshold: 256 * 1024, flatMsgpackThreshold: 16 * 1024 };
 
 /** Runs tools in this thread, behind the seam. `crashes` fails the next n submits as a dead worker would. */
 export class InProcessDispatcher implements Dispatcher {

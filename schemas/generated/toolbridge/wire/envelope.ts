@@ -58,11 +58,6 @@ payload():Payload {
   return offset ? this.bb!.readUint8(this.bb_pos + offset) : Payload.None;
 }
 
-msgpack(obj?:View):View|null {
-  const offset = this.bb!.__offset(this.bb_pos, 14);
-  return offset ? (obj || new View()).__init(this.bb_pos + offset, this.bb!) : null;
-}
-
 /**
  * Typed arrays of the value, referenced from it by index.
  */
@@ -171,10 +166,6 @@ static addDeadline(builder:flatbuffers.Builder, deadline:number) {
 
 static addPayload(builder:flatbuffers.Builder, payload:Payload) {
   builder.addFieldInt8(4, payload, Payload.None);
-}
-
-static addMsgpack(builder:flatbuffers.Builder, msgpackOffset:flatbuffers.Offset) {
-  builder.addFieldStruct(5, msgpackOffset, 0);
 }
 
 static addArrays(builder:flatbuffers.Builder, arraysOffset:flatbuffers.Offset) {

@@ -16,7 +16,8 @@ export enum Payload {
   Clone = 1,
 
   /**
-   * MessagePack bytes in a shared buffer (see Envelope.msgpack).
+   * Beside the envelope, as MessagePack bytes (a copy that belongs to the message: no shared memory to
+   * allocate for it, which costs more than the copy).
    */
   MsgPack = 2
 }
