@@ -6,5 +6,7 @@
  * `require()` finds instead: it hands Piscina a promise of the runtime's task handler, which Piscina awaits
  * once and caches, so no call pays for the indirection.
  */
-const handler: Promise<unknown> = import('./runtime.js').then((runtime) => runtime.default);
+// The bundle `npm run build` makes of runtime.js (scripts/bundle-runtime.mjs): one file to load, not ~30.
+const runtime = './bundle/runtime.js';
+const handler: Promise<unknown> = import(runtime).then((loaded: { default: unknown }) => loaded.default);
 export = handler;

@@ -245,17 +245,33 @@ class Ledger {
   }
 }
 
-let current: Ledger | undefined;
+/**
+ * This thread's ledger and the bridges' ceilings, under a global symbol: every copy of this module in a
+ * thread uses the same ones. (A worker runs a bundle of the runtime, while the tool modules it loads import
+ * `toolbridge/tool`: both must count their buffers in the pool's ledger.)
+ */
+const STATE: unique symbol = Symbol.for('toolbridge.ledger/1') as never;
+
+interface ThreadState {
+  ledger: Ledger | undefined;
+  ceilings: Map<object, number>;
+}
+
+const state = ((globalThis as typeof globalThis & { [STATE]?: ThreadState })[STATE] ??= {
+  ledger: undefined,
+  ceilings: new Map(),
+});
 
 /** This thread's ledger: the process's (made on first use), or the one a worker attached at start. */
 export function ledger(): Ledger {
-  return (current ??= new Ledger());
+  return (state.ledger ??= new Ledger());
 }
 
 /** In a worker: use the pool's ledger, and count this thread's handles; returns the count memory. */
 export function attachLedger(memory: LedgerMemory): SharedArrayBuffer {
-  current = new Ledger(memory);
-  return current.trackHandles();
+  const attached = new Ledger(memory);
+  state.ledger = attached;
+  return attached.trackHandles();
 }
 
 /** A worker is gone: drops the handles it still held (it ran no finalizers for them). */
@@ -265,13 +281,12 @@ export function releaseHandlesOf(held: SharedArrayBuffer): void {
   for (let id = 0; id < counts.length; id++) if (counts[id]! > 0) book.release(id, counts[id]!);
 }
 
-const ceilings = new Map<object, number>();
-
 /**
  * Sets (or, with undefined, clears) one bridge's `memory.maxSharedMb`. The process's ceiling is the lowest
  * of the bridges' that set one: shared memory is one budget, whichever bridge a buffer travels through.
  */
 export function setCeiling(owner: object, mb: number | undefined): void {
+  const { ceilings } = state;
   if (mb === undefined) ceilings.delete(owner);
   else ceilings.set(owner, mb);
   const lowest = Math.min(...ceilings.values());
