@@ -1,10 +1,17 @@
 import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { CacheOptions } from './cache/result-cache.js';
 import type { CodecPolicy } from './codec/message.js';
 import { InvalidOptionsError, describeValue } from './errors.js';
 import { checkKnownKeys } from './known-keys.js';
+import {
+  checkInteger,
+  checkLimit,
+  checkMaxArgBytes,
+  checkMaxQueue,
+  checkObject,
+  checkTimeout,
+  toModuleUrl,
+} from './option-checks.js';
 import type { HealthBudgets } from './telemetry/health.js';
 import { DEFAULT_POOL, POOL_NAME } from './tool/define.js';
 
@@ -236,47 +243,6 @@ const CACHE_KEYS = ['maxEntries', 'maxBytes', 'ttlMs', 'maxArgBytes'] as const s
   keyof CacheOptions
 >;
 
-function checkInteger(name: string, value: unknown, min: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    const what = min === 0 ? 'a non-negative integer' : 'a positive integer';
-    throw new InvalidOptionsError(`options.${name} must be ${what}, got ${describeValue(value)}`);
-  }
-  return value;
-}
-
-/** A positive number, or Infinity for no limit. */
-function checkLimit(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !(value > 0)) {
-    throw new InvalidOptionsError(`options.${name} must be a positive number or Infinity, got ${describeValue(value)}`);
-  }
-  return value;
-}
-
-/** A time limit: a positive number of milliseconds, or Infinity for none. */
-export function checkTimeout(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !(value > 0)) {
-    throw new InvalidOptionsError(
-      `${name} must be a positive number of milliseconds or Infinity, got ${describeValue(value)}`,
-    );
-  }
-  return value;
-}
-
-function toModuleUrl(entry: unknown, index: number): string {
-  if (entry instanceof URL) return entry.href;
-  if (typeof entry === 'string' && entry !== '') {
-    if (/^(file|data):/.test(entry)) return entry;
-    return pathToFileURL(resolve(entry)).href;
-  }
-  throw new InvalidOptionsError(`options.tools[${index}] must be a URL or a file path, got ${describeValue(entry)}`);
-}
-
-function checkObject(name: string, value: unknown): void {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new InvalidOptionsError(`${name} must be an object, got ${describeValue(value)}`);
-  }
-}
-
 function resolveMemory(prefix: string, memory: MemoryOptions | undefined, base?: ResolvedMemory): ResolvedMemory {
   if (memory !== undefined) {
     checkObject(`options.${prefix}`, memory);
@@ -417,14 +383,4 @@ function resolveCache(cache: CacheOptions | false | undefined): Readonly<Require
     ttlMs: checkTimeout('options.cache.ttlMs', cache?.ttlMs ?? Infinity),
     maxArgBytes: checkMaxArgBytes(cache?.maxArgBytes ?? 8 * 1024 * 1024),
   });
-}
-
-function checkMaxArgBytes(value: unknown): number {
-  if (value === Infinity) return value;
-  return checkInteger('cache.maxArgBytes', value, 0);
-}
-
-function checkMaxQueue(name: string, value: unknown): number {
-  if (value === Infinity) return value;
-  return checkInteger(name, value, 0);
 }

@@ -1,42 +1,23 @@
 import { performance } from 'node:perf_hooks';
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { errorFromWorker } from '../codec/error-record.js';
 import {
-  decodeMessage,
   encodeMessage,
   Kind,
   type CodecPolicy,
   type Decoded,
   type Encoded,
   type ErrorRecord,
-  type WireMessage,
 } from '../codec/message.js';
-import {
-  AbortedError,
-  ClosedError,
-  InvalidArgsError,
-  isFailure,
-  TimeoutError,
-  ToolBridgeError,
-  ToolFailedError,
-  WorkerCrashedError,
-} from '../errors.js';
+import { InvalidArgsError, isFailure, TimeoutError, ToolBridgeError, WorkerCrashedError } from '../errors.js';
 import { ModuleNeeded, withModules } from '../codec/lazy-modules.js';
-import { watchCall } from './deadline.js';
+import { Sender, type CallTiming } from './sender.js';
 import { ledger } from '../memory/ledger.js';
-import { DeadlinePassed, type Dispatcher, type SubmitOptions } from '../dispatch/dispatcher.js';
+import type { Dispatcher } from '../dispatch/dispatcher.js';
 import type { StatsRecorder } from '../telemetry/stats.js';
 import type { ToolInfo } from '../tool/define.js';
 
 /** An encoded message, with the time its encoding took. */
 type Sent = Encoded & { encodeMs: number };
-
-/** The phases of a call's task, in ms: see `ToolStats`. */
-export interface CallTiming {
-  waitMs: number;
-  runMs: number;
-  codecMs: number;
-}
 
 /** The outcome of one call of a batch: its value, or its typed error. */
 export type Outcome<R = unknown> = { ok: true; value: R } | { ok: false; error: ToolBridgeError };
@@ -60,23 +41,23 @@ interface ChunkResult {
   e?: Record<number, ErrorRecord>;
 }
 
-/** Submit options of a call with neither a time limit nor a signal. */
-const NO_OPTIONS: SubmitOptions = Object.freeze({});
-
 /** Weight of the newest chunk in the running per-call cost of a tool (used to size batch chunks). */
 const COST_SMOOTHING = 0.3;
 
+export type { CallTiming };
+
 /**
- * Sends calls and chunks of calls to the pool: encodes them, enforces time limits and aborts, decodes the
- * replies into values or typed errors, and counts bytes and chunks. Knows nothing of Piscina.
+ * Sends calls and chunks of calls to the pool: encodes them, hands them to the {@link Sender} (time limits,
+ * aborts, retries), turns the replies into values or typed errors, and counts bytes and chunks. Knows
+ * nothing of Piscina.
  */
 export class CallTransport {
   readonly #poolOf: (info: ToolInfo) => Dispatcher;
   readonly #policy: CodecPolicy;
   readonly #stats: StatsRecorder;
+  readonly #sender: Sender;
   readonly #known: () => readonly string[];
   readonly #perCallMs = new Map<string, number>();
-  #closing = false;
   #nextCallId = 1;
 
   constructor(
@@ -89,11 +70,12 @@ export class CallTransport {
     this.#policy = policy;
     this.#stats = stats;
     this.#known = known;
+    this.#sender = new Sender(poolOf, stats);
   }
 
   /** From now on, failures of the pool are reported as `CLOSED`. */
   markClosing(): void {
-    this.#closing = true;
+    this.#sender.closing = true;
   }
 
   /** Whether a call of `info` sent now would start at once (its pool has a free worker). */
@@ -153,7 +135,7 @@ export class CallTransport {
         if (failure !== undefined) reject(failure);
         else resolve(decoded!.value);
       };
-      this.#attempt(info, message, timeoutMs, signal, start, sent.encodeMs, timing, settle);
+      this.#sender.attempt(info, message, timeoutMs, signal, start, sent.encodeMs, timing, settle);
     });
   }
 
@@ -257,7 +239,7 @@ export class CallTransport {
     const timeoutMs = limits.includes(0) ? Infinity : Math.max(1, Math.max(...limits) - Date.now());
     let decoded: Decoded;
     try {
-      decoded = await this.#dispatch(info, encoded.message, timeoutMs, signal, encoded.encodeMs);
+      decoded = await this.#sender.dispatch(info, encoded.message, timeoutMs, signal, encoded.encodeMs);
     } catch (error) {
       const typed = error instanceof ToolBridgeError ? error : new WorkerCrashedError(info.name, error);
       // A chunk stopped at its deadline tells each call the limit it was given.
@@ -292,165 +274,6 @@ export class CallTransport {
     } catch (error) {
       throw error instanceof ModuleNeeded ? error : asInvalidArgs(error);
     }
-  }
-
-  /**
-   * Sends a message and settles once, like {@link #send}; a worker that dies under it (`WORKER_CRASHED`)
-   * has it sent again, on another worker, up to the tool's `retries`, with what is left of its time. The
-   * one retry mechanism of single calls and chunks.
-   */
-  #attempt(
-    info: ToolInfo,
-    message: WireMessage,
-    timeoutMs: number,
-    signal: AbortSignal | undefined,
-    start: number,
-    encodeMs: number,
-    timing: CallTiming | undefined,
-    settle: (error: ToolBridgeError | undefined, decoded?: Decoded) => void,
-  ): void {
-    if (info.retries === 0) return this.#send(info, message, timeoutMs, signal, start, encodeMs, timing, settle);
-    // The first send's time limit counts from now; a retry gets what is left of it, not a new limit.
-    const deadline = performance.now() + timeoutMs;
-    let retries = info.retries;
-    const retrying = (error: ToolBridgeError | undefined, decoded?: Decoded) => {
-      if (error?.code === 'WORKER_CRASHED' && retries > 0) {
-        retries--;
-        const left = deadline - performance.now();
-        if (left <= 0) return settle(new TimeoutError(info.name, timeoutMs));
-        return this.#send(info, message, left, signal, performance.now() - encodeMs, encodeMs, timing, retrying);
-      }
-      settle(error, decoded);
-    };
-    this.#send(info, message, timeoutMs, signal, start, encodeMs, timing, retrying);
-  }
-
-  /** {@link #attempt}, as a promise. */
-  #dispatch(
-    info: ToolInfo,
-    message: WireMessage,
-    timeoutMs: number,
-    signal: AbortSignal | undefined,
-    encodeMs: number,
-  ): Promise<Decoded> {
-    const start = performance.now() - encodeMs;
-    return new Promise<Decoded>((resolve, reject) =>
-      this.#attempt(info, message, timeoutMs, signal, start, encodeMs, undefined, (error, decoded) =>
-        error ? reject(error) : resolve(decoded!),
-      ),
-    );
-  }
-
-  /**
-   * Sends a message and calls `settle` once: with the decoded reply, or with `TIMEOUT` or `ABORTED` at once
-   * when the limit passes or the signal fires (the tool is told through `ctx.signal`, and its worker stopped
-   * after a grace period), `WORKER_CRASHED` when the worker dies, or `CLOSED` when closing. `start` is when
-   * the call's encoding began, `encodeMs` how long it took: the task's phases are measured from them.
-   */
-  #send(
-    info: ToolInfo,
-    message: WireMessage,
-    timeoutMs: number,
-    signal: AbortSignal | undefined,
-    start: number,
-    encodeMs: number,
-    timing: CallTiming | undefined,
-    settle: (error: ToolBridgeError | undefined, decoded?: Decoded) => void,
-  ): void {
-    const tool = info.name;
-    if (signal?.aborted) return settle(new AbortedError(tool, signal.reason));
-    let settled = false;
-    let port: MessagePort | undefined;
-    const limited = timeoutMs !== Infinity;
-    const stopper = limited || signal ? new AbortController() : undefined;
-
-    const finish = (error: ToolBridgeError | undefined, decoded?: Decoded) => {
-      if (settled) return;
-      settled = true;
-      unwatch();
-      settle(error, decoded);
-    };
-    let transferList: MessagePort[] | undefined;
-    if (signal) {
-      const channel = new MessageChannel();
-      port = channel.port1;
-      (message as WireMessage & { p?: MessagePort }).p = channel.port2;
-      transferList = [channel.port2];
-    }
-    // At the limit or on abort the caller is answered at once; the pool drops the call if it still waits,
-    // and stops its worker after a grace period if the call is still running then. A running tool learns
-    // of an abort through its ctx.signal (the port).
-    const unwatch = watchCall(tool, timeoutMs, signal, (error) => {
-      if (error.code === 'ABORTED') port?.postMessage('abort');
-      finish(error);
-      stopper?.abort(error);
-    });
-
-    const task = this.#poolOf(info).submit(
-      message,
-      stopper === undefined && transferList === undefined
-        ? NO_OPTIONS
-        : { signal: stopper?.signal, transferList, deadline: limited ? Date.now() + timeoutMs : 0 },
-    );
-    const receive = (reply: WireMessage, received: number): void => {
-      let decoded: Decoded;
-      try {
-        decoded = decodeMessage(reply);
-      } catch (error) {
-        if (error instanceof ModuleNeeded) {
-          // The result holds a table (or MessagePack) and this thread has not loaded that module yet.
-          error.load().then(
-            () => receive(reply, received),
-            (failure: unknown) => finish(new ToolFailedError(tool, failure as Error)),
-          );
-          return;
-        }
-        // The worker answered and serves on: what failed is its result, not the worker.
-        const detail = error instanceof Error ? error.message : String(error);
-        return finish(
-          new ToolFailedError(tool, new Error(`its result could not be decoded: ${detail}`, { cause: error })),
-        );
-      }
-      const { fields } = decoded;
-      this.#stats.bytes(tool, fields.sharedBytes, fields.copiedBytes);
-      const end = performance.now();
-      const runMs = fields.runMs ?? 0;
-      const codecMs = encodeMs + (end - received) + (fields.codecMs ?? 0);
-      const totalMs = end - start;
-      this.#stats.task(tool, totalMs, runMs, codecMs, end);
-      if (timing) {
-        timing.runMs = runMs;
-        timing.codecMs = codecMs;
-        timing.waitMs = Math.max(0, totalMs - runMs - codecMs);
-      }
-      finish(undefined, decoded);
-    };
-    task.then(
-      (reply) => {
-        if (settled) {
-          // A late reply (the call timed out or was aborted): nobody reads it.
-          if (reply.r) ledger().discard(reply.r);
-          return;
-        }
-        if (reply.r && reply.b) ledger().receive(reply.b, reply.r);
-        receive(reply, performance.now());
-      },
-      (error: unknown) => finish(this.#dispatchError(tool, error, timeoutMs)),
-    );
-    if (port) {
-      const open = port;
-      task.finally(() => open.close()).catch(() => undefined);
-    }
-  }
-
-  #dispatchError(tool: string, error: unknown, timeoutMs: number): ToolBridgeError {
-    if (error instanceof ToolBridgeError) return error;
-    if (error instanceof DeadlinePassed) return new TimeoutError(tool, timeoutMs);
-    if (error instanceof Error && error.name === 'DataCloneError') {
-      return new InvalidArgsError(`args cannot cross between threads: ${error.message}`, { cause: error });
-    }
-    if (this.#closing) return new ClosedError();
-    return new WorkerCrashedError(tool, error);
   }
 }
 

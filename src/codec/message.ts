@@ -12,7 +12,8 @@ import {
 import type { CodecCounts } from '../telemetry/events.js';
 import { packr } from './lazy-modules.js';
 import { openView } from './views.js';
-import { putTogether, takeApart } from './walk.js';
+import { putTogether } from './put-together.js';
+import { takeApart } from './walk.js';
 
 /**
  * What is posted between threads for one call or one result: the FlatBuffers envelope, the shared buffers

@@ -12,6 +12,7 @@ import { DeadlinePassed, type Dispatcher, type SubmitOptions } from '../dispatch
 import { CallQueue } from './queue.js';
 import { Startup } from './startup.js';
 import { Watchdog } from './watchdog.js';
+import { poolStats, round, workerStats } from './pool-stats.js';
 import { WorkerSlot, type WorkerRecord } from './worker-slot.js';
 
 export interface LocalPoolOptions {
@@ -130,24 +131,9 @@ export class LocalPool implements Dispatcher, ToolSource {
 
   /** The pool now: threads, busy ones, queued calls, utilization over the last minute. */
   snapshot(): PoolStats {
-    const { maxThreads, maxQueue } = this.#options.pool;
-    let threads = 0;
-    let busy = 0;
-    for (const slot of this.#slots) {
-      if (slot.gone) continue;
-      threads++;
-      if (slot.busy) busy++;
-    }
     const now = performance.now();
     const busyMsPerSecond = this.#busy.perSecond(now, now - this.#startedAt);
-    return {
-      threads,
-      busy,
-      queued: this.#queue.waiting,
-      utilization: Math.min(1, busyMsPerSecond / 1000 / maxThreads),
-      maxThreads,
-      maxQueue,
-    };
+    return poolStats(this.#slots, this.#options.pool, this.#queue.waiting, busyMsPerSecond);
   }
 
   /** Values the workers' results sent by each path (exited workers included). */
@@ -163,23 +149,7 @@ export class LocalPool implements Dispatcher, ToolSource {
   }
 
   workers(): WorkerStats[] {
-    const now = performance.now();
-    const out: WorkerStats[] = [];
-    for (const slot of this.#slots) {
-      const record = slot.current;
-      if (record === undefined || slot.gone) continue;
-      out.push({
-        id: record.threadId,
-        pool: this.#name,
-        heapMb: round(record.heapMb),
-        externalMb: round(record.externalMb),
-        tasks: record.tasks,
-        ageMs: Math.round(record.ageMs(now)),
-        heapLimitMb: round(this.#watchdog.heapLimitMb(record)),
-        state: slot.draining !== undefined ? 'draining' : record.ready ? 'ready' : 'starting',
-      });
-    }
-    return out;
+    return workerStats(this.#slots, this.#name, (record) => this.#watchdog.heapLimitMb(record));
   }
 
   async close(): Promise<void> {
@@ -441,8 +411,4 @@ export class LocalPool implements Dispatcher, ToolSource {
 function startupError(error: NonNullable<ReadyNotice['error']>): ToolBridgeError {
   if (error.code === 'DUPLICATE_TOOL') return new DuplicateToolError(error.tool ?? '', error.modules ?? []);
   return new ToolLoadError(error.module, reviveError(error));
-}
-
-function round(value: number): number {
-  return Math.round(value * 10) / 10;
 }
