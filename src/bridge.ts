@@ -5,7 +5,7 @@ import type { BatchCall, BatchEntry, BatchOptions, StreamEntry } from './batch/b
 import { loadHasher } from './cache/content-hash.js';
 import { ResultCache, type CacheStats } from './cache/result-cache.js';
 import { CallPipeline, newTiming, type CallOptions } from './call/pipeline.js';
-import { CallTransport, type CallTiming, type Outcome } from './call/transport.js';
+import { CallTransport, outcomeAt, type CallTiming, type ChunkOutcomes, type Outcome } from './call/transport.js';
 import { ClosedError, InvalidOptionsError, describeValue } from './errors.js';
 import { resolveOptions, type BridgeOptions, type ResolvedOptions, type ResolvedTelemetry } from './options.js';
 import { checkKnownKeys } from './known-keys.js';
@@ -149,8 +149,15 @@ class ToolBridge implements Bridge {
 
   async batch<R = unknown>(calls: readonly BatchCall[], options?: BatchOptions): Promise<Array<BatchEntry<R>>> {
     const checked = this.#pipeline.checkBatch(calls, options);
+    // The chunks' outcomes are kept as they come, and the entries made once, at the end: an object per call
+    // made as its chunk arrives, and kept in one large array, costs the garbage collector more than the
+    // objects themselves.
+    const parts: Array<[ArrayLike<number>, ChunkOutcomes]> = [];
+    await this.#pipeline.batch(calls, checked, (indices, outcomes) => parts.push([indices, outcomes]));
     const entries = new Array<BatchEntry<R>>(calls.length);
-    await this.#pipeline.batch(calls, checked, (index, outcome) => (entries[index] = outcome as BatchEntry<R>));
+    for (const [indices, outcomes] of parts) {
+      for (let k = 0; k < indices.length; k++) entries[indices[k]!] = outcomeAt(outcomes, k) as BatchEntry<R>;
+    }
     return entries;
   }
 
@@ -164,8 +171,10 @@ class ToolBridge implements Bridge {
     let wake: (() => void) | undefined;
     let finished = false;
     const running = this.#pipeline
-      .batch(calls, { ...checked, signal: internal.signal }, (index, outcome) => {
-        ready.push({ index, ...(outcome as Outcome<R>) });
+      .batch(calls, { ...checked, signal: internal.signal }, (indices, outcomes) => {
+        for (let k = 0; k < indices.length; k++) {
+          ready.push({ index: indices[k]!, ...(outcomeAt(outcomes, k) as Outcome<R>) });
+        }
         wake?.();
       })
       .finally(() => {

@@ -49,6 +49,15 @@ describe('bridge.batch', () => {
     expect(!failed.ok && (failed.error.cause as Error).message).toBe('odd: 3');
   });
 
+  test('in one chunk, a call that cannot be sent and one that fails in the worker each fail alone', async () => {
+    const calls = [2, 4, () => 1, 5, 6].map((args) => ({ tool: 'batch.failOdd', args }));
+    const entries = await bridge.batch([{ tool: 'batch.add', args: 1 }, ...calls] as never, { chunkSize: 8 });
+    expect(values(entries)).toEqual([2, 2, 4, 'INVALID_ARGS', 'TOOL_FAILED', 6]);
+    const unsent = entries[3]!;
+    // Named by its position in the batch, not in its chunk.
+    expect(!unsent.ok && unsent.error.message).toContain('calls[3].args is a function');
+  });
+
   test('groups calls by tool into chunks of chunkSize, one worker task each', async () => {
     const before = chunksOf('batch.add');
     const entries = await bridge.batch(

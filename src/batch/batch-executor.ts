@@ -8,7 +8,7 @@ import {
   type ToolBridgeError,
 } from '../errors.js';
 import { checkKnownKeys } from '../known-keys.js';
-import type { CallTransport, ChunkCalls, Outcome } from '../call/transport.js';
+import type { CallTransport, ChunkCalls, ChunkOutcomes, Outcome } from '../call/transport.js';
 import type { ToolCatalog } from '../registry/catalog.js';
 import type { StatsRecorder } from '../telemetry/stats.js';
 import type { ToolInfo } from '../tool/define.js';
@@ -20,6 +20,9 @@ export interface BatchCall {
   /** Time limit of this call in ms, counted from the start of the batch. */
   timeoutMs?: number;
 }
+
+/** Receives outcomes of a batch's calls: outcome `k` is that of the call at position `indices[k]`. */
+export type BatchEmit = (indices: ArrayLike<number>, outcomes: ChunkOutcomes) => void;
 
 /** The outcome of one call of a batch: `{ ok: true, value }` or `{ ok: false, error }`. */
 export type BatchEntry<R = unknown> = Outcome<R>;
@@ -112,23 +115,25 @@ function onlyCallFields(call: object): boolean {
 
 /**
  * Runs a batch: groups the calls by tool, cuts each group into chunks and keeps up to two chunks per
- * thread in flight (fewer if the pool's queue bound is lower), round-robin over the tools. `emit` receives each call's outcome exactly once, as its
- * chunk completes; the promise resolves when every call has one.
+ * thread in flight (fewer if the pool's queue bound is lower), round-robin over the tools. `emit` receives each
+ * call's outcome exactly once, a chunk's together as it completes (`outcomes[k]` is the call at
+ * `indices[k]`); the promise resolves when every call has one.
  */
 export function runBatch(
   ctx: BatchContext,
   calls: readonly BatchCall[],
   options: BatchOptions,
-  emit: (index: number, outcome: Outcome) => void,
+  emit: BatchEmit,
 ): Promise<void> {
   const total = calls.length;
   const start = performance.now();
   let done = 0;
   let failed = 0;
-  const settle = (index: number, outcome: Outcome) => {
+  /** One call failed before its chunk ran (bad call, unknown tool, aborted while queued). */
+  const settle = (index: number, error: ToolBridgeError) => {
     done++;
-    if (!outcome.ok) failed++;
-    emit(index, outcome);
+    failed++;
+    emit([index], { values: [], errors: [error] });
   };
   const progress = () => {
     if (!options.onProgress) return;
@@ -167,7 +172,7 @@ export function runBatch(
         path: `calls[${index}]`,
       });
       groupIds[index] = -1;
-      settle(index, { ok: false, error });
+      settle(index, error);
       continue;
     }
     try {
@@ -182,7 +187,7 @@ export function runBatch(
       group.count++;
     } catch (error) {
       groupIds[index] = -1;
-      settle(index, { ok: false, error: error as ToolBridgeError });
+      settle(index, error as ToolBridgeError);
       group = undefined;
     }
   }
@@ -209,6 +214,7 @@ export function runBatch(
               return Number.isNaN(own) ? group.limit : own;
             },
       start: () => start,
+      position: (k) => indices[k]!,
     };
   };
 
@@ -234,7 +240,7 @@ export function runBatch(
     const abortQueued = () => {
       for (const group of queue) {
         for (const index of group.indices.subarray(group.next)) {
-          settle(index, { ok: false, error: new AbortedError(group.info.name, options.signal?.reason) });
+          settle(index, new AbortedError(group.info.name, options.signal?.reason));
         }
         group.next = group.indices.length;
       }
@@ -265,11 +271,18 @@ export function runBatch(
         void ctx.transport.runChunk(group.info, chunkOf(group, indices), internal.signal).then((outcomes) => {
           inFlight--;
           let errors = 0;
-          outcomes.forEach((outcome, k) => {
-            if (!outcome.ok && isFailure(outcome.error)) errors++;
-            settle(indices[k]!, outcome);
-          });
-          ctx.stats.calls(group.info.name, outcomes.length, errors, performance.now() - started);
+          for (let k = 0; k < indices.length; k++) {
+            const error = outcomes.errors?.[k];
+            if (error === undefined) continue;
+            failed++;
+            if (isFailure(error)) errors++;
+          }
+          done += indices.length;
+          // The chunk's outcomes go out as one array: a batch assembles its result from them at the end,
+          // rather than storing each young outcome into one large array as it arrives (which costs the
+          // garbage collector more than the outcomes themselves).
+          emit(indices, outcomes);
+          ctx.stats.calls(group.info.name, indices.length, errors, performance.now() - started);
           progress();
           pump();
         });

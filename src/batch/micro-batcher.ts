@@ -92,18 +92,18 @@ export class MicroBatcher {
       timeoutMs: (k) => chunk[k]!.timeoutMs,
       start: (k) => chunk[k]!.start,
     };
-    void this.#transport.runChunk(this.#info, calls).then((outcomes) => {
-      let errors = 0;
-      outcomes.forEach((outcome, i) => {
-        const waiting = chunk[i]!;
-        if (!outcome.ok && isFailure(outcome.error)) errors++;
+    void this.#transport.runChunk(this.#info, calls).then(({ values, errors }) => {
+      let failures = 0;
+      chunk.forEach((waiting, i) => {
+        const error = errors?.[i];
+        if (error !== undefined && isFailure(error)) failures++;
         if (waiting.settled) return;
         waiting.settled = true;
         waiting.cleanup();
-        if (outcome.ok) waiting.resolve(outcome.value);
-        else waiting.reject(outcome.error);
+        if (error === undefined) waiting.resolve(values[i]);
+        else waiting.reject(error);
       });
-      this.#stats.calls(this.#info.name, outcomes.length, errors, performance.now() - started);
+      this.#stats.calls(this.#info.name, chunk.length, failures, performance.now() - started);
       // Its worker is free again: what waited meanwhile goes now.
       if (this.#waiting.length > 0 && this.#transport.idle(this.#info)) this.#flushSoon();
     });

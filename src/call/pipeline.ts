@@ -9,6 +9,7 @@ import {
   runBatch,
   type BatchCall,
   type BatchContext,
+  type BatchEmit,
   type BatchOptions,
 } from '../batch/batch-executor.js';
 import { MicroBatcher } from '../batch/micro-batcher.js';
@@ -22,7 +23,7 @@ import type { ToolCatalog } from '../registry/catalog.js';
 import { cacheHit, cacheMiss, type CacheMessage } from '../telemetry/channels.js';
 import type { StatsRecorder } from '../telemetry/stats.js';
 import type { ToolInfo } from '../tool/define.js';
-import type { CallTiming, CallTransport, Outcome } from './transport.js';
+import type { CallTiming, CallTransport } from './transport.js';
 
 /** Options of one call. */
 export interface CallOptions {
@@ -132,7 +133,7 @@ export class CallPipeline {
   }
 
   /** Runs a batch's calls in chunks, grouped by tool; `emit` gets each call's outcome as it is known. */
-  batch(calls: readonly BatchCall[], options: BatchOptions, emit: (index: number, outcome: Outcome) => void) {
+  batch(calls: readonly BatchCall[], options: BatchOptions, emit: BatchEmit) {
     const context: BatchContext = {
       transport: this.#transport,
       stats: this.#stats,

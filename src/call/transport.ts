@@ -23,6 +23,21 @@ type Sent = Encoded & { encodeMs: number };
 export type Outcome<R = unknown> = { ok: true; value: R } | { ok: false; error: ToolBridgeError };
 
 /**
+ * The outcomes of a chunk's calls by position, without an object per call (a batch makes its entries once,
+ * at the end): call `k` failed with `errors[k]` if that is set, else its value is `values[k]`.
+ */
+export interface ChunkOutcomes {
+  values: readonly unknown[];
+  errors?: ReadonlyArray<ToolBridgeError | undefined>;
+}
+
+/** The outcome of call `k` of a chunk, as an object. */
+export function outcomeAt(outcomes: ChunkOutcomes, k: number): Outcome {
+  const error = outcomes.errors?.[k];
+  return error === undefined ? { ok: true, value: outcomes.values[k] } : { ok: false, error };
+}
+
+/**
  * The calls of one chunk (calls of one tool sent as one worker task), read by position: a batch and the
  * micro-batcher each describe their calls without making an object per call.
  */
@@ -33,6 +48,8 @@ export interface ChunkCalls {
   timeoutMs(k: number): number;
   /** `performance.now()` when call `k` was made. */
   start(k: number): number;
+  /** Call `k`'s position in its batch, which names it in errors (`calls[i].args`); none for single calls. */
+  position?(k: number): number;
 }
 
 /** A chunk's reply value, as `workers/runtime.ts` writes it. */
@@ -143,9 +160,10 @@ export class CallTransport {
    * Runs calls of one tool as one worker task. Never rejects: each call gets its own outcome. A worker
    * crash fails the whole chunk, after the tool's `retries` (1 for idempotent tools by default).
    */
-  async runChunk(info: ToolInfo, calls: ChunkCalls, signal?: AbortSignal): Promise<Outcome[]> {
+  async runChunk(info: ToolInfo, calls: ChunkCalls, signal?: AbortSignal): Promise<ChunkOutcomes> {
     const { args } = calls;
-    const outcomes: Outcome[] = new Array<Outcome>(args.length);
+    /** Errors by position (calls that could not be sent, then those that failed), made on the first. */
+    let errors: Array<ToolBridgeError | undefined> | undefined;
     // Calls whose args cannot be sent fail alone; the others go on.
     let sendable: number[] | undefined;
     let encoded: Sent | undefined;
@@ -192,27 +210,30 @@ export class CallTransport {
               { kind: Kind.Call, callId: 0, tool: info.name, deadline: 0 },
               args[i],
               this.#policy,
-              `calls[${i}].args`,
+              calls.position ? `calls[${calls.position(i)}].args` : 'args',
             ),
           );
           if (trial.copy) ledger().releaseHandle(trial.copy);
           good.push(i);
         } catch (error) {
-          outcomes[i] = { ok: false, error: asInvalidArgs(error) };
+          (errors ??= new Array<ToolBridgeError | undefined>(args.length))[i] = asInvalidArgs(error);
         }
       }
       sendable = good;
       if (good.length > 0) encoded = encode(good);
     }
-    if (encoded === undefined) return outcomes;
+    if (encoded === undefined) return { values: [], errors };
     try {
-      return await this.#dispatchChunk(info, calls, sendable, encoded, limits, signal, outcomes);
+      return await this.#dispatchChunk(info, calls, sendable, encoded, limits, signal, errors);
     } finally {
       if (encoded.copy) ledger().releaseHandle(encoded.copy);
     }
   }
 
-  /** Sends an encoded chunk and gives each sent call (`sendable`, or all) its outcome. */
+  /**
+   * Sends an encoded chunk and gives each sent call (`sendable`, or all) its outcome; `errors` holds those of
+   * the calls that could not be sent.
+   */
   async #dispatchChunk(
     info: ToolInfo,
     calls: ChunkCalls,
@@ -220,22 +241,22 @@ export class CallTransport {
     encoded: Sent,
     limits: number[],
     signal: AbortSignal | undefined,
-    outcomes: Outcome[],
-  ): Promise<Outcome[]> {
-    const count = sendable?.length ?? calls.args.length;
-    /** Gives the k-th sent call its outcome. */
-    const each = (outcome: (i: number, k: number) => Outcome) => {
+    errors: Array<ToolBridgeError | undefined> | undefined,
+  ): Promise<ChunkOutcomes> {
+    const size = calls.args.length;
+    const count = sendable?.length ?? size;
+    /** Sets the error of each sent call, from its position in the chunk. */
+    const failAll = (error: (i: number) => ToolBridgeError): ChunkOutcomes => {
+      const out = errors ?? new Array<ToolBridgeError | undefined>(size);
       for (let k = 0; k < count; k++) {
         const i = sendable === undefined ? k : sendable[k]!;
-        outcomes[i] = outcome(i, k);
+        out[i] = error(i);
       }
-      return outcomes;
+      return { values: [], errors: out };
     };
     // Each call is told its own limit, not the time its chunk had left.
-    const failed = (i: number, record: ErrorRecord): Outcome => ({
-      ok: false,
-      error: errorFromWorker(info.name, record, { known: this.#known, timeoutMs: calls.timeoutMs(i) }),
-    });
+    const fromWorker = (i: number, record: ErrorRecord) =>
+      errorFromWorker(info.name, record, { known: this.#known, timeoutMs: calls.timeoutMs(i) });
     const timeoutMs = limits.includes(0) ? Infinity : Math.max(1, Math.max(...limits) - Date.now());
     let decoded: Decoded;
     try {
@@ -243,19 +264,24 @@ export class CallTransport {
     } catch (error) {
       const typed = error instanceof ToolBridgeError ? error : new WorkerCrashedError(info.name, error);
       // A chunk stopped at its deadline tells each call the limit it was given.
-      return each((i) => ({
-        ok: false,
-        error: typed.code === 'TIMEOUT' ? new TimeoutError(info.name, calls.timeoutMs(i)) : typed,
-      }));
+      return failAll((i) => (typed.code === 'TIMEOUT' ? new TimeoutError(info.name, calls.timeoutMs(i)) : typed));
     }
     const { fields, value } = decoded;
     this.#stats.chunk(info.name);
     const whole = fields.kind === Kind.Error ? fields.error : undefined;
-    if (whole) return each((i) => failed(i, whole));
+    if (whole) return failAll((i) => fromWorker(i, whole));
     const { v, e } = value as ChunkResult;
     if (fields.runMs) this.#learnCost(info.name, fields.runMs / count);
-    if (e === undefined) return each((_, k) => ({ ok: true, value: v[k] }));
-    return each((i, k) => (e[k] ? failed(i, e[k]) : { ok: true, value: v[k] }));
+    // Every call sent and none failed (the usual chunk): the worker's list of values is the answer.
+    if (sendable === undefined && e === undefined) return { values: v };
+    const values = new Array<unknown>(size);
+    for (let k = 0; k < count; k++) {
+      const i = sendable === undefined ? k : sendable[k]!;
+      const record = e?.[k];
+      if (record) (errors ??= new Array<ToolBridgeError | undefined>(size))[i] = fromWorker(i, record);
+      else values[i] = v[k];
+    }
+    return { values, errors };
   }
 
   #learnCost(tool: string, ms: number): void {

@@ -6,6 +6,7 @@ import { describe, expect, test } from 'vitest';
 import { ResultCache } from '../../src/cache/result-cache.js';
 import type { ToolBridgeError } from '../../src/errors.js';
 import { resolveOptions } from '../../src/options.js';
+import { outcomeAt } from '../../src/call/transport.js';
 import { HANG, InProcessDispatcher, info, pipelineOver } from './in-process-dispatcher.js';
 
 describe('the call pipeline over an in-process Dispatcher', () => {
@@ -85,7 +86,9 @@ describe('the call pipeline over an in-process Dispatcher', () => {
     const { pipeline } = await pipelineOver(dispatcher, [info('add')]);
     const calls = Array.from({ length: 40 }, (_, i) => ({ tool: 'add', args: { a: i, b: 1 } }));
     const outcomes: unknown[] = [];
-    await pipeline.batch(calls, { chunkSize: 16 }, (index, outcome) => (outcomes[index] = outcome));
+    await pipeline.batch(calls, { chunkSize: 16 }, (indices, chunk) => {
+      for (let k = 0; k < indices.length; k++) outcomes[indices[k]!] = outcomeAt(chunk, k);
+    });
     expect(outcomes).toEqual(calls.map((_, i) => ({ ok: true, value: i + 1 })));
     expect(dispatcher.submitted).toBe(3);
   });
