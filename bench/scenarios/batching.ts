@@ -78,6 +78,12 @@ export const batching: Scenario = async ({ tiny, full, threads }) => {
         pass: batchGain.median >= 20,
       },
       {
+        criterion: `${n} add calls: batch throughput / the same calls hand-chunked ${HAND_CHUNK} per raw Piscina task`,
+        measured: fmtRatio(againstRaw),
+        target: '>= 1x',
+        pass: againstRaw.median >= 1,
+      },
+      {
         criterion: `${n} add calls: micro-batched calls / individual calls`,
         measured: fmtRatio(microGain),
         target: '>= 5x',
@@ -122,7 +128,6 @@ export const batching: Scenario = async ({ tiny, full, threads }) => {
     const copyGiBs = bandwidth(big.length, tiny ? 2 : 10, () => target.set(big));
     const sha1GiBs = bandwidth(big.length, tiny ? 2 : 5, () => createHash('sha1').update(big).digest());
     const notes = [
-      `batch against the same calls cut by hand into tasks of ${HAND_CHUNK} for raw Piscina (same threads): ${fmtRatio(againstRaw)} of its throughput (not a target yet: the per-call walk, bookkeeping and encoding cost what raw Piscina does not do).`,
       `content hash (xxHash64, xxhash-wasm): ${hashGiBs.toFixed(2)} GiB/s over ${big.length / 2 ** 20} MiB; ` +
         `memory copy (Uint8Array.set, read + write) on this machine: ${copyGiBs.toFixed(2)} GiB/s; ` +
         `for comparison, node:crypto sha1: ${sha1GiBs.toFixed(2)} GiB/s`,

@@ -307,7 +307,18 @@ export const startup: Scenario = async ({ tiny, full }) => {
     name: 'startup',
     title: 'Time from start until a pool of N workers has served its first call: toolbridge against raw Piscina',
     rows,
-    checks: [],
+    // The call-path target: start-up to a first call within 1.5x raw Piscina's, with 1 and 4 workers.
+    checks: sizes
+      .filter((size) => size === 1 || size === 4)
+      .map((size) => {
+        const ratio = spread(ratios(times[`toolbridge ${size}`]!, times[`piscina ${size}`]!));
+        return {
+          criterion: `start-up to a first call, ${size} worker${size > 1 ? 's' : ''}: toolbridge / raw Piscina`,
+          measured: fmtRatio(ratio),
+          target: '<= 1.5x',
+          pass: ratio.median <= 1.5,
+        };
+      }) satisfies Check[],
     notes: [
       `Median, min and max over ${roundsCount} rounds, the two systems in turn. toolbridge: createBridge() (which resolves once the first worker has loaded the built-in tools and the codecs; the others go on starting, as Piscina's do) and one vector.dot call. Raw Piscina: a pool of the same size on a no-op worker module, and its first call, which the first thread to start answers. This machine has ${availableParallelism()} cores.`,
     ],
