@@ -348,6 +348,7 @@ export async function createBridge(options?: BridgeOptions): Promise<Bridge> {
           modules: [...resolved.modules],
           codec: resolved.codec,
           ledger: ledger().memory,
+          threads: pool.maxThreads,
         },
         onDrain: () => emitSafely(events, 'drain'),
         onRecycle: (event) => {

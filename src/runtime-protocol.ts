@@ -11,6 +11,8 @@ export interface RuntimeConfig {
   codec: CodecPolicy;
   /** The process's shared-memory ledger. */
   ledger: LedgerMemory;
+  /** The pool's most threads: what a split call's plan is told (`SplitSpec.plan`). */
+  threads: number;
 }
 
 /** Posted by a worker on its parent port just before it imports a tool module. */

@@ -236,6 +236,15 @@ describe('defineTool', () => {
       { name: 'ok', run: () => 0, batch: { maxWait: 1 } },
       /batch\.maxWait is not an option \(did you mean maxWaitMs\?\)/,
     ],
+    [{ name: 'ok', run: () => 0, split: true }, /split must be an object/],
+    [
+      { name: 'ok', run: () => 0, split: { plan: () => ({ parts: 1 }), part: () => 0 } },
+      /split\.merge must be a function/,
+    ],
+    [
+      { name: 'ok', run: () => 0, split: { plan: () => ({ parts: 1 }), part: () => 0, merge: () => 0, parts: 2 } },
+      /split\.parts is not an option/,
+    ],
   ])('rejects %j', (spec, message) => {
     expect(() => defineTool(spec as never)).toThrow(message);
   });

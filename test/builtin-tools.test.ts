@@ -98,6 +98,32 @@ describe('vector.topk', () => {
     expect([...scores]).toEqual([1, 1, 1, 0]);
   });
 
+  test.each(['dot', 'l2'] as const)("metric '%s' ranks as a plain loop does", async (metric) => {
+    const dim = 24;
+    const rows = 3_000;
+    const matrix = randomArray(Float64Array, dim * rows, 7);
+    const query = randomArray(Float32Array, dim, 8);
+    const scored = [];
+    for (let r = 0; r < rows; r++) {
+      let s = 0;
+      for (let j = 0; j < dim; j++) {
+        const x = matrix[r * dim + j]!;
+        const q = query[j]!;
+        s += metric === 'dot' ? x * q : (x - q) ** 2;
+      }
+      scored.push({ r, s: metric === 'dot' ? s : Math.sqrt(s) });
+    }
+    scored.sort((x, y) => (metric === 'dot' ? y.s - x.s : x.s - y.s) || x.r - y.r);
+    const { indices, scores } = await bridge.call<{ indices: Int32Array; scores: Float64Array }>('vector.topk', {
+      query,
+      matrix,
+      k: 7,
+      metric,
+    });
+    expect([...indices]).toEqual(scored.slice(0, 7).map((e) => e.r));
+    scored.slice(0, 7).forEach((e, i) => expect(scores[i]).toBeCloseTo(e.s, 9));
+  });
+
   test('validates shapes', async () => {
     const query = Float32Array.from([1, 2, 3]);
     const bad = [
@@ -106,6 +132,7 @@ describe('vector.topk', () => {
       { query: new Float32Array(0), matrix: new Float32Array(9), k: 1 },
       { query: new Float32Array(3), matrix: new Float32Array(9), k: 1 },
       { query: new Int32Array(3), matrix: new Float32Array(9), k: 1 },
+      { query, matrix: new Float32Array(9), k: 1, metric: 'cos' },
     ];
     for (const args of bad) expect((await rejection(bridge.call('vector.topk', args))).code).toBe('INVALID_ARGS');
   });
@@ -125,6 +152,45 @@ describe('matrix.multiply', () => {
         let s = 0;
         for (let p = 0; p < k; p++) s += a[i * k + p]! * b[p * n + j]!;
         expect(c[i * n + j]).toBeCloseTo(s, 10);
+      }
+    }
+  });
+
+  test.each([
+    [1, 1, 1],
+    [4, 4, 4],
+    [5, 7, 3],
+    [67, 130, 9],
+    [3, 300, 70],
+  ])('f64 %i x %i x %i: equal to the naive sums (edge panels included)', async (m, k, n) => {
+    const a = randomArray(Float64Array, m * k, m);
+    const b = randomArray(Float64Array, k * n, n);
+    const c = await bridge.call<Float64Array>('matrix.multiply', { a, b, m, k, n });
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let p = 0; p < k; p++) s += a[i * k + p]! * b[p * n + j]!;
+        expect(Math.abs(c[i * n + j]! - s)).toBeLessThan(1e-12 * k);
+      }
+    }
+  });
+
+  test('two Float32Arrays give a Float32Array summed in f32 (within 1e-5 relative of the f64 sums)', async () => {
+    const [m, k, n] = [33, 257, 29];
+    const a = randomArray(Float32Array, m * k, 9);
+    const b = randomArray(Float32Array, k * n, 10);
+    const c = await bridge.call<Float32Array>('matrix.multiply', { a, b, m, k, n });
+    expect(c).toBeInstanceOf(Float32Array);
+    expect(isShared(c)).toBe(true);
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        let size = 0;
+        for (let p = 0; p < k; p++) {
+          s += a[i * k + p]! * b[p * n + j]!;
+          size += Math.abs(a[i * k + p]! * b[p * n + j]!);
+        }
+        expect(Math.abs(c[i * n + j]! - s)).toBeLessThan(1e-5 * size);
       }
     }
   });

@@ -14,7 +14,10 @@ import {
   decodeMessage,
   encodeMessage,
   Kind,
+  SPLIT_MERGE,
+  SPLIT_PLAN,
   type CodecCounts,
+  type SplitPlan,
   type ErrorRecord,
   type WireMessage,
 } from '../src/codec/message.js';
@@ -214,6 +217,7 @@ function reply(
   runMs: number,
   codecMs: number,
   independentDepth = 0,
+  split?: number,
 ): WireMessage | Promise<WireMessage> {
   try {
     const encoded = encodeMessage(
@@ -227,12 +231,13 @@ function reply(
     // Shared memory this worker allocated for the result now belongs to the caller.
     const ids = message.b && ledger().handOver(message.b);
     if (ids) message.r = ids;
+    if (split !== undefined) message.x = split;
     return message;
   } catch (error) {
     // A table (or MessagePack) in the result, and this worker has not loaded that module yet.
     if (error instanceof ModuleNeeded) {
       return error.load().then(
-        () => reply(callId, tool, result, runMs, codecMs, independentDepth),
+        () => reply(callId, tool, result, runMs, codecMs, independentDepth, split),
         (failure: unknown) => fail(callId, tool, failure, '', runMs, codecMs),
       );
     }
@@ -332,6 +337,8 @@ function run(task: Task): WireMessage | Promise<WireMessage> {
   let decoded = false;
   try {
     const { fields, value } = decodeMessage(task);
+    // A part of a split call, or its merge: what the plan shared (and the parts' results).
+    const extra = task.y && (decodeMessage(task.y).value as { s: unknown; n?: number; p?: unknown[] });
     decoded = true;
     started = performance.now();
     const decodeMs = started - received;
@@ -344,7 +351,33 @@ function run(task: Task): WireMessage | Promise<WireMessage> {
     }
     ctx = new CallContext(callId, name, fields.deadline, task.p);
     if (fields.count) return runChunk(entry.tool, value, fields.deadlines ?? [], ctx, decodeMs);
-    const out = entry.tool.run(value, ctx);
+    const { split } = entry.tool;
+    let out: unknown;
+    if (split && extra && task.x !== undefined) {
+      const { s, n, p } = extra;
+      out =
+        task.x === SPLIT_MERGE
+          ? split.merge(value, p ?? [], s, ctx)
+          : split.part(value, { index: task.x, count: n ?? 1 }, s, ctx);
+    } else if (split) {
+      const plan = split.plan(value, { workers: config.threads });
+      const parts = Math.floor(Number(plan?.parts));
+      if (parts > 1) {
+        ctx.dispose();
+        return reply(
+          callId,
+          name,
+          { n: parts, s: plan.shared } satisfies SplitPlan,
+          performance.now() - started,
+          decodeMs,
+          0,
+          SPLIT_PLAN,
+        );
+      }
+      out = entry.tool.run(value, ctx);
+    } else {
+      out = entry.tool.run(value, ctx);
+    }
     if (isThenable(out)) {
       const context = ctx;
       return Promise.resolve(out).then(

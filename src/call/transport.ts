@@ -3,7 +3,10 @@ import { errorFromWorker } from '../codec/error-record.js';
 import {
   encodeMessage,
   Kind,
+  SPLIT_MERGE,
   type CodecPolicy,
+  type SplitPlan,
+  type WireMessage,
   type Decoded,
   type Encoded,
   type ErrorRecord,
@@ -57,6 +60,9 @@ interface ChunkResult {
   v: unknown[];
   e?: Record<number, ErrorRecord>;
 }
+
+/** A split call's result -> its plan's shared value, kept alive (and counted) while the result is. */
+const splitShared = new WeakMap<object, unknown>();
 
 /** Weight of the newest chunk in the running per-call cost of a tool (used to size batch chunks). */
 const COST_SMOOTHING = 0.3;
@@ -136,24 +142,76 @@ export class CallTransport {
     }
     const { message, copy } = sent;
     return new Promise<unknown>((resolve, reject) => {
-      const settle = (error: ToolBridgeError | undefined, decoded?: Decoded) => {
-        let failure: unknown = error;
+      const finish = (failure: unknown, value?: unknown) => {
         try {
           // The copies made for this call are the codec's own: no one holds them once it is over.
           if (copy) ledger().releaseHandle(copy);
+        } catch (unexpected) {
+          failure ??= unexpected;
+        }
+        failure = ended(onEnd, performance.now() - start, failure);
+        if (failure !== undefined) reject(failure);
+        else resolve(value);
+      };
+      const settle = (error: ToolBridgeError | undefined, decoded?: Decoded) => {
+        let failure: unknown = error;
+        try {
           if (decoded !== undefined && decoded.fields.kind === Kind.Error && decoded.fields.error) {
             failure = errorFromWorker(info.name, decoded.fields.error, { known: this.#known, timeoutMs });
+          } else if (decoded?.plan) {
+            // The tool split the call: its parts, then their merge, run on the pool's workers.
+            this.#runSplit(info, message, decoded.value as SplitPlan, deadline, timeoutMs, signal).then(
+              (value) => finish(undefined, value),
+              (splitFailure: unknown) => finish(splitFailure),
+            );
+            return;
           }
         } catch (unexpected) {
           // Settling must not throw from the reply handler: the call fails with it instead.
           failure = unexpected;
         }
-        failure = ended(onEnd, performance.now() - start, failure);
-        if (failure !== undefined) reject(failure);
-        else resolve(decoded!.value);
+        finish(failure, decoded?.value);
       };
       this.#sender.attempt(info, message, timeoutMs, signal, start, sent.encodeMs, timing, settle);
     });
+  }
+
+  /**
+   * Runs the parts of a split call (`ToolSpec.split`) at once on the pool, then their merge. Each part gets
+   * the call's args as encoded for its plan (the same message: shared arrays, and copies already made, are
+   * not copied again) and the plan's shared value; the first part to fail fails the call.
+   */
+  async #runSplit(
+    info: ToolInfo,
+    call: WireMessage,
+    plan: SplitPlan,
+    deadline: number,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<unknown> {
+    const tool = info.name;
+    this.#stats.split(tool, plan.n);
+    const args: WireMessage = { e: call.e, b: call.b, v: call.v, m: call.m };
+    const send = async (x: number, extra: { s: unknown; n?: number; p?: unknown[] }): Promise<unknown> => {
+      const y = await withModules(() => this.#encode({ kind: Kind.Call, callId: 0, tool, deadline }, extra));
+      try {
+        const left = deadline === 0 ? Infinity : Math.max(1, deadline - Date.now());
+        const reply = await this.#sender.dispatch(info, { ...args, x, y: y.message }, left, signal, y.encodeMs);
+        if (reply.fields.kind === Kind.Error && reply.fields.error) {
+          throw errorFromWorker(tool, reply.fields.error, { known: this.#known, timeoutMs });
+        }
+        return reply.value;
+      } finally {
+        if (y.copy) ledger().releaseHandle(y.copy);
+      }
+    };
+    const shared = { s: plan.s, n: plan.n };
+    const results = await Promise.all(Array.from({ length: plan.n }, (_, i) => send(i, shared)));
+    const value = await send(SPLIT_MERGE, { s: plan.s, p: results });
+    // The plan's shared buffers are counted in the ledger through the values decoded here: they stay counted
+    // as long as the result (which may be one of them, under another handle) is alive.
+    if (typeof value === 'object' && value !== null) splitShared.set(value, plan.s);
+    return value;
   }
 
   /**

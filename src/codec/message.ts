@@ -33,6 +33,23 @@ export interface WireMessage {
   m?: Uint8Array;
   /** For a result: shared-memory ledger ids of the buffers the worker handed over, by position in `b`. */
   r?: number[];
+  /**
+   * A split call (`ToolSpec.split`). On a result: {@link SPLIT_PLAN}, the value is the plan `{ n, s }`. On a
+   * call: the part to run, or {@link SPLIT_MERGE}; `y` then holds `{ s, n }` for a part, `{ s, p }` (the
+   * parts' results) for the merge.
+   */
+  x?: number;
+  y?: WireMessage;
+}
+
+/** `WireMessage.x` of a reply that is a split call's plan. */
+export const SPLIT_PLAN = 1;
+/** `WireMessage.x` of a call that merges a split call's parts. */
+export const SPLIT_MERGE = -1;
+/** A split call's plan, as the worker replies it: how many parts, and the value they share. */
+export interface SplitPlan {
+  n: number;
+  s: unknown;
 }
 
 /** How values are encoded. */
@@ -60,6 +77,8 @@ export interface Encoded {
 export interface Decoded {
   fields: EnvelopeFields;
   value: unknown;
+  /** Set when the reply is a split call's plan ({@link SplitPlan}), not its result. */
+  plan?: true;
 }
 
 export interface Head {
@@ -172,6 +191,12 @@ export function encodeMessage(head: Head, value: unknown, policy: CodecPolicy, r
  * {@link encodeMessage}, call it through `withModules`.
  */
 export function decodeMessage(message: WireMessage): Decoded {
+  const decoded = decodeValue(message);
+  if (message.x === SPLIT_PLAN) decoded.plan = true;
+  return decoded;
+}
+
+function decodeValue(message: WireMessage): Decoded {
   const fields = readEnvelope(message.e);
   const buffers = message.b ?? [];
   let plain: unknown;

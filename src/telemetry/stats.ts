@@ -36,6 +36,9 @@ export interface ToolStats {
   readonly throughput: number;
   /** Worker tasks that ran several calls of this tool at once (batch and micro-batch chunks). */
   readonly chunks: number;
+  /** Calls spread over several workers (`ToolSpec.split`), and the parts they ran. */
+  readonly splits: number;
+  readonly splitParts: number;
   /** Bytes of this tool's args and results that crossed by reference, and that were copied. */
   readonly bytes: { readonly shared: number; readonly copied: number };
 }
@@ -200,6 +203,8 @@ class ToolCounter {
   calls = 0;
   errors = 0;
   chunks = 0;
+  splits = 0;
+  splitParts = 0;
   shared = 0;
   copied = 0;
   readonly latency = new Distribution();
@@ -220,6 +225,8 @@ class ToolCounter {
       codec: this.codec.summary(),
       throughput: this.rate.perSecond(now, uptimeMs),
       chunks: this.chunks,
+      splits: this.splits,
+      splitParts: this.splitParts,
       bytes: { shared: this.shared, copied: this.copied },
     };
   }
@@ -302,6 +309,13 @@ export class StatsRecorder {
   /** Records one chunk task of `tool`. */
   chunk(tool: string): void {
     this.#counter(tool).chunks++;
+  }
+
+  /** Records a call of `tool` split into `parts` parts. */
+  split(tool: string, parts: number): void {
+    const counter = this.#counter(tool);
+    counter.splits++;
+    counter.splitParts += parts;
   }
 
   /** Per tool: calls and errors over the last minute, and the recent p99 latency (ms), for health. */

@@ -48,6 +48,28 @@ export interface ToolSpec<A = unknown, R = unknown> {
    * threads and memory limits. @default 'default'
    */
   pool?: string;
+  /**
+   * Spreads one large call over the pool's workers (see {@link SplitSpec}). Calls of batches and
+   * micro-batches are not split.
+   */
+  split?: SplitSpec<A, R>;
+}
+
+/**
+ * How a tool spreads one call over its pool: `plan` runs first, in the worker the call reaches, and says
+ * into how many parts it splits (1 or less: `run` runs the call as usual, so small calls cost nothing more);
+ * each part runs `part` in whichever worker is free, all parts at once; `merge` makes the result from the
+ * parts' results, in a worker. `shared` (from `plan`) reaches every part and the merge: put outputs the parts
+ * fill in shared memory there (`shared(Float64Array, n)`), and each part writes its own slice. The args reach
+ * every part as they reached `plan` (shared arrays without a copy).
+ */
+export interface SplitSpec<A = unknown, R = unknown, P = unknown, S = unknown> {
+  /** `workers`: the threads of the tool's pool. Throw here to reject bad args before any part runs. */
+  plan(args: A, pool: { workers: number }): { parts: number; shared?: S };
+  /** Part `index` of `count` (0-based); its result goes to `merge`, in part order. */
+  part(args: A, part: { index: number; count: number }, shared: S, ctx: ToolContext): P | Promise<P>;
+  /** The call's result, from every part's result. */
+  merge(args: A, results: P[], shared: S, ctx: ToolContext): R | Promise<R>;
 }
 
 export interface MicroBatchOptions {
@@ -70,6 +92,7 @@ export interface ToolDefinition<A = unknown, R = unknown> {
   readonly runBatch: ((argsList: A[], ctx: ToolContext) => R[] | Promise<R[]>) | undefined;
   readonly batch: Readonly<Required<MicroBatchOptions>> | undefined;
   readonly pool: string;
+  readonly split: SplitSpec<A, R> | undefined;
 }
 
 /** The metadata of a registered tool, as listed by `bridge.tools()`. */
@@ -104,6 +127,7 @@ const SPEC_KEYS = [
   'runBatch',
   'batch',
   'pool',
+  'split',
 ] as const satisfies ReadonlyArray<keyof ToolSpec>;
 
 const NAME = /^[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)*$/;
@@ -167,6 +191,20 @@ export function defineTool<A = unknown, R = unknown>(spec: ToolSpec<A, R>): Tool
       `defineTool(${name}): pool must be a pool name such as "heavy", got ${describeValue(pool)}`,
     );
   }
+  const { split } = spec;
+  if (split !== undefined) {
+    if (split === null || typeof split !== 'object') {
+      throw new InvalidOptionsError(`defineTool(${name}): split must be an object, got ${describeValue(split)}`);
+    }
+    checkKnownKeys(`defineTool(${name}).split`, split, ['plan', 'part', 'merge']);
+    for (const key of ['plan', 'part', 'merge'] as const) {
+      if (typeof split[key] !== 'function') {
+        throw new InvalidOptionsError(
+          `defineTool(${name}): split.${key} must be a function, got ${describeValue(split[key])}`,
+        );
+      }
+    }
+  }
   return Object.freeze({
     [TOOL_BRAND]: true as const,
     name,
@@ -179,6 +217,7 @@ export function defineTool<A = unknown, R = unknown>(spec: ToolSpec<A, R>): Tool
     runBatch,
     batch,
     pool,
+    split,
   });
 }
 

@@ -5,6 +5,7 @@
 export {
   defineTool,
   type MicroBatchOptions,
+  type SplitSpec,
   type ToolContext,
   type ToolDefinition,
   type ToolInfo,

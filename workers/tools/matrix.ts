@@ -1,32 +1,75 @@
 import { defineTool } from '../../src/tool/define.js';
 import { shared } from '../../src/tool/shared.js';
-import { floatArray, invalid, positiveInteger, record } from './checks.js';
+import { gemm } from '../kernels/kernels.js';
+import { floatArray, invalid, positiveInteger, record, type FloatArray } from './checks.js';
 
-/** `matrix.multiply`: row-major `m x k` times `k x n`, into a row-major `m x n` Float64Array in shared memory. */
+export interface MultiplyArgs {
+  a: FloatArray;
+  b: FloatArray;
+  m: number;
+  k: number;
+  n: number;
+}
+
+/**
+ * A product is split over workers from this many floating-point operations (2 m k n) up: below it, the
+ * extra messages and each part packing all of b cost more than they save (see bench/scenarios/kernels.ts).
+ */
+const MIN_SPLIT_FLOPS = 2 ** 25;
+/** Fewest rows of a part. */
+const MIN_SPLIT_ROWS = 16;
+
+/** The first row of part `index` of `parts`: blocks of whole 4-row panels, as even as they go. */
+const rowOf = (m: number, index: number, parts: number) =>
+  Math.min(m, Math.round((Math.ceil(m / 4) * index) / parts) * 4);
+
+function multiplyArgs(args: unknown): MultiplyArgs {
+  const input = record('matrix.multiply', args);
+  const a = floatArray('matrix.multiply', 'a', input.a);
+  const b = floatArray('matrix.multiply', 'b', input.b);
+  const m = positiveInteger('matrix.multiply', 'm', input.m);
+  const k = positiveInteger('matrix.multiply', 'k', input.k);
+  const n = positiveInteger('matrix.multiply', 'n', input.n);
+  if (a.length !== m * k) invalid('matrix.multiply', 'a', `has length ${a.length}, expected m * k = ${m * k}`);
+  if (b.length !== k * n) invalid('matrix.multiply', 'b', `has length ${b.length}, expected k * n = ${k * n}`);
+  return { a, b, m, k, n };
+}
+
+/** The product's type: f32 when both operands are, else f64. */
+function product({ a, b, m, n }: MultiplyArgs): FloatArray {
+  return a instanceof Float32Array && b instanceof Float32Array
+    ? shared(Float32Array, m * n)
+    : shared(Float64Array, m * n);
+}
+
+/**
+ * `matrix.multiply`: row-major `m x k` times `k x n`, into a row-major `m x n` array in shared memory:
+ * Float32Array when `a` and `b` both are (f32 sums, as BLAS sgemm), else Float64Array. Blocked,
+ * register-tiled WebAssembly SIMD.
+ */
 export const multiply = defineTool({
   name: 'matrix.multiply',
-  description: 'Matrix product of row-major a (m x k) and b (k x n): { a, b, m, k, n } -> Float64Array (m x n)',
+  description:
+    'Matrix product of row-major a (m x k) and b (k x n): { a, b, m, k, n } -> Float64Array (Float32Array when a and b are) (m x n)',
   idempotent: true,
-  run(args: unknown): Float64Array {
-    const input = record('matrix.multiply', args);
-    const a = floatArray('matrix.multiply', 'a', input.a);
-    const b = floatArray('matrix.multiply', 'b', input.b);
-    const m = positiveInteger('matrix.multiply', 'm', input.m);
-    const k = positiveInteger('matrix.multiply', 'k', input.k);
-    const n = positiveInteger('matrix.multiply', 'n', input.n);
-    if (a.length !== m * k) invalid('matrix.multiply', 'a', `has length ${a.length}, expected m * k = ${m * k}`);
-    if (b.length !== k * n) invalid('matrix.multiply', 'b', `has length ${b.length}, expected k * n = ${k * n}`);
-    const c = shared(Float64Array, m * n);
-    // i-p-j order walks b and c row by row, which keeps the inner loop on contiguous memory.
-    for (let i = 0; i < m; i++) {
-      const cRow = i * n;
-      const aRow = i * k;
-      for (let p = 0; p < k; p++) {
-        const aip = a[aRow + p]!;
-        const bRow = p * n;
-        for (let j = 0; j < n; j++) c[cRow + j] = c[cRow + j]! + aip * b[bRow + j]!;
-      }
-    }
+  run(args: unknown): FloatArray {
+    const input = multiplyArgs(args);
+    const c = product(input);
+    gemm(input.a, input.b, c, input.m, input.k, input.n);
     return c;
+  },
+  // Row blocks of the product on several workers, each writing its rows of the shared result.
+  split: {
+    plan(args: unknown, { workers }) {
+      const input = multiplyArgs(args);
+      const parts = Math.min(workers, Math.floor(input.m / MIN_SPLIT_ROWS));
+      if (parts < 2 || 2 * input.m * input.k * input.n < MIN_SPLIT_FLOPS) return { parts: 1 };
+      return { parts, shared: product(input) };
+    },
+    part(args: unknown, { index, count }, c: FloatArray) {
+      const { a, b, m, k, n } = multiplyArgs(args);
+      gemm(a, b, c, m, k, n, rowOf(m, index, count), rowOf(m, index + 1, count));
+    },
+    merge: (_args: unknown, _results: unknown[], c: FloatArray) => c,
   },
 });

@@ -1,0 +1,132 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createBridge, isShared, shared, type Bridge } from 'toolbridge';
+import { allReady, fixture, rejection } from './helpers.js';
+
+let bridge: Bridge;
+let single: Bridge;
+beforeAll(async () => {
+  [bridge, single] = await Promise.all([
+    createBridge({ maxThreads: 2, tools: [fixture('split-tools.js')] }).then(allReady),
+    createBridge({ maxThreads: 1, tools: [fixture('split-tools.js')] }),
+  ]);
+});
+afterAll(() => Promise.all([bridge.close(), single.close()]));
+
+const values = (n: number) => {
+  const out = shared(Float64Array, n);
+  for (let i = 0; i < n; i++) out[i] = i % 7;
+  return out;
+};
+const expectedSum = (v: Float64Array) => v.reduce((s, x) => s + x, 0);
+
+interface SumResult {
+  sum: number;
+  parts: number;
+  threads?: number;
+  sums?: Float64Array;
+}
+
+describe('a tool with split', () => {
+  test('runs its parts on the pool and merges them; stats count the split and its parts', async () => {
+    const v = values(10_000);
+    const before = bridge.stats().tools['split.sum'];
+    const result = await bridge.call<SumResult>('split.sum', { values: v, parts: 4 });
+    expect(result.sum).toBe(expectedSum(v));
+    expect(result.parts).toBe(4);
+    // The shared value the plan made reaches the caller as the parts left it.
+    expect(isShared(result.sums!)).toBe(true);
+    expect([...result.sums!].reduce((s, x) => s + x, 0)).toBe(result.sum);
+    const after = bridge.stats().tools['split.sum']!;
+    expect(after.splits - (before?.splits ?? 0)).toBe(1);
+    expect(after.splitParts - (before?.splitParts ?? 0)).toBe(4);
+  });
+
+  test('a plan of one part runs `run` as an ordinary call', async () => {
+    const v = values(100);
+    const result = await bridge.call<SumResult>('split.sum', { values: v, parts: 1 });
+    expect(result).toEqual({ sum: expectedSum(v), parts: 1 });
+  });
+
+  test('the plan is told the pool size', async () => {
+    const result = await single.call<SumResult>('split.sum', { values: values(10) });
+    expect(result.parts).toBe(1);
+    expect((await bridge.call<SumResult>('split.sum', { values: values(10) })).parts).toBe(2);
+  });
+
+  test('a part that throws fails the call with TOOL_FAILED and its error; the pool serves on', async () => {
+    const error = await rejection(bridge.call('split.sum', { values: values(1000), parts: 3, failPart: 1 }));
+    expect(error.code).toBe('TOOL_FAILED');
+    const cause = (error as Error & { cause?: Error }).cause!;
+    expect(cause.name).toBe('RangeError');
+    expect(cause.message).toBe('part 1 failed');
+    const v = values(500);
+    expect((await bridge.call<SumResult>('split.sum', { values: v, parts: 3 })).sum).toBe(expectedSum(v));
+  });
+
+  test('a plan that throws fails the call before any part runs', async () => {
+    const before = bridge.stats().tools['split.sum']?.splits ?? 0;
+    const error = await rejection(bridge.call('split.sum', { values: [1, 2, 3] }));
+    expect(error.code).toBe('TOOL_FAILED');
+    expect((error as Error & { cause?: Error }).cause!.message).toBe('values must be a Float64Array');
+    expect(bridge.stats().tools['split.sum']!.splits).toBe(before);
+  });
+
+  test('the caller’s timeout covers the parts', async () => {
+    // Far more parts than workers, and a limit far shorter than they take on any machine.
+    const v = values(2_000_000);
+    const error = await rejection(bridge.call('split.sum', { values: v, parts: 2000 }, { timeoutMs: 1 }));
+    expect(error.code).toBe('TIMEOUT');
+    expect((await bridge.call<SumResult>('split.sum', { values: v, parts: 2 })).sum).toBe(expectedSum(v));
+  });
+});
+
+describe('built-in tools split large calls', () => {
+  const random = (n: number, seed: number, C: Float32ArrayConstructor | Float64ArrayConstructor) => {
+    const out = shared(C, n);
+    let x = seed;
+    for (let i = 0; i < n; i++) {
+      x = (x * 1103515245 + 12345) % 2147483648;
+      out[i] = x / 2147483648 - 0.5;
+    }
+    return out;
+  };
+
+  test('matrix.multiply: a large product is split by rows, equal to the product on one worker', async () => {
+    const [m, k, n] = [300, 260, 280];
+    const a = random(m * k, 1, Float64Array);
+    const b = random(k * n, 2, Float64Array);
+    const before = bridge.stats().tools['matrix.multiply']?.splits ?? 0;
+    const [split, whole] = await Promise.all([
+      bridge.call<Float64Array>('matrix.multiply', { a, b, m, k, n }, { cache: false }),
+      single.call<Float64Array>('matrix.multiply', { a, b, m, k, n }, { cache: false }),
+    ]);
+    expect(bridge.stats().tools['matrix.multiply']!.splits).toBe(before + 1);
+    expect(single.stats().tools['matrix.multiply']?.splits ?? 0).toBe(0);
+    expect(isShared(split)).toBe(true);
+    expect(split).toEqual(whole);
+  });
+
+  test('matrix.multiply: a small product stays on one worker', async () => {
+    const a = random(64 * 64, 3, Float64Array);
+    const before = bridge.stats().tools['matrix.multiply']?.splits ?? 0;
+    await bridge.call('matrix.multiply', { a, b: a, m: 64, k: 64, n: 64 }, { cache: false });
+    expect(bridge.stats().tools['matrix.multiply']!.splits).toBe(before);
+  });
+
+  test('vector.topk: a large scan is split by rows, equal to the scan on one worker', async () => {
+    const dim = 96;
+    const rows = 12_000;
+    const matrix = random(rows * dim, 4, Float32Array);
+    const query = random(dim, 5, Float32Array);
+    for (const metric of ['cosine', 'dot', 'l2']) {
+      const before = bridge.stats().tools['vector.topk']?.splits ?? 0;
+      const args = { query, matrix, k: 25, metric };
+      const [split, whole] = await Promise.all([
+        bridge.call('vector.topk', args, { cache: false }),
+        single.call('vector.topk', args, { cache: false }),
+      ]);
+      expect(bridge.stats().tools['vector.topk']!.splits).toBe(before + 1);
+      expect(split).toEqual(whole);
+    }
+  });
+});

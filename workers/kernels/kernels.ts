@@ -1,0 +1,204 @@
+/**
+ * The built-in tools' WebAssembly kernels (kernels.wat): compiled once per worker on first use, with one
+ * linear memory per worker that grows as a call needs and is let go after a call that needed more than
+ * {@link KEEP_BYTES}. WebAssembly reads only its own memory, so operands are copied in (matrices packed into
+ * the panels the kernels read, scans in blocks that stay in cache) and results copied out.
+ */
+import { KERNELS_WASM } from './kernels-wasm.js';
+
+export type FloatArray = Float32Array | Float64Array;
+
+/** The part of the WebAssembly JS API used here (the project's TypeScript libs carry no DOM types). */
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => { exports: unknown };
+};
+
+interface KernelExports {
+  memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
+  dgemm(ap: number, bp: number, c: number, mp: number, np: number, k: number, kc: number, mc: number): void;
+  sgemm(ap: number, bp: number, c: number, mp: number, np: number, k: number, kc: number, mc: number): void;
+  scan32(m: number, q: number, rows: number, dim: number, out: number, mode: number): void;
+  scan64(m: number, q: number, rows: number, dim: number, out: number, mode: number): void;
+}
+
+const PAGE = 65_536;
+/** A worker keeps at most this much kernel memory between calls. */
+const KEEP_BYTES = 64 * 2 ** 20;
+/** Kernel memory one call may use (addresses are 32-bit; V8 allows up to 4 GiB). */
+const MAX_BYTES = 2 ** 31;
+/** Matrix blocking: k block (rows of a packed panel that stay in L1) and row block (4-row panels in L2). */
+const KC = 128;
+const MC_PANELS = 32;
+/** Rows of one matrix product step: packed A and C for this many rows stay under ~8 MiB. */
+const STEP_BYTES = 8 * 2 ** 20;
+/** Bytes of rows scanned per kernel call: small enough to stay in L2 between the copy and the scan. */
+const SCAN_BLOCK_BYTES = 128 * 1024;
+
+let compiled: object | undefined;
+let instance: KernelExports | undefined;
+
+/** The kernels, with at least `bytes` of memory. */
+function kernels(bytes: number): KernelExports {
+  if (bytes > MAX_BYTES) throw new RangeError(`a kernel call needs ${bytes} bytes, more than ${MAX_BYTES}`);
+  compiled ??= new WebAssembly.Module(Buffer.from(KERNELS_WASM, 'base64'));
+  instance ??= new WebAssembly.Instance(compiled).exports as unknown as KernelExports;
+  const have = instance.memory.buffer.byteLength;
+  if (bytes > have) instance.memory.grow(Math.ceil((bytes - have) / PAGE));
+  return instance;
+}
+
+/** After a call: a memory grown past {@link KEEP_BYTES} is left to the garbage collector. */
+function done(): void {
+  if (instance && instance.memory.buffer.byteLength > KEEP_BYTES) instance = undefined;
+}
+
+const align = (bytes: number) => Math.ceil(bytes / 16) * 16;
+
+/**
+ * `c[rowStart..rowEnd)` = rows of `a` (`m x k`, row-major) times `b` (`k x n`), into `c` (`m x n`). With `c`
+ * a Float32Array (and `a`, `b` too) the sums are f32, else f64. `b` is packed once per call.
+ */
+export function gemm(
+  a: FloatArray,
+  b: FloatArray,
+  c: FloatArray,
+  m: number,
+  k: number,
+  n: number,
+  rowStart = 0,
+  rowEnd = m,
+): void {
+  const single = c instanceof Float32Array;
+  const size = single ? 4 : 8;
+  const nr = single ? 8 : 4;
+  const np = Math.ceil(n / nr);
+  const rowBytes = (k + np * nr) * size;
+  const stepRows = Math.max(4, Math.floor(STEP_BYTES / rowBytes / 4) * 4);
+  const rows = Math.min(stepRows, Math.ceil((rowEnd - rowStart) / 4) * 4);
+  const bBytes = align(np * nr * k * size);
+  const aBytes = align(rows * k * size);
+  const ex = kernels(bBytes + aBytes + rows * np * nr * size);
+  try {
+    const View = single ? Float32Array : Float64Array;
+    const memory = ex.memory.buffer;
+    // B as panels of nr columns, each p-major; columns past n are zero.
+    const bp = new View(memory, 0, np * nr * k);
+    let o = 0;
+    for (let jp = 0; jp < np; jp++) {
+      const j0 = jp * nr;
+      const width = Math.min(nr, n - j0);
+      for (let p = 0; p < k; p++) {
+        const row = p * n + j0;
+        for (let r = 0; r < width; r++) bp[o + r] = b[row + r]!;
+        for (let r = width; r < nr; r++) bp[o + r] = 0;
+        o += nr;
+      }
+    }
+    const ap = new View(memory, bBytes, rows * k);
+    const cp = new View(memory, bBytes + aBytes, rows * np * nr);
+    const gemmKernel = single ? ex.sgemm : ex.dgemm;
+    for (let i0 = rowStart; i0 < rowEnd; i0 += rows) {
+      const count = Math.min(rows, rowEnd - i0);
+      const panels = Math.ceil(count / 4);
+      // A's rows as panels of 4, each p-major; rows past the block are zero.
+      o = 0;
+      for (let ip = 0; ip < panels; ip++) {
+        const height = Math.min(4, count - ip * 4);
+        const base = (i0 + ip * 4) * k;
+        for (let p = 0; p < k; p++) {
+          for (let r = 0; r < height; r++) ap[o + r] = a[base + r * k + p]!;
+          for (let r = height; r < 4; r++) ap[o + r] = 0;
+          o += 4;
+        }
+      }
+      // Packed A at bBytes, packed B at 0, C after A.
+      gemmKernel(bBytes, 0, bBytes + aBytes, panels, np, k, KC, MC_PANELS);
+      const ldc = np * nr;
+      for (let i = 0; i < count; i++) c.set(cp.subarray(i * ldc, i * ldc + n), (i0 + i) * n);
+    }
+  } finally {
+    done();
+  }
+}
+
+/** What a row scan computes for each row against the query. */
+export const ScanMode = {
+  /** The dot product and the row's squared norm: two values a row. */
+  DotAndNorm: 0,
+  Dot: 1,
+  /** The squared Euclidean distance. */
+  SquaredDistance: 2,
+} as const;
+export type ScanMode = (typeof ScanMode)[keyof typeof ScanMode];
+
+/**
+ * Scans the rows `rowStart..rowEnd` of `matrix` (row-major, `query.length` columns) against `query`, a block of
+ * rows at a time: `visit(out, first, count)` gets the block's results (`out[i]`, or `out[2i]` and `out[2i+1]`
+ * for {@link ScanMode.DotAndNorm}) for rows `first..first+count`. Sums are kept in f64. `out` is valid only
+ * during the visit.
+ */
+export function scanRows(
+  matrix: FloatArray,
+  query: FloatArray,
+  mode: ScanMode,
+  rowStart: number,
+  rowEnd: number,
+  visit: (out: Float64Array, first: number, count: number) => void,
+): void {
+  const dim = query.length;
+  // Same element types: read as they are; mixed: both as f64, so no value loses precision.
+  const single = matrix instanceof Float32Array && query instanceof Float32Array;
+  const size = single ? 4 : 8;
+  const blockRows = Math.max(1, Math.floor(SCAN_BLOCK_BYTES / (dim * size)));
+  const qBytes = align(dim * size);
+  const blockBytes = align(blockRows * dim * size);
+  const perRow = mode === ScanMode.DotAndNorm ? 2 : 1;
+  const ex = kernels(qBytes + blockBytes + blockRows * perRow * 8);
+  try {
+    const View = single ? Float32Array : Float64Array;
+    const memory = ex.memory.buffer;
+    new View(memory, 0, dim).set(query);
+    const rowsView = new View(memory, qBytes, blockRows * dim);
+    const out = new Float64Array(memory, qBytes + blockBytes, blockRows * perRow);
+    const scan = single ? ex.scan32 : ex.scan64;
+    for (let first = rowStart; first < rowEnd; first += blockRows) {
+      const count = Math.min(blockRows, rowEnd - first);
+      rowsView.set(matrix.subarray(first * dim, (first + count) * dim));
+      scan(qBytes, 0, count, dim, qBytes + blockBytes, mode);
+      visit(out, first, count);
+    }
+  } finally {
+    done();
+  }
+}
+
+/** The dot product of two same-length arrays, summed in f64 (in blocks that stay in cache). */
+export function dotProduct(a: FloatArray, b: FloatArray): number {
+  const n = a.length;
+  // Two same-length vectors are one "row" each: scan a block of a against the same block of b.
+  const single = a instanceof Float32Array && b instanceof Float32Array;
+  const size = single ? 4 : 8;
+  const block = Math.min(n, Math.floor(SCAN_BLOCK_BYTES / size / 2 / 4) * 4);
+  const blockBytes = align(block * size);
+  const ex = kernels(2 * blockBytes + 16);
+  try {
+    const View = single ? Float32Array : Float64Array;
+    const memory = ex.memory.buffer;
+    const left = new View(memory, 0, block);
+    const right = new View(memory, blockBytes, block);
+    const out = new Float64Array(memory, 2 * blockBytes, 1);
+    const scan = single ? ex.scan32 : ex.scan64;
+    let sum = 0;
+    for (let start = 0; start < n; start += block) {
+      const count = Math.min(block, n - start);
+      left.set(a.subarray(start, start + count));
+      right.set(b.subarray(start, start + count));
+      scan(0, blockBytes, 1, count, 2 * blockBytes, ScanMode.Dot);
+      sum += out[0]!;
+    }
+    return sum;
+  } finally {
+    done();
+  }
+}
