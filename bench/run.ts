@@ -17,6 +17,7 @@ import { costs } from './scenarios/costs.js';
 import { dataframes } from './scenarios/dataframes.js';
 import { dispatch } from './scenarios/dispatch.js';
 import { frames } from './scenarios/frames.js';
+import { kernels } from './scenarios/kernels.js';
 import { load } from './scenarios/load.js';
 import { chaos, soak, startup } from './scenarios/lifecycle.js';
 import { payload } from './scenarios/payload.js';
@@ -40,6 +41,7 @@ export const scenarios: Record<string, Scenario> = {
   batching,
   costs,
   scaling,
+  kernels,
   realwork,
   load,
   telemetry,
