@@ -71,8 +71,9 @@ describe('a tool with split', () => {
     expect(bridge.stats().tools['split.sum']!.splits).toBe(before);
   });
 
-  test('the caller’s timeout covers the parts', async () => {
-    // Far more parts than workers, and a limit far shorter than they take on any machine.
+  test('a split call is held to the caller’s timeout, and the pool serves on', async () => {
+    // Far more parts than workers, and a limit far shorter than they take on any machine: the call ends
+    // with TIMEOUT in its plan or among its parts, and the parts still queued are dropped.
     const v = values(2_000_000);
     const error = await rejection(bridge.call('split.sum', { values: v, parts: 2000 }, { timeoutMs: 1 }));
     expect(error.code).toBe('TIMEOUT');
