@@ -32,6 +32,8 @@ const KC = 128;
 const MC_PANELS = 32;
 /** Rows of one matrix product step: packed A and C for this many rows stay under ~8 MiB. */
 const STEP_BYTES = 8 * 2 ** 20;
+/** Rows of b spread into panels at a time. */
+const PACK_ROWS = 32;
 /** Bytes of rows scanned per kernel call: small enough to stay in L2 between the copy and the scan. */
 const SCAN_BLOCK_BYTES = 128 * 1024;
 
@@ -84,15 +86,19 @@ export function gemm(
     const memory = ex.memory.buffer;
     // B as panels of nr columns, each p-major; columns past n are zero.
     const bp = new View(memory, 0, np * nr * k);
-    let o = 0;
-    for (let jp = 0; jp < np; jp++) {
-      const j0 = jp * nr;
-      const width = Math.min(nr, n - j0);
-      for (let p = 0; p < k; p++) {
-        const row = p * n + j0;
-        for (let r = 0; r < width; r++) bp[o + r] = b[row + r]!;
-        for (let r = width; r < nr; r++) bp[o + r] = 0;
-        o += nr;
+    // A few rows of b at a time across every panel, so that those rows stay in cache while they are spread.
+    for (let p0 = 0; p0 < k; p0 += PACK_ROWS) {
+      const p1 = Math.min(k, p0 + PACK_ROWS);
+      for (let jp = 0; jp < np; jp++) {
+        const j0 = jp * nr;
+        const width = Math.min(nr, n - j0);
+        let o = (jp * k + p0) * nr;
+        for (let p = p0; p < p1; p++) {
+          const row = p * n + j0;
+          for (let r = 0; r < width; r++) bp[o + r] = b[row + r]!;
+          for (let r = width; r < nr; r++) bp[o + r] = 0;
+          o += nr;
+        }
       }
     }
     const ap = new View(memory, bBytes, rows * k);
@@ -102,7 +108,7 @@ export function gemm(
       const count = Math.min(rows, rowEnd - i0);
       const panels = Math.ceil(count / 4);
       // A's rows as panels of 4, each p-major; rows past the block are zero.
-      o = 0;
+      let o = 0;
       for (let ip = 0; ip < panels; ip++) {
         const height = Math.min(4, count - ip * 4);
         const base = (i0 + ip * 4) * k;
