@@ -139,6 +139,18 @@ describe('vector.topk', () => {
 });
 
 describe('matrix.multiply', () => {
+  /** Entry (i, j) of the naive product in f64, and the sum of its terms' magnitudes. */
+  function naive(a: ArrayLike<number>, b: ArrayLike<number>, k: number, n: number, i: number, j: number) {
+    let sum = 0;
+    let size = 0;
+    for (let p = 0; p < k; p++) {
+      const term = a[i * k + p]! * b[p * n + j]!;
+      sum += term;
+      size += Math.abs(term);
+    }
+    return { sum, size };
+  }
+
   test('matches a naive product and returns shared memory', async () => {
     const [m, k, n] = [17, 31, 13];
     const a = randomArray(Float64Array, m * k, 5);
@@ -148,11 +160,7 @@ describe('matrix.multiply', () => {
     expect(isShared(c)).toBe(true);
     expect(c.length).toBe(m * n);
     for (let i = 0; i < m; i++) {
-      for (let j = 0; j < n; j++) {
-        let s = 0;
-        for (let p = 0; p < k; p++) s += a[i * k + p]! * b[p * n + j]!;
-        expect(c[i * n + j]).toBeCloseTo(s, 10);
-      }
+      for (let j = 0; j < n; j++) expect(c[i * n + j]).toBeCloseTo(naive(a, b, k, n, i, j).sum, 10);
     }
   });
 
@@ -167,11 +175,7 @@ describe('matrix.multiply', () => {
     const b = randomArray(Float64Array, k * n, n);
     const c = await bridge.call<Float64Array>('matrix.multiply', { a, b, m, k, n });
     for (let i = 0; i < m; i++) {
-      for (let j = 0; j < n; j++) {
-        let s = 0;
-        for (let p = 0; p < k; p++) s += a[i * k + p]! * b[p * n + j]!;
-        expect(Math.abs(c[i * n + j]! - s)).toBeLessThan(1e-12 * k);
-      }
+      for (let j = 0; j < n; j++) expect(Math.abs(c[i * n + j]! - naive(a, b, k, n, i, j).sum)).toBeLessThan(1e-12 * k);
     }
   });
 
@@ -184,13 +188,8 @@ describe('matrix.multiply', () => {
     expect(isShared(c)).toBe(true);
     for (let i = 0; i < m; i++) {
       for (let j = 0; j < n; j++) {
-        let s = 0;
-        let size = 0;
-        for (let p = 0; p < k; p++) {
-          s += a[i * k + p]! * b[p * n + j]!;
-          size += Math.abs(a[i * k + p]! * b[p * n + j]!);
-        }
-        expect(Math.abs(c[i * n + j]! - s)).toBeLessThan(1e-5 * size);
+        const { sum, size } = naive(a, b, k, n, i, j);
+        expect(Math.abs(c[i * n + j]! - sum)).toBeLessThan(1e-5 * size);
       }
     }
   });
