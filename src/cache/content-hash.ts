@@ -161,6 +161,10 @@ class ContentHasher {
       case ValueKind.Table:
       case ValueKind.ForeignTable: {
         const table = value as Table;
+        // Give up before hashing any column when the whole table is over the budget.
+        let bytes = 0;
+        for (const batch of table.batches) bytes += Number((batch.data as { byteLength?: number }).byteLength ?? 0);
+        if (bytes > this.#budget) throw TOO_LARGE;
         this.#tag(Tag.Table);
         this.#string(table.schema.fields.map((f) => `${f.name}:${String(f.type)}:${f.nullable}`).join('|'));
         this.#u32(table.batches.length);

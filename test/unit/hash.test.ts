@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, test } from 'vitest';
+import { tableFromArrays } from 'apache-arrow';
 import { hashArgs, loadHasher } from '../../src/cache/content-hash.js';
 
 beforeAll(() => loadHasher());
@@ -48,5 +49,20 @@ describe('content hash', () => {
     expect(hashArgs(a)).toMatch(/^[0-9a-f]{16}$/);
     expect(hashArgs({ x: new Float64Array(1024) }, 1024)).toBeUndefined();
     expect(hashArgs({ x: new Float64Array(16) }, 1024)).toBeDefined();
+  });
+
+  test('a table over maxBytes is given up before its columns are hashed', () => {
+    const table = tableFromArrays({ a: new Float64Array(100), b: new Float64Array(100) });
+    expect(hashArgs({ table }, 4096)).toMatch(/^[0-9a-f]{16}$/);
+    const column = table.batches[0]!.data.children[0]!;
+    const values = column.values;
+    let reads = 0;
+    Object.defineProperty(column, 'values', { get: () => (reads++, values) });
+    expect(hashArgs({ table }, 1000)).toBeUndefined();
+    const givenUp = reads;
+    reads = 0;
+    expect(hashArgs({ table }, 4096)).toBeDefined();
+    // Hashing reads each column once more than sizing the table does.
+    expect(givenUp).toBeLessThan(reads);
   });
 });
