@@ -16,6 +16,7 @@ import { codec } from './scenarios/codec.js';
 import { costs } from './scenarios/costs.js';
 import { dataframes } from './scenarios/dataframes.js';
 import { dispatch } from './scenarios/dispatch.js';
+import { frameKernels } from './scenarios/frame-kernels.js';
 import { frames } from './scenarios/frames.js';
 import { kernels } from './scenarios/kernels.js';
 import { load } from './scenarios/load.js';
@@ -42,6 +43,7 @@ export const scenarios: Record<string, Scenario> = {
   costs,
   scaling,
   kernels,
+  'frame-kernels': frameKernels,
   realwork,
   load,
   telemetry,

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { Float64, Table, makeData, makeVector } from 'apache-arrow';
 import { createBridge, isShared, shared, type Bridge } from 'toolbridge';
 import { allReady, fixture, rejection } from './helpers.js';
 
@@ -129,5 +130,70 @@ describe('built-in tools split large calls', () => {
       expect(bridge.stats().tools['vector.topk']!.splits).toBe(before + 1);
       expect(split).toEqual(whole);
     }
+  });
+
+  /** A table of `rows` rows in batches of 100,000: int keys (`groups` of them), an int-valued column with nulls. */
+  const frame = (rows: number, groups: number) => {
+    const k = shared(Int32Array, rows);
+    const v = shared(Float64Array, rows);
+    const valid = shared(Uint8Array, Math.ceil(rows / 8));
+    let nulls = 0;
+    for (let i = 0; i < rows; i++) {
+      k[i] = (i * 7919) % groups;
+      v[i] = i % 1000;
+      if (i % 9 === 0) nulls++;
+      else valid[i >> 3] = valid[i >> 3]! | (1 << (i & 7));
+    }
+    const whole = new Table({
+      k: makeVector(k),
+      v: makeVector(makeData({ type: new Float64(), length: rows, nullCount: nulls, data: v, nullBitmap: valid })),
+    });
+    const batches = [];
+    for (let start = 0; start < rows; start += 100_000) batches.push(...whole.slice(start, start + 100_000).batches);
+    return new Table(batches);
+  };
+  const rowsOf = (table: Table) => table.toArray().map((row) => ({ ...(row.toJSON() as Record<string, unknown>) }));
+
+  test('frame.groupby: a large table with few groups is split by rows, equal to the group-by on one worker', async () => {
+    const table = frame(2_200_000, 500);
+    for (const agg of ['sum', 'mean', 'min', 'max', 'count']) {
+      const before = bridge.stats().tools['frame.groupby']?.splits ?? 0;
+      const call = { table, by: 'k', aggs: { v: agg, k: 'count' } };
+      const [split, whole] = await Promise.all([
+        bridge.call<Table>('frame.groupby', call, { cache: false }),
+        single.call<Table>('frame.groupby', call, { cache: false }),
+      ]);
+      expect(bridge.stats().tools['frame.groupby']!.splits).toBe(before + 1);
+      expect(split.numRows).toBe(500);
+      // Integer values: the partial sums add up exactly.
+      expect(rowsOf(split)).toEqual(rowsOf(whole));
+    }
+  });
+
+  test('frame.groupby: a large table with many groups stays on one worker', async () => {
+    // Past the split's row threshold, but its sample of keys shows too many groups to merge cheaply.
+    const table = frame(2_200_000, 100_000);
+    const before = bridge.stats().tools['frame.groupby']?.splits ?? 0;
+    const result = await bridge.call<Table>('frame.groupby', { table, by: 'k', aggs: { v: 'max' } }, { cache: false });
+    expect(result.numRows).toBe(100_000);
+    expect(bridge.stats().tools['frame.groupby']!.splits).toBe(before);
+  });
+
+  test('frame.describe: a large table is split by rows, equal to the summary on one worker', async () => {
+    const table = frame(400_000, 77);
+    const before = bridge.stats().tools['frame.describe']?.splits ?? 0;
+    const [split, whole] = await Promise.all([
+      bridge.call<Record<string, Record<string, number>>>('frame.describe', { table }, { cache: false }),
+      single.call<Record<string, Record<string, number>>>('frame.describe', { table }, { cache: false }),
+    ]);
+    expect(bridge.stats().tools['frame.describe']!.splits).toBe(before + 1);
+    expect(Object.keys(split)).toEqual(['k', 'v']);
+    for (const name of ['k', 'v']) {
+      const [got, want] = [split[name]!, whole[name]!];
+      expect([got.count, got.nulls, got.min, got.max]).toEqual([want.count, want.nulls, want.min, want.max]);
+      expect(got.mean).toBeCloseTo(want.mean!, 9);
+      expect(got.std).toBeCloseTo(want.std!, 9);
+    }
+    expect(split.v!.nulls).toBe(Math.ceil(400_000 / 9));
   });
 });

@@ -1,7 +1,5 @@
 import {
-  DataType,
   Field,
-  Float64,
   RecordBatch,
   Schema,
   Struct,
@@ -14,7 +12,22 @@ import {
 import { describeValue } from '../../src/errors.js';
 import { shared } from '../../src/tool/shared.js';
 import { invalid, record } from './checks.js';
-import { columnOf, forEachValue, isNumeric, isValid, numericChunks } from './columns.js';
+import { columnOf, gather, isNumeric, type Gathered, type NumericValues } from './columns.js';
+import {
+  aggregateRange,
+  finishAgg,
+  mergeAgg,
+  mergeSizes,
+  mergeMoments,
+  momentsRange,
+  noMoments,
+  type Aggregation,
+  type Moments,
+  type PartialAgg,
+} from './frame-aggregate.js';
+import { groupRange, groupRows } from './frame-groups.js';
+
+export type { Aggregation } from './frame-aggregate.js';
 
 export interface ColumnSummary {
   /** Non-null values. */
@@ -29,38 +42,42 @@ export interface ColumnSummary {
   max: number;
 }
 
-function tableArg(tool: string, arg: string, value: unknown): Table {
+/** Rows `start` to `end` of part `index` of `count` over `rows` rows. */
+export const partRows = (rows: number, index: number, count: number): [number, number] => [
+  Math.round((rows * index) / count),
+  Math.round((rows * (index + 1)) / count),
+];
+
+function tableArg(tool: string, value: unknown): Table {
   if (value instanceof Table) return value;
-  return invalid(tool, arg, `must be an apache-arrow Table, got ${describeValue(value)}`);
+  return invalid(tool, 'table', `must be an apache-arrow Table, got ${describeValue(value)}`);
 }
 
-/** `frame.describe`: count, nulls, mean, std, min and max of every numeric column. */
-export function describe(args: unknown): Record<string, ColumnSummary> {
-  const table = tableArg('frame.describe', 'table', record('frame.describe', args).table);
-  const out: Record<string, ColumnSummary> = {};
+// ---- frame.describe ----
+
+function describeArgs(args: unknown): { table: Table; columns: Array<[string, Vector]> } {
+  const table = tableArg('frame.describe', record('frame.describe', args).table);
+  const columns: Array<[string, Vector]> = [];
   table.schema.fields.forEach((field, index) => {
-    if (!isNumeric(field.type)) return;
-    const column = table.getChildAt(index)!;
-    // Welford's update keeps the variance accurate when the mean is large against the spread.
-    let count = 0;
-    let mean = 0;
-    let m2 = 0;
-    let min = Infinity;
-    let max = -Infinity;
-    for (const chunk of numericChunks(column)) {
-      const { values } = chunk;
-      for (let i = 0; i < chunk.length; i++) {
-        if (!isValid(chunk, i)) continue;
-        const x = Number(values[i]);
-        count++;
-        const delta = x - mean;
-        mean += delta / count;
-        m2 += delta * (x - mean);
-        if (x < min) min = x;
-        if (x > max) max = x;
-      }
-    }
-    out[field.name] = {
+    if (isNumeric(field.type)) columns.push([field.name, table.getChildAt(index)!]);
+  });
+  return { table, columns };
+}
+
+/** The moments of every numeric column over a part of the rows. */
+export function describePart(args: unknown, index: number, count: number): Moments[] {
+  const { table, columns } = describeArgs(args);
+  const [start, end] = partRows(table.numRows, index, count);
+  return columns.map(([, column]) => momentsRange(column, start, end));
+}
+
+/** The summary from every part's moments, in part order. */
+export function describeMerge(args: unknown, parts: Moments[][]): Record<string, ColumnSummary> {
+  const { columns } = describeArgs(args);
+  const out: Record<string, ColumnSummary> = {};
+  columns.forEach(([name, column], c) => {
+    const { count, mean, m2, min, max } = parts.reduce((total, part) => mergeMoments(total, part[c]!), noMoments());
+    out[name] = {
       count,
       nulls: column.length - count,
       mean: count > 0 ? mean : NaN,
@@ -72,138 +89,24 @@ export function describe(args: unknown): Record<string, ColumnSummary> {
   return out;
 }
 
-export type Aggregation = 'sum' | 'mean' | 'count' | 'min' | 'max';
+/** `frame.describe`: count, nulls, mean, std, min and max of every numeric column. */
+export const describe = (args: unknown): Record<string, ColumnSummary> =>
+  describeMerge(args, [describePart(args, 0, 1)]);
+
+// ---- frame.groupby ----
+
 const AGGREGATIONS: ReadonlySet<string> = new Set(['sum', 'mean', 'count', 'min', 'max']);
 
-/** Assigns each row a group id, in order of first appearance. Null keys form a group of their own. */
-function groupRows(table: Table, keys: Vector[]): { groupOf: Int32Array; firstRow: number[] } {
-  const groupOf = new Int32Array(table.numRows);
-  const firstRow: number[] = [];
-  const ids = new Map<unknown, number>();
-  const idOf = (key: unknown, row: number) => {
-    let id = ids.get(key);
-    if (id === undefined) {
-      id = firstRow.push(row) - 1;
-      ids.set(key, id);
-    }
-    return id;
-  };
-  if (keys.length === 1) {
-    let row = 0;
-    for (const data of keys[0]!.data) {
-      const end = row + data.length;
-      const nullable = data.nullCount > 0;
-      if (DataType.isDictionary(data.type) && data.dictionary) {
-        // Look each dictionary entry up once per chunk, then go by index.
-        const indices = data.values as ArrayLike<number>;
-        const local = new Int32Array(data.dictionary.length).fill(-1);
-        for (let i = 0; row < end; i++, row++) {
-          if (nullable && !data.getValid(i)) {
-            groupOf[row] = idOf(null, row);
-            continue;
-          }
-          const d = indices[i]!;
-          let id = local[d]!;
-          if (id < 0) local[d] = id = idOf(data.dictionary.get(d), row);
-          groupOf[row] = id;
-        }
-      } else if (isNumeric(data.type)) {
-        const values = data.values as ArrayLike<number | bigint>;
-        for (let i = 0; row < end; i++, row++) {
-          groupOf[row] = idOf(nullable && !data.getValid(i) ? null : values[i], row);
-        }
-      } else {
-        const chunk = makeVector(data);
-        for (let i = 0; row < end; i++, row++) groupOf[row] = idOf(chunk.get(i), row);
-      }
-    }
-  } else {
-    const parts: unknown[][] = keys.map(() => new Array(table.numRows));
-    keys.forEach((key, k) => forEachValue(key, (row, value) => (parts[k]![row] = value)));
-    const json = (_: string, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v);
-    for (let row = 0; row < table.numRows; row++) {
-      groupOf[row] = idOf(
-        JSON.stringify(
-          parts.map((p) => p[row]),
-          json,
-        ),
-        row,
-      );
-    }
-  }
-  return { groupOf, firstRow };
+interface GroupbyArgs {
+  table: Table;
+  by: string[];
+  keys: Vector[];
+  aggs: Array<{ name: string; agg: Aggregation; column: Vector }>;
 }
 
-/** One aggregated column over `groups` groups, in shared memory; groups with no values are null. */
-function aggregate(column: Vector, agg: Aggregation, groupOf: Int32Array, groups: number): Vector {
-  const counts = new Float64Array(groups);
-  if (agg === 'count') {
-    const out = shared(Int32Array, groups);
-    forEachCount(column, groupOf, counts);
-    for (let g = 0; g < groups; g++) out[g] = counts[g]!;
-    return makeVector(out);
-  }
-  const acc = shared(Float64Array, groups);
-  if (agg === 'min') acc.fill(Infinity);
-  if (agg === 'max') acc.fill(-Infinity);
-  let row = 0;
-  for (const chunk of numericChunks(column)) {
-    const { values } = chunk;
-    for (let i = 0; i < chunk.length; i++, row++) {
-      if (!isValid(chunk, i)) continue;
-      const g = groupOf[row]!;
-      const x = Number(values[i]);
-      counts[g]!++;
-      if (agg === 'min') {
-        if (x < acc[g]!) acc[g] = x;
-      } else if (agg === 'max') {
-        if (x > acc[g]!) acc[g] = x;
-      } else {
-        acc[g] = acc[g]! + x;
-      }
-    }
-  }
-  const validity = shared(Uint8Array, Math.ceil(groups / 8));
-  let nulls = 0;
-  for (let g = 0; g < groups; g++) {
-    if (counts[g] === 0) {
-      acc[g] = 0;
-      nulls++;
-    } else {
-      if (agg === 'mean') acc[g] = acc[g]! / counts[g]!;
-      validity[g >> 3] = validity[g >> 3]! | (1 << (g & 7));
-    }
-  }
-  return makeVector(
-    makeData({
-      type: new Float64(),
-      length: groups,
-      nullCount: nulls,
-      data: acc,
-      ...(nulls > 0 ? { nullBitmap: validity } : {}),
-    }),
-  );
-}
-
-function forEachCount(column: Vector, groupOf: Int32Array, counts: Float64Array): void {
-  let row = 0;
-  for (const data of column.data) {
-    const hasNulls = data.nullCount > 0;
-    for (let i = 0; i < data.length; i++, row++) {
-      if (!hasNulls || data.getValid(i)) counts[groupOf[row]!]! += 1;
-    }
-  }
-}
-
-/**
- * `frame.groupby`: one row per distinct key (in order of first appearance; null keys form one group), the
- * key columns first, then one column per aggregation, named after its source column (`col_agg` when that
- * name is a key column). Aggregations skip nulls; a group with no values aggregates to null. `count` is
- * an Int32 column, the others Float64.
- */
-export function groupby(args: unknown): Table {
+function groupbyArgs(args: unknown): GroupbyArgs {
   const input = record('frame.groupby', args);
-  const table = tableArg('frame.groupby', 'table', input.table);
+  const table = tableArg('frame.groupby', input.table);
   const by = typeof input.by === 'string' ? [input.by] : input.by;
   if (!Array.isArray(by) || by.length === 0 || !by.every((b): b is string => typeof b === 'string')) {
     invalid('frame.groupby', 'by', 'must be a column name or a non-empty array of column names');
@@ -225,25 +128,99 @@ export function groupby(args: unknown): Table {
     }
     return { name, agg: agg as Aggregation, column };
   });
+  return { table, by, keys, aggs };
+}
 
-  const { groupOf, firstRow } = groupRows(table, keys);
-  const groups = firstRow.length;
+/** A part's groups: the table row where each first appears (ascending), its rows, each aggregation's partial. */
+export interface GroupbyPart {
+  rows: Int32Array;
+  sizes: Float64Array;
+  aggs: PartialAgg[];
+}
+
+/** The groups of a part of the rows, with each aggregation's partial result. */
+export function groupbyPart(args: unknown, index: number, count: number): GroupbyPart {
+  const { table, keys, aggs } = groupbyArgs(args);
+  const [start, end] = partRows(table.numRows, index, count);
+  const { ids, first, count: groups } = groupRange(keys, start, end);
+  const rows = shared(Int32Array, groups);
+  for (let g = 0; g < groups; g++) rows[g] = first[g]! + start;
+  const { sizes, partials } = aggregateRange(aggs, ids, groups, start, end);
+  return { rows, sizes, aggs: partials };
+}
+
+/** The result table from every part's groups, in part order: groups in order of first appearance. */
+export function groupbyMerge(args: unknown, parts: GroupbyPart[]): Table {
+  const { by, keys, aggs } = groupbyArgs(args);
+  let partials: PartialAgg[];
+  let rows: Int32Array;
+  let sizes: Float64Array;
+  if (parts.length === 1) {
+    ({ rows, sizes, aggs: partials } = parts[0]!);
+  } else {
+    // The parts' first rows, in part order, are ascending: group them again by their keys.
+    const all = new Int32Array(parts.reduce((n, part) => n + part.rows.length, 0));
+    const to: Int32Array[] = [];
+    let at = 0;
+    for (const part of parts) {
+      all.set(part.rows, at);
+      at += part.rows.length;
+    }
+    const { ids, first, count: groups } = groupRows(keys, all);
+    at = 0;
+    for (const part of parts) to.push(ids.subarray(at, (at += part.rows.length)));
+    const partSizes = parts.map((part) => part.sizes);
+    sizes = mergeSizes(partSizes, to, groups);
+    partials = aggs.map(({ agg }, a) =>
+      mergeAgg(
+        agg,
+        parts.map((part) => part.aggs[a]!),
+        partSizes,
+        to,
+        groups,
+      ),
+    );
+    rows = shared(Int32Array, groups);
+    for (let g = 0; g < groups; g++) rows[g] = all[first[g]!]!;
+  }
   const fields: Field[] = [];
   const columns: Vector[] = [];
   by.forEach((name, k) => {
-    const key = keys[k]!;
-    const values = firstRow.map((row) => key.get(row) as unknown);
-    fields.push(new Field(name, key.type, true));
-    columns.push(vectorFromArray(values, key.type));
+    fields.push(new Field(name, keys[k]!.type, true));
+    columns.push(keyVector(keys[k]!, gather(keys[k]!, rows)));
   });
-  for (const { name, agg, column } of aggs) {
-    const vector = aggregate(column, agg, groupOf, groups);
+  aggs.forEach(({ name, agg }, a) => {
+    const vector = finishAgg(agg, partials[a]!, sizes);
     fields.push(new Field(by.includes(name) ? `${name}_${agg}` : name, vector.type, agg !== 'count'));
     columns.push(vector);
-  }
+  });
   const schema = new Schema(fields);
-  // Every column here is a single chunk (the builders' default high-water mark is unbounded).
+  const length = columns[0]!.length;
+  // Every column here is a single chunk.
   const children = columns.map((column) => column.data[0]!);
-  const batch = new RecordBatch(schema, makeData({ type: new Struct(fields), length: groups, nullCount: 0, children }));
+  const batch = new RecordBatch(schema, makeData({ type: new Struct(fields), length, nullCount: 0, children }));
   return new Table(schema, [batch]);
+}
+
+/**
+ * `frame.groupby`: one row per distinct key (in order of first appearance; null keys form one group), the
+ * key columns first, then one column per aggregation, named after its source column (`col_agg` when that
+ * name is a key column). Aggregations skip nulls; a group with no values aggregates to null. `count` is
+ * an Int32 column, the others Float64.
+ */
+export const groupby = (args: unknown): Table => groupbyMerge(args, [groupbyPart(args, 0, 1)]);
+
+/** A key column's values at its groups' first rows, as a column of the key's type. */
+function keyVector(key: Vector, { values, validity, nulls }: Gathered): Vector {
+  if (!isNumeric(key.type)) return vectorFromArray(values as unknown[], key.type);
+  const data = values as NumericValues;
+  return makeVector(
+    makeData({
+      type: key.type,
+      length: data.length,
+      nullCount: nulls,
+      data: data as never,
+      ...(nulls > 0 && validity ? { nullBitmap: validity } : {}),
+    }),
+  );
 }
