@@ -12,6 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { createBridge, shared, type Bridge } from '../../src/index.js';
 import { fmtRatio, ratios, spread } from '../harness.js';
 import type { Check, Scenario } from '../scenario.js';
+import { kernelFlavour, simdPeakGflops } from '../../workers/kernels/kernels.js';
 
 const numpyScript = new URL('../../../bench/peers/numpy_ref.py', import.meta.url).pathname;
 
@@ -108,6 +109,8 @@ export const kernels: Scenario = async ({ tiny, full, threads }) => {
   for (let i = 0; i < matrix.length; i++) matrix[i] = Math.random() - 0.5;
   const query = new Float32Array(dim).map(() => Math.random() - 0.5);
 
+  // One core's f64 multiply-add rate at 128-bit SIMD (what WebAssembly issues), measured before the pools start.
+  const peak = simdPeakGflops(tiny ? 200_000 : 2_000_000);
   const numpy = await startNumpy();
   const notes: string[] = [];
   let blas = '';
@@ -161,9 +164,11 @@ export const kernels: Scenario = async ({ tiny, full, threads }) => {
       if (key === 'read numpy') continue;
       const [op, ...rest] = key.split(' ');
       const { median, min, max } = spread(samples);
+      const cores = Number(/(\d+) workers?/.exec(rest.join(' '))?.[1] ?? 1);
+      const gflops = flops / median / 1e6;
       const rate =
         op === 'matmul'
-          ? `${(flops / median / 1e6).toFixed(2)} GFLOP/s`
+          ? `${gflops.toFixed(2)} GFLOP/s, ${Math.round((100 * gflops) / (peak * cores))}% of peak`
           : `${(matrixBytes / median / 1e6).toFixed(2)} GB/s`;
       rowsOut.push({
         tool: op === 'matmul' ? `matrix.multiply ${n}^2 f64` : `vector.topk ${rows} x ${dim} f32, k=${k}`,
@@ -211,6 +216,9 @@ export const kernels: Scenario = async ({ tiny, full, threads }) => {
         pass: scale.median >= 0.9 * threads,
       });
     }
+    notes.push(
+      `Peak: one core's f64 multiply-add rate at 128-bit SIMD, ${peak.toFixed(1)} GFLOP/s, measured by a register-only loop of 12 independent multiply-adds in the kernels' WebAssembly module (${kernelFlavour()}: ${kernelFlavour() === 'relaxed-simd' ? 'fused multiply-adds' : 'a multiply and an add each; relaxed-SIMD fused multiply-adds need Node 22 or later'}); "% of peak" is against that times the workers (1 for numpy). OpenBLAS issues 256-bit AVX2 FMAs, up to twice that rate, so its figure may pass 100%.`,
+    );
     notes.push(
       `Median, min and max over ${roundsCount} rounds, the systems in turn. A call through the bridge splits over the pool's workers (matrix.multiply by row blocks, vector.topk by row ranges, merged); the plain JS loop runs once, on the main thread.`,
     );

@@ -4,7 +4,7 @@
  * {@link KEEP_BYTES}. WebAssembly reads only its own memory, so operands are copied in (matrices packed into
  * the panels the kernels read, scans in blocks that stay in cache) and results copied out.
  */
-import { KERNELS_WASM } from './kernels-wasm.js';
+import { KERNELS_WASM, KERNELS_WASM_RELAXED } from './kernels-wasm.js';
 
 export type FloatArray = Float32Array | Float64Array;
 
@@ -12,14 +12,26 @@ export type FloatArray = Float32Array | Float64Array;
 declare const WebAssembly: {
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object) => { exports: unknown };
+  validate(bytes: Uint8Array): boolean;
 };
 
 interface KernelExports {
   memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
-  dgemm(ap: number, bp: number, c: number, mp: number, np: number, k: number, kc: number, mc: number): void;
+  dgemm(
+    ap: number,
+    bp: number,
+    c: number,
+    mp: number,
+    np: number,
+    k: number,
+    kc: number,
+    mc: number,
+    mr6: number,
+  ): void;
   sgemm(ap: number, bp: number, c: number, mp: number, np: number, k: number, kc: number, mc: number): void;
   scan32(m: number, q: number, rows: number, dim: number, out: number, mode: number): void;
   scan64(m: number, q: number, rows: number, dim: number, out: number, mode: number): void;
+  peak(rounds: number): number;
 }
 
 const PAGE = 65_536;
@@ -40,10 +52,43 @@ const SCAN_BLOCK_BYTES = 128 * 1024;
 let compiled: object | undefined;
 let instance: KernelExports | undefined;
 
+/**
+ * The module's bytes: with relaxed-SIMD multiply-adds (fused where the CPU has FMA) where the runtime
+ * validates them (Node 22 and later), else SIMD128 alone.
+ */
+function kernelBytes(): Uint8Array {
+  return Buffer.from(kernelFlavour() === 'relaxed-simd' ? KERNELS_WASM_RELAXED : KERNELS_WASM, 'base64');
+}
+
+let flavour: 'relaxed-simd' | 'simd128' | undefined;
+
+/** Which module this runtime runs: `'relaxed-simd'` or `'simd128'`. */
+export function kernelFlavour(): 'relaxed-simd' | 'simd128' {
+  flavour ??= WebAssembly.validate(Buffer.from(KERNELS_WASM_RELAXED, 'base64')) ? 'relaxed-simd' : 'simd128';
+  return flavour;
+}
+
+/**
+ * The f64 multiply-add rate of one core through this module, in GFLOP/s: 12 independent two-lane
+ * multiply-adds a round, registers only (the best the kernels could do; for the bench's "% of peak").
+ */
+export function simdPeakGflops(rounds = 2_000_000): number {
+  const { peak } = kernels(0);
+  // Enough calls for the optimizing compiler to take the function over from the baseline one.
+  for (let i = 0; i < 200; i++) peak(10_000);
+  let best = 0;
+  for (let run = 0; run < 3; run++) {
+    const start = performance.now();
+    peak(rounds);
+    best = Math.max(best, (48 * rounds) / (performance.now() - start) / 1e6);
+  }
+  return best;
+}
+
 /** The kernels, with at least `bytes` of memory. */
 function kernels(bytes: number): KernelExports {
   if (bytes > MAX_BYTES) throw new RangeError(`a kernel call needs ${bytes} bytes, more than ${MAX_BYTES}`);
-  compiled ??= new WebAssembly.Module(Buffer.from(KERNELS_WASM, 'base64'));
+  compiled ??= new WebAssembly.Module(kernelBytes());
   instance ??= new WebAssembly.Instance(compiled).exports as unknown as KernelExports;
   const have = instance.memory.buffer.byteLength;
   if (bytes > have) instance.memory.grow(Math.ceil((bytes - have) / PAGE));
@@ -73,11 +118,14 @@ export function gemm(
 ): void {
   const single = c instanceof Float32Array;
   const size = single ? 4 : 8;
+  // Register tile: mr rows of A by nr columns of B. f64 6 x 4 with fused multiply-adds (twelve accumulators
+  // cover their latency), else 4 x 4 (a multiply and an add need a register more); f32 4 x 8.
+  const mr = !single && kernelFlavour() === 'relaxed-simd' ? 6 : 4;
   const nr = single ? 8 : 4;
   const np = Math.ceil(n / nr);
   const rowBytes = (k + np * nr) * size;
-  const stepRows = Math.max(4, Math.floor(STEP_BYTES / rowBytes / 4) * 4);
-  const rows = Math.min(stepRows, Math.ceil((rowEnd - rowStart) / 4) * 4);
+  const stepRows = Math.max(mr, Math.floor(STEP_BYTES / rowBytes / mr) * mr);
+  const rows = Math.min(stepRows, Math.ceil((rowEnd - rowStart) / mr) * mr);
   const bBytes = align(np * nr * k * size);
   const aBytes = align(rows * k * size);
   const ex = kernels(bBytes + aBytes + rows * np * nr * size);
@@ -103,23 +151,24 @@ export function gemm(
     }
     const ap = new View(memory, bBytes, rows * k);
     const cp = new View(memory, bBytes + aBytes, rows * np * nr);
-    const gemmKernel = single ? ex.sgemm : ex.dgemm;
+
     for (let i0 = rowStart; i0 < rowEnd; i0 += rows) {
       const count = Math.min(rows, rowEnd - i0);
-      const panels = Math.ceil(count / 4);
-      // A's rows as panels of 4, each p-major; rows past the block are zero.
+      const panels = Math.ceil(count / mr);
+      // A's rows as panels of mr, each p-major; rows past the block are zero.
       let o = 0;
       for (let ip = 0; ip < panels; ip++) {
-        const height = Math.min(4, count - ip * 4);
-        const base = (i0 + ip * 4) * k;
+        const height = Math.min(mr, count - ip * mr);
+        const base = (i0 + ip * mr) * k;
         for (let p = 0; p < k; p++) {
           for (let r = 0; r < height; r++) ap[o + r] = a[base + r * k + p]!;
-          for (let r = height; r < 4; r++) ap[o + r] = 0;
-          o += 4;
+          for (let r = height; r < mr; r++) ap[o + r] = 0;
+          o += mr;
         }
       }
       // Packed A at bBytes, packed B at 0, C after A.
-      gemmKernel(bBytes, 0, bBytes + aBytes, panels, np, k, KC, MC_PANELS);
+      if (single) ex.sgemm(bBytes, 0, bBytes + aBytes, panels, np, k, KC, MC_PANELS);
+      else ex.dgemm(bBytes, 0, bBytes + aBytes, panels, np, k, KC, MC_PANELS, mr === 6 ? 1 : 0);
       const ldc = np * nr;
       for (let i = 0; i < count; i++) c.set(cp.subarray(i * ldc, i * ldc + n), (i0 + i) * n);
     }

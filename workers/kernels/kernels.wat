@@ -7,8 +7,9 @@
 (module
   (memory (export "memory") 1)
 
-  ;; C[4 x 4] (+)= A panel (kc x 4) . B panel (kc x 4), f64; c's rows are ldc bytes apart.
-  (func $dtile (param $a i32) (param $b i32) (param $c i32) (param $kc i32) (param $ldc i32) (param $acc i32)
+  ;; C[4 x 4] (+)= A panel (kc x 4) . B panel (kc x 4), f64; c's rows are ldc bytes apart. Used where
+  ;; multiply-adds are a multiply and an add: a 6 x 4 tile then runs out of registers.
+  (func $dtile4 (param $a i32) (param $b i32) (param $c i32) (param $kc i32) (param $ldc i32) (param $acc i32)
     (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
     (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
     (local $b0 v128) (local $b1 v128) (local $x v128) (local $end i32) (local $r i32)
@@ -48,6 +49,63 @@
     (v128.store (local.get $r) (local.get $c20)) (v128.store offset=16 (local.get $r) (local.get $c21))
     (local.set $r (i32.add (local.get $r) (local.get $ldc)))
     (v128.store (local.get $r) (local.get $c30)) (v128.store offset=16 (local.get $r) (local.get $c31)))
+
+  ;; C[6 x 4] (+)= A panel (kc x 6) . B panel (kc x 4), f64: twelve accumulators, enough independent
+  ;; multiply-adds in flight to cover their latency on two pipes.
+  (func $dtile6 (param $a i32) (param $b i32) (param $c i32) (param $kc i32) (param $ldc i32) (param $acc i32)
+    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128) (local $c20 v128) (local $c21 v128)
+    (local $c30 v128) (local $c31 v128) (local $c40 v128) (local $c41 v128) (local $c50 v128) (local $c51 v128)
+    (local $b0 v128) (local $b1 v128) (local $x v128) (local $end i32) (local $r i32)
+    (if (local.get $acc) (then
+      (local.set $r (local.get $c))
+      (local.set $c00 (v128.load (local.get $r))) (local.set $c01 (v128.load offset=16 (local.get $r)))
+      (local.set $r (i32.add (local.get $r) (local.get $ldc)))
+      (local.set $c10 (v128.load (local.get $r))) (local.set $c11 (v128.load offset=16 (local.get $r)))
+      (local.set $r (i32.add (local.get $r) (local.get $ldc)))
+      (local.set $c20 (v128.load (local.get $r))) (local.set $c21 (v128.load offset=16 (local.get $r)))
+      (local.set $r (i32.add (local.get $r) (local.get $ldc)))
+      (local.set $c30 (v128.load (local.get $r))) (local.set $c31 (v128.load offset=16 (local.get $r)))
+      (local.set $r (i32.add (local.get $r) (local.get $ldc)))
+      (local.set $c40 (v128.load (local.get $r))) (local.set $c41 (v128.load offset=16 (local.get $r)))
+      (local.set $r (i32.add (local.get $r) (local.get $ldc)))
+      (local.set $c50 (v128.load (local.get $r))) (local.set $c51 (v128.load offset=16 (local.get $r)))))
+    (local.set $end (i32.add (local.get $a) (i32.mul (local.get $kc) (i32.const 48))))
+    (loop $p
+      (local.set $b0 (v128.load (local.get $b)))
+      (local.set $b1 (v128.load offset=16 (local.get $b)))
+      (local.set $x (v128.load64_splat offset=0 (local.get $a)))
+      (local.set $c00 (f64x2.add (local.get $c00) (f64x2.mul (local.get $x) (local.get $b0))))
+      (local.set $c01 (f64x2.add (local.get $c01) (f64x2.mul (local.get $x) (local.get $b1))))
+      (local.set $x (v128.load64_splat offset=8 (local.get $a)))
+      (local.set $c10 (f64x2.add (local.get $c10) (f64x2.mul (local.get $x) (local.get $b0))))
+      (local.set $c11 (f64x2.add (local.get $c11) (f64x2.mul (local.get $x) (local.get $b1))))
+      (local.set $x (v128.load64_splat offset=16 (local.get $a)))
+      (local.set $c20 (f64x2.add (local.get $c20) (f64x2.mul (local.get $x) (local.get $b0))))
+      (local.set $c21 (f64x2.add (local.get $c21) (f64x2.mul (local.get $x) (local.get $b1))))
+      (local.set $x (v128.load64_splat offset=24 (local.get $a)))
+      (local.set $c30 (f64x2.add (local.get $c30) (f64x2.mul (local.get $x) (local.get $b0))))
+      (local.set $c31 (f64x2.add (local.get $c31) (f64x2.mul (local.get $x) (local.get $b1))))
+      (local.set $x (v128.load64_splat offset=32 (local.get $a)))
+      (local.set $c40 (f64x2.add (local.get $c40) (f64x2.mul (local.get $x) (local.get $b0))))
+      (local.set $c41 (f64x2.add (local.get $c41) (f64x2.mul (local.get $x) (local.get $b1))))
+      (local.set $x (v128.load64_splat offset=40 (local.get $a)))
+      (local.set $c50 (f64x2.add (local.get $c50) (f64x2.mul (local.get $x) (local.get $b0))))
+      (local.set $c51 (f64x2.add (local.get $c51) (f64x2.mul (local.get $x) (local.get $b1))))
+      (local.set $a (i32.add (local.get $a) (i32.const 48)))
+      (local.set $b (i32.add (local.get $b) (i32.const 32)))
+      (br_if $p (i32.lt_u (local.get $a) (local.get $end))))
+    (local.set $r (local.get $c))
+    (v128.store (local.get $r) (local.get $c00)) (v128.store offset=16 (local.get $r) (local.get $c01))
+    (local.set $r (i32.add (local.get $r) (local.get $ldc)))
+    (v128.store (local.get $r) (local.get $c10)) (v128.store offset=16 (local.get $r) (local.get $c11))
+    (local.set $r (i32.add (local.get $r) (local.get $ldc)))
+    (v128.store (local.get $r) (local.get $c20)) (v128.store offset=16 (local.get $r) (local.get $c21))
+    (local.set $r (i32.add (local.get $r) (local.get $ldc)))
+    (v128.store (local.get $r) (local.get $c30)) (v128.store offset=16 (local.get $r) (local.get $c31))
+    (local.set $r (i32.add (local.get $r) (local.get $ldc)))
+    (v128.store (local.get $r) (local.get $c40)) (v128.store offset=16 (local.get $r) (local.get $c41))
+    (local.set $r (i32.add (local.get $r) (local.get $ldc)))
+    (v128.store (local.get $r) (local.get $c50)) (v128.store offset=16 (local.get $r) (local.get $c51)))
 
   ;; C[4 x 8] (+)= A panel (kc x 4) . B panel (kc x 8), f32.
   (func $stile (param $a i32) (param $b i32) (param $c i32) (param $kc i32) (param $ldc i32) (param $acc i32)
@@ -91,14 +149,16 @@
     (local.set $r (i32.add (local.get $r) (local.get $ldc)))
     (v128.store (local.get $r) (local.get $c30)) (v128.store offset=16 (local.get $r) (local.get $c31)))
 
-  ;; The blocked loops shared by both element types: $wide is 0 for f64 (4 x 4 tiles), 1 for f32 (4 x 8).
+  ;; The blocked loops shared by every tile: $tile 0 is f64 4 x 4, 1 is f32 4 x 8, 2 is f64 6 x 4.
   ;; aPanel / bPanel: bytes of one packed panel (k rows); ldc: bytes of one row of C; step: bytes per p.
   (func $gemm (param $ap i32) (param $bp i32) (param $c i32) (param $mp i32) (param $np i32) (param $k i32)
-              (param $kcMax i32) (param $mcMax i32) (param $wide i32)
+              (param $kcMax i32) (param $mcMax i32) (param $tile i32)
     (local $pc i32) (local $kc i32) (local $ic i32) (local $mc i32) (local $jr i32) (local $ir i32)
-    (local $ldc i32) (local $aPanel i32) (local $bPanel i32) (local $aStep i32) (local $bStep i32) (local $tileCol i32)
-    ;; f64: 4 values x 8 bytes per p in either panel; f32: 4 x 4 for A, 8 x 4 for B.
-    (local.set $aStep (select (i32.const 16) (i32.const 32) (local.get $wide)))
+    (local $mr i32) (local $ldc i32) (local $aPanel i32) (local $bPanel i32) (local $aStep i32) (local $bStep i32)
+    (local $tileCol i32) (local $at i32) (local $bt i32) (local $ct i32)
+    ;; Rows of an A panel, and bytes per p: f64 mr x 8 in A and 4 x 8 in B; f32 4 x 4 in A and 8 x 4 in B.
+    (local.set $mr (select (i32.const 6) (i32.const 4) (i32.eq (local.get $tile) (i32.const 2))))
+    (local.set $aStep (i32.shl (local.get $mr) (select (i32.const 2) (i32.const 3) (i32.eq (local.get $tile) (i32.const 1)))))
     (local.set $bStep (i32.const 32))
     (local.set $tileCol (i32.const 32))
     (local.set $ldc (i32.mul (local.get $np) (local.get $tileCol)))
@@ -115,17 +175,18 @@
         (loop $lj
           (local.set $ir (local.get $ic))
           (loop $lr
-            (if (local.get $wide)
-              (then (call $stile
-                (i32.add (local.get $ap) (i32.add (i32.mul (local.get $ir) (local.get $aPanel)) (i32.mul (local.get $pc) (local.get $aStep))))
-                (i32.add (local.get $bp) (i32.add (i32.mul (local.get $jr) (local.get $bPanel)) (i32.mul (local.get $pc) (local.get $bStep))))
-                (i32.add (local.get $c) (i32.add (i32.mul (i32.shl (local.get $ir) (i32.const 2)) (local.get $ldc)) (i32.mul (local.get $jr) (local.get $tileCol))))
-                (local.get $kc) (local.get $ldc) (local.get $pc)))
-              (else (call $dtile
-                (i32.add (local.get $ap) (i32.add (i32.mul (local.get $ir) (local.get $aPanel)) (i32.mul (local.get $pc) (local.get $aStep))))
-                (i32.add (local.get $bp) (i32.add (i32.mul (local.get $jr) (local.get $bPanel)) (i32.mul (local.get $pc) (local.get $bStep))))
-                (i32.add (local.get $c) (i32.add (i32.mul (i32.shl (local.get $ir) (i32.const 2)) (local.get $ldc)) (i32.mul (local.get $jr) (local.get $tileCol))))
-                (local.get $kc) (local.get $ldc) (local.get $pc))))
+            (local.set $at (i32.add (local.get $ap)
+              (i32.add (i32.mul (local.get $ir) (local.get $aPanel)) (i32.mul (local.get $pc) (local.get $aStep)))))
+            (local.set $bt (i32.add (local.get $bp)
+              (i32.add (i32.mul (local.get $jr) (local.get $bPanel)) (i32.mul (local.get $pc) (local.get $bStep)))))
+            (local.set $ct (i32.add (local.get $c)
+              (i32.add (i32.mul (i32.mul (local.get $ir) (local.get $mr)) (local.get $ldc))
+                       (i32.mul (local.get $jr) (local.get $tileCol)))))
+            (if (i32.eq (local.get $tile) (i32.const 2))
+              (then (call $dtile6 (local.get $at) (local.get $bt) (local.get $ct) (local.get $kc) (local.get $ldc) (local.get $pc)))
+              (else (if (local.get $tile)
+                (then (call $stile (local.get $at) (local.get $bt) (local.get $ct) (local.get $kc) (local.get $ldc) (local.get $pc)))
+                (else (call $dtile4 (local.get $at) (local.get $bt) (local.get $ct) (local.get $kc) (local.get $ldc) (local.get $pc))))))
             (local.set $ir (i32.add (local.get $ir) (i32.const 1)))
             (br_if $lr (i32.lt_u (local.get $ir) (i32.add (local.get $ic) (local.get $mc)))))
           (local.set $jr (i32.add (local.get $jr) (i32.const 1)))
@@ -135,8 +196,10 @@
       (local.set $pc (i32.add (local.get $pc) (local.get $kc)))
       (br_if $lp (i32.lt_u (local.get $pc) (local.get $k)))))
 
-  (func (export "dgemm") (param i32 i32 i32 i32 i32 i32 i32 i32)
-    (call $gemm (local.get 0) (local.get 1) (local.get 2) (local.get 3) (local.get 4) (local.get 5) (local.get 6) (local.get 7) (i32.const 0)))
+  ;; f64 product: $mr6 1 for 6 x 4 tiles (A panels of 6 rows), 0 for 4 x 4.
+  (func (export "dgemm") (param i32 i32 i32 i32 i32 i32 i32 i32) (param $mr6 i32)
+    (call $gemm (local.get 0) (local.get 1) (local.get 2) (local.get 3) (local.get 4) (local.get 5) (local.get 6) (local.get 7)
+      (select (i32.const 2) (i32.const 0) (local.get $mr6))))
   (func (export "sgemm") (param i32 i32 i32 i32 i32 i32 i32 i32)
     (call $gemm (local.get 0) (local.get 1) (local.get 2) (local.get 3) (local.get 4) (local.get 5) (local.get 6) (local.get 7) (i32.const 1)))
 
@@ -253,4 +316,29 @@
       (local.set $m (i32.add (local.get $m) (i32.shl (local.get $dim) (i32.const 3))))
       (local.set $row (i32.add (local.get $row) (i32.const 1)))
       (br $rowLoop))))
+
+  ;; The core's f64 SIMD multiply-add rate, for the bench: `n` rounds of 12 independent multiply-adds of two
+  ;; lanes (48 floating-point operations a round), registers only. Returns a sum so the loop is not dropped.
+  (func (export "peak") (param $n i32) (result f64)
+    (local $x v128) (local $y v128)
+    (local $c0 v128) (local $c1 v128) (local $c2 v128) (local $c3 v128) (local $c4 v128) (local $c5 v128)
+    (local $c6 v128) (local $c7 v128) (local $c8 v128) (local $c9 v128) (local $c10 v128) (local $c11 v128)
+    (local.set $x (f64x2.splat (f64.const 1.0000001)))
+    (local.set $y (f64x2.splat (f64.const 0.9999999)))
+    (loop $round
+      (local.set $c0 (f64x2.add (local.get $c0) (f64x2.mul (local.get $x) (local.get $y))))
+      (local.set $c1 (f64x2.add (local.get $c1) (f64x2.mul (local.get $x) (local.get $y))))
+      (local.set $c2 (f64x2.add (local.get $c2) (f64x2.mul (local.get $x) (local.get $y))))
+      (local.set $c3 (f64x2.add (local.get $c3) (f64x2.mul (local.get $x) (local.get $y))))
+      (local.set $c4 (f64x2.add (local.get $c4) (f64x2.mul (local.get $x) (local.get $y))))
+      (local.set $c5 (f64x2.add (local.get $c5) (f64x2.mul (local.get $x) (local.get $y))))
+      (local.set $c6 (f64x2.add (local.get $c6) (f64x2.mul (local.get $x) (local.get $y))))
+      (local.set $c7 (f64x2.add (local.get $c7) (f64x2.mul (local.get $x) (local.get $y))))
+      (local.set $c8 (f64x2.add (local.get $c8) (f64x2.mul (local.get $x) (local.get $y))))
+      (local.set $c9 (f64x2.add (local.get $c9) (f64x2.mul (local.get $x) (local.get $y))))
+      (local.set $c10 (f64x2.add (local.get $c10) (f64x2.mul (local.get $x) (local.get $y))))
+      (local.set $c11 (f64x2.add (local.get $c11) (f64x2.mul (local.get $x) (local.get $y))))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br_if $round (local.get $n)))
+    (f64x2.extract_lane 0 (f64x2.add (f64x2.add (f64x2.add (f64x2.add (f64x2.add (f64x2.add (f64x2.add (f64x2.add (f64x2.add (f64x2.add (f64x2.add (local.get $c0) (local.get $c1)) (local.get $c2)) (local.get $c3)) (local.get $c4)) (local.get $c5)) (local.get $c6)) (local.get $c7)) (local.get $c8)) (local.get $c9)) (local.get $c10)) (local.get $c11))))
 )
