@@ -11,6 +11,7 @@ import { resolveOptions, type BridgeOptions, type ResolvedOptions, type Resolved
 import { checkKnownKeys } from './known-keys.js';
 import { loadingModule, refuseWhileLoading } from './loading-module.js';
 import { LocalPool } from './dispatch/local/pool.js';
+import type { PoolBackend } from './dispatch/dispatcher.js';
 import { ToolCatalog } from './registry/catalog.js';
 import { ledger, setCeiling } from './memory/ledger.js';
 import type { CodecCounts } from './telemetry/events.js';
@@ -70,7 +71,7 @@ const NO_CACHE: CacheStats = Object.freeze({
 
 class ToolBridge implements Bridge {
   readonly #events: EventEmitter;
-  readonly #pools: ReadonlyMap<string, LocalPool>;
+  readonly #pools: ReadonlyMap<string, PoolBackend>;
   readonly #catalog: ToolCatalog;
   readonly #stats: StatsRecorder;
   readonly #telemetry: ResolvedTelemetry;
@@ -86,7 +87,7 @@ class ToolBridge implements Bridge {
 
   constructor(
     options: ResolvedOptions,
-    pools: ReadonlyMap<string, LocalPool>,
+    pools: ReadonlyMap<string, PoolBackend>,
     tools: readonly ToolInfo[],
     events: EventEmitter,
   ) {
@@ -315,6 +316,25 @@ class ToolBridge implements Bridge {
     if (--this.#inFlight === 0) this.#idle?.();
   }
 }
+
+/**
+ * A bridge over pools that are already running (the local pools, or a remote backend's): the call pipeline,
+ * cache, telemetry and lifecycle, the same whatever carries the calls. Resolves the options itself.
+ */
+export async function bridgeOver(
+  options: BridgeOptions,
+  pools: ReadonlyMap<string, PoolBackend>,
+  tools: readonly ToolInfo[],
+  events = new EventEmitter(),
+): Promise<Bridge> {
+  const resolved = resolveOptions(options);
+  if (resolved.cache) await loadHasher();
+  return new ToolBridge(resolved, pools, tools, events);
+}
+
+/** Emits a bridge event on `events` (for a backend that raises `drain` and the like). */
+export const emitBridgeEvent = (events: EventEmitter, name: keyof BridgeEvents, event?: unknown): void =>
+  emitSafely(events, name, event);
 
 /**
  * Starts a pool of worker threads with the built-in tools and the given tool modules loaded, and resolves

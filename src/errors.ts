@@ -16,6 +16,7 @@
  * | `INVALID_OPTIONS` | an option passed to toolbridge is invalid |
  * | `QUEUE_FULL` | the pool's queue is at `maxQueue`: the call was refused at once |
  * | `QUOTA_EXCEEDED` | a shared-memory allocation would pass `memory.maxSharedMb` |
+ * | `UNAVAILABLE` | no host serves the tool (a remote bridge, `toolbridge/nats`): refused at once |
  */
 export type ErrorCode =
   | 'TOOL_NOT_FOUND'
@@ -29,7 +30,8 @@ export type ErrorCode =
   | 'DUPLICATE_TOOL'
   | 'INVALID_OPTIONS'
   | 'QUEUE_FULL'
-  | 'QUOTA_EXCEEDED';
+  | 'QUOTA_EXCEEDED'
+  | 'UNAVAILABLE';
 
 /**
  * Marks toolbridge's errors, shared by every copy of this module in the process (the same key for all), so
@@ -207,6 +209,15 @@ export class QuotaExceededError extends ToolBridgeError {
       `Shared memory quota exceeded: ${mb(detail.requestedBytes / 1024 / 1024)} asked with ${mb(detail.inUseMb)} in use, over memory.maxSharedMb (${mb(detail.limitMb)})`,
       detail,
     );
+  }
+}
+
+/** A remote call found no host serving its tool (`toolbridge/nats`): it was refused at once, it never ran. */
+export class UnavailableError extends ToolBridgeError {
+  declare readonly code: 'UNAVAILABLE';
+
+  constructor(tool: string, detail = 'no host serves it') {
+    super('UNAVAILABLE', `Tool ${JSON.stringify(tool)} is unavailable: ${detail}.`);
   }
 }
 

@@ -11,6 +11,7 @@ import {
   ToolFailedError,
   ToolLoadError,
   ToolNotFoundError,
+  UnavailableError,
   WorkerCrashedError,
   type ErrorCode,
   type QuotaDetail,
@@ -129,6 +130,8 @@ export function errorFromWorker(tool: string, record: ErrorRecord, call: CallSid
       return asThrown(new DuplicateToolError(tool, []), record);
     case 'INVALID_OPTIONS':
       return asThrown(new InvalidOptionsError(record.message), record);
+    case 'UNAVAILABLE':
+      return asThrown(new UnavailableError(tool), record);
     default:
       return new ToolFailedError(tool, cause);
   }

@@ -1,5 +1,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { WireMessage } from '../codec/message.js';
+import type { CodecCounts, RecycleReason, WorkerStats } from '../telemetry/events.js';
+import type { PoolStats } from '../telemetry/stats.js';
 
 /** Options of one submitted message. */
 export interface SubmitOptions {
@@ -36,3 +38,22 @@ export interface Dispatcher {
 
 /** Rejects a submitted message whose deadline passed before it could start: it never ran. */
 export class DeadlinePassed extends Error {}
+
+/**
+ * A pool behind the seam as the bridge sees it: the dispatcher, with the figures `stats()` reports and the
+ * lifecycle the bridge drives. The local Piscina pool is one; a remote backend reports what it can.
+ */
+export interface PoolBackend extends Dispatcher {
+  readonly name: string;
+  /** False while the pool cannot take calls at all (a start-up failure, no host reachable). */
+  readonly serving: boolean;
+  /** Recycles so far, by reason. */
+  recycles(): ReadonlyMap<RecycleReason, number>;
+  /** Threads, busy ones, queued calls, utilization. */
+  snapshot(): PoolStats;
+  /** Values the results sent by each codec path. */
+  codecs(): CodecCounts;
+  workers(): WorkerStats[];
+  /** Replaces every worker gracefully (a remote backend may do nothing). */
+  recycle(): Promise<void>;
+}

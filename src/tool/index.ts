@@ -25,6 +25,7 @@ export {
   ToolFailedError,
   ToolLoadError,
   ToolNotFoundError,
+  UnavailableError,
   WorkerCrashedError,
   type ErrorCode,
   type QuotaDetail,

@@ -8,7 +8,7 @@ import type { ReadyNotice, RuntimeConfig } from '../../runtime-protocol.js';
 import type { CodecCounts, RecycleEvent, RecycleReason, WorkerExitEvent, WorkerStats } from '../../telemetry/events.js';
 import { Rate, type PoolStats } from '../../telemetry/stats.js';
 import type { ToolInfo } from '../../tool/define.js';
-import { DeadlinePassed, type Dispatcher, type SubmitOptions } from '../dispatcher.js';
+import { DeadlinePassed, type PoolBackend, type SubmitOptions } from '../dispatcher.js';
 import { CallQueue } from './queue.js';
 import { Startup } from './startup.js';
 import { Watchdog } from './watchdog.js';
@@ -40,7 +40,7 @@ const STOP_GRACE_MS = 50;
  * at once, and it is stopped when its call is done, so no call fails for a recycle. Workers that crash at
  * start-up are retried with an exponential back-off, and the calls told which module failed.
  */
-export class LocalPool implements Dispatcher, ToolSource {
+export class LocalPool implements PoolBackend, ToolSource {
   readonly #options: LocalPoolOptions;
   readonly #name: string;
   readonly #slots: WorkerSlot[] = [];
