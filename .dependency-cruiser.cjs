@@ -51,6 +51,20 @@ module.exports = {
       to: { path: `${MAIN_THREAD}|^src/telemetry/`, ...RUN_TIME },
     },
     {
+      name: 'core-knows-no-nats',
+      severity: 'error',
+      comment: 'toolbridge/nats is an optional subpath over the core: nothing else imports it.',
+      from: { pathNot: '^src/nats/' },
+      to: { path: '^src/nats/' },
+    },
+    {
+      name: 'nats-client-only-in-toolbridge-nats',
+      severity: 'error',
+      comment: 'The NATS client is an optional peer dependency: only toolbridge/nats loads it.',
+      from: { pathNot: '^src/nats/' },
+      to: { path: 'node_modules/@nats-io/' },
+    },
+    {
       name: 'worker-side-loads-no-heavy-package',
       severity: 'error',
       comment:

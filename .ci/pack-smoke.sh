@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Packs the package, installs the tarball into a fresh project and uses it through its exports map:
 # a typed call from TypeScript (type-checked against the packed .d.ts) and a run of the compiled JavaScript,
-# with the toolbridge/tool (in the tool module), toolbridge/dashboard and toolbridge/otel subpaths.
+# with the toolbridge/tool (in the tool module), toolbridge/dashboard, toolbridge/otel and toolbridge/nats subpaths.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
@@ -79,3 +79,42 @@ const { version } = JSON.parse(readFileSync(new URL('./node_modules/apache-arrow
 console.log(`apache-arrow ${version} (lowest of the peer range) works: sums ${sums}`);
 JS
 node arrow.js
+
+# toolbridge/nats with its optional peer (@nats-io/transport-node), against a nats-server on loopback when
+# this machine has one (.ci/run installs Debian's).
+npm install --no-audit --no-fund \
+  "@nats-io/transport-node@$(node -p "require('$root/node_modules/@nats-io/transport-node/package.json').version")" >/dev/null
+cat > nats.ts <<'TS'
+import { spawn } from 'node:child_process';
+import { createBridge, type Bridge } from 'toolbridge';
+import { connect, serve, UnavailableError, type ToolHost } from 'toolbridge/nats';
+
+const server = spawn('nats-server', ['-a', '127.0.0.1', '-p', '-1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+const url = await new Promise<string>((resolve, reject) => {
+  server.stderr!.on('data', (chunk: Buffer) => {
+    const port = /Listening for client connections on \S+:(\d+)/.exec(chunk.toString())?.[1];
+    if (port) resolve(`nats://127.0.0.1:${port}`);
+  });
+  server.once('exit', (code) => reject(new Error(`nats-server exited with ${code}`)));
+});
+try {
+  const local = await createBridge({ maxThreads: 1 });
+  const host: ToolHost = await serve(local, { servers: url, namespace: 'smoke' });
+  const remote: Bridge = await connect({ servers: url, namespace: 'smoke' });
+  const dot = await remote.call<number>('vector.dot', { a: Float64Array.from([1, 2]), b: Float64Array.from([3, 4]) });
+  await host.close();
+  const refused = await remote.call('vector.dot', { a: new Float64Array(1), b: new Float64Array(1) }).catch((e) => e);
+  await remote.close();
+  await local.close();
+  if (dot !== 11 || !(refused instanceof UnavailableError)) throw new Error(`unexpected ${dot} ${refused}`);
+  console.log(`toolbridge/nats works: dot = ${dot} on a host, then ${refused.code}`);
+} finally {
+  server.kill();
+}
+TS
+npx tsc --strict --module nodenext --moduleResolution nodenext --target es2022 --types node nats.ts
+if command -v nats-server >/dev/null; then
+  node nats.js
+else
+  echo "toolbridge/nats type-checked; not run: no nats-server on this machine"
+fi

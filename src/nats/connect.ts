@@ -1,0 +1,301 @@
+/**
+ * A caller of tool hosts: a bridge whose pools are NATS subjects. It is the same bridge as a local one (call
+ * pipeline, cache, batches, telemetry); only the dispatch seam differs: a `RemoteBackend` per pool sends each
+ * encoded call as one request to `<ns>.call.<tool>`, where the pool's hosts take turns.
+ */
+import { randomUUID } from 'node:crypto';
+import { connect as natsConnect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
+import { bridgeOver } from '../bridge.js';
+import type { Bridge } from '../bridge-api.js';
+import type { WireMessage } from '../codec/message.js';
+import { readEnvelope } from '../codec/envelope.js';
+import type { PoolBackend, SubmitOptions } from '../dispatch/dispatcher.js';
+import { DeadlinePassed } from '../dispatch/dispatcher.js';
+import { ClosedError, InvalidOptionsError, QueueFullError, UnavailableError, describeValue } from '../errors.js';
+import { checkKnownKeys } from '../known-keys.js';
+import type { BridgeOptions } from '../options.js';
+import type { CodecCounts, RecycleReason, WorkerStats } from '../telemetry/events.js';
+import type { PoolStats } from '../telemetry/stats.js';
+import { DEFAULT_POOL, type ToolInfo } from '../tool/define.js';
+import { REMOTE_CODEC } from './host.js';
+import { CALL_KEY, TIME_LEFT, checkNamespace, checkServers, subjects, type HostInfo } from './subjects.js';
+import { readWire, writeWire } from './wire.js';
+
+export interface ConnectOptions {
+  /** NATS server URL(s). @default 'nats://127.0.0.1:4222' */
+  servers?: string | string[];
+  /** The hosts' namespace. @default 'toolbridge' */
+  namespace?: string;
+  /** A connection to use instead of opening one (left open by `close()`). */
+  connection?: NatsConnection;
+  /** How long to gather the hosts' answers when connecting, in ms. @default 250 */
+  discoverMs?: number;
+  /** Most calls in flight at once over this connection; past it a call is refused with `QUEUE_FULL`. @default 1024 */
+  maxInFlight?: number;
+  /** Default time limit of a call, in ms, as `createBridge({ timeoutMs })`. @default Infinity */
+  timeoutMs?: number;
+  /** The result cache of idempotent tools, as `createBridge({ cache })`. */
+  cache?: BridgeOptions['cache'];
+  /** Telemetry, as `createBridge({ telemetry })`. */
+  telemetry?: BridgeOptions['telemetry'];
+}
+
+const KEYS = [
+  'servers',
+  'namespace',
+  'connection',
+  'discoverMs',
+  'maxInFlight',
+  'timeoutMs',
+  'cache',
+  'telemetry',
+] as const satisfies ReadonlyArray<keyof ConnectOptions>;
+
+/** A call with no time limit waits this long for its host (the longest timer NATS takes). */
+const NO_LIMIT_MS = 2 ** 31 - 1;
+/** A request's own timer runs this much past the call's deadline: the caller's timer ends it first. */
+const GRACE_MS = 1_000;
+
+/** The hosts' tools, one entry per name (the first host to list it describes it). */
+function catalogOf(hosts: readonly HostInfo[]): ToolInfo[] {
+  const tools = new Map<string, ToolInfo>();
+  for (const { tools: list } of hosts) {
+    for (const t of list) {
+      if (tools.has(t.name)) continue;
+      tools.set(t.name, {
+        name: t.name,
+        description: t.description,
+        version: t.version,
+        idempotent: t.idempotent,
+        timeoutMs: t.timeoutMs ?? undefined,
+        retries: t.retries,
+        module: 'toolbridge:remote',
+        batch: undefined,
+        pool: t.pool,
+      });
+    }
+  }
+  return [...tools.values()];
+}
+
+/** Connects to the tool hosts of a namespace: resolves to a bridge whose calls run on them. */
+export async function connect(options: ConnectOptions = {}): Promise<Bridge> {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidOptionsError(`connect options must be an object, got ${describeValue(options)}`);
+  }
+  checkKnownKeys('options', options, KEYS);
+  const namespace = checkNamespace(options.namespace);
+  const servers = checkServers(options.servers);
+  const discoverMs = options.discoverMs ?? 250;
+  if (typeof discoverMs !== 'number' || !(discoverMs > 0)) {
+    throw new InvalidOptionsError(`options.discoverMs must be a positive number, got ${describeValue(discoverMs)}`);
+  }
+  const maxInFlight = options.maxInFlight ?? 1024;
+  if (!Number.isInteger(maxInFlight) || maxInFlight < 1) {
+    throw new InvalidOptionsError(`options.maxInFlight must be a positive integer, got ${describeValue(maxInFlight)}`);
+  }
+  const nc = options.connection ?? (await natsConnect({ servers, name: 'toolbridge caller' }));
+  try {
+    const hosts = await discover(nc, namespace, discoverMs);
+    const tools = catalogOf(hosts);
+    const link = new Link(nc, namespace, maxInFlight, options.connection === undefined);
+    const poolNames = new Set([DEFAULT_POOL, ...tools.map((t) => t.pool)]);
+    const backends = new Map([...poolNames].map((name) => [name, new RemoteBackend(name, link)]));
+    return await bridgeOver(
+      {
+        ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+        ...(options.cache !== undefined ? { cache: options.cache } : {}),
+        ...(options.telemetry !== undefined ? { telemetry: options.telemetry } : {}),
+        codec: REMOTE_CODEC,
+        // What the batch executor sizes chunks by: a pool's hosts, seen as threads.
+        maxThreads: Math.max(1, hostsOf(hosts, DEFAULT_POOL)),
+        maxQueue: maxInFlight,
+        pools: Object.fromEntries(
+          [...poolNames]
+            .filter((name) => name !== DEFAULT_POOL)
+            .map((name) => [name, { maxThreads: Math.max(1, hostsOf(hosts, name)), maxQueue: maxInFlight }]),
+        ),
+      },
+      backends,
+      tools,
+    );
+  } catch (error) {
+    if (options.connection === undefined) await nc.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+const hostsOf = (hosts: readonly HostInfo[], pool: string) =>
+  hosts.filter((h) => h.tools.some((t) => t.pool === pool)).length;
+
+/** Every host's answer on the discover subject within `ms`. */
+async function discover(nc: NatsConnection, namespace: string, ms: number): Promise<HostInfo[]> {
+  const hosts: HostInfo[] = [];
+  try {
+    const replies = await nc.requestMany(subjects(namespace).discover, undefined, { strategy: 'timer', maxWait: ms });
+    for await (const msg of replies) {
+      try {
+        hosts.push(msg.json<HostInfo>());
+      } catch {
+        // Not a host's answer: ignored.
+      }
+    }
+  } catch (error) {
+    // No host at all answers with "no responders": the bridge starts with no tools.
+    if (!(
+      error instanceof Error &&
+      /no responders|503/i.test(`${error.message} ${String((error as { code?: unknown }).code)}`)
+    )) {
+      throw error;
+    }
+  }
+  return hosts;
+}
+
+/** The connection the pools share: requests in flight, their bound, closing. */
+class Link {
+  inFlight = 0;
+  readonly subjects: ReturnType<typeof subjects>;
+  #closed = false;
+  #idle: (() => void) | undefined;
+
+  constructor(
+    readonly nc: NatsConnection,
+    namespace: string,
+    readonly maxInFlight: number,
+    readonly own: boolean,
+  ) {
+    this.subjects = subjects(namespace);
+  }
+
+  get closed(): boolean {
+    return this.#closed || this.nc.isClosed();
+  }
+
+  settled(): void {
+    if (--this.inFlight === 0) this.#idle?.();
+  }
+
+  async close(wait: boolean): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (wait && this.inFlight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
+    if (this.own) await this.nc.close().catch(() => undefined);
+  }
+}
+
+/** One pool of the remote bridge: its calls go to the hosts of that pool. */
+class RemoteBackend implements PoolBackend {
+  readonly #link: Link;
+  readonly #recycles = new Map<RecycleReason, number>();
+  readonly #codecs: CodecCounts = { shared: 0, arrow: 0, clone: 0, msgpack: 0, copied: 0 };
+
+  constructor(
+    readonly name: string,
+    link: Link,
+  ) {
+    this.#link = link;
+  }
+
+  get serving(): boolean {
+    return !this.#link.closed;
+  }
+
+  async submit(message: WireMessage, options: SubmitOptions): Promise<WireMessage> {
+    const link = this.#link;
+    const tool = readEnvelope(message.e).tool;
+    if (link.closed) throw new ClosedError();
+    if (link.inFlight >= link.maxInFlight) throw new QueueFullError(link.maxInFlight);
+    const { signal, deadline = 0 } = options;
+    const left = deadline > 0 ? deadline - Date.now() : Infinity;
+    if (left <= 0) throw new DeadlinePassed();
+    const key = randomUUID();
+    const h = natsHeaders();
+    h.set(CALL_KEY, key);
+    if (Number.isFinite(left)) h.set(TIME_LEFT, String(Math.ceil(left)));
+    const body = writeWire(message);
+    link.inFlight++;
+    try {
+      const request = link.nc.request(link.subjects.call(tool), body, {
+        timeout: Number.isFinite(left) ? Math.min(NO_LIMIT_MS, left + GRACE_MS) : NO_LIMIT_MS,
+        headers: h,
+      });
+      const reply = await (signal ? raceAbort(request, signal, () => this.#cancel(key)) : request);
+      return readWire(reply.data);
+    } catch (error) {
+      if (isNoResponders(error)) throw new UnavailableError(tool);
+      throw error;
+    } finally {
+      link.settled();
+    }
+  }
+
+  #cancel(key: string): void {
+    if (!this.#link.nc.isClosed()) this.#link.nc.publish(this.#link.subjects.cancel(key));
+  }
+
+  idle(): boolean {
+    return this.#link.inFlight < this.#link.maxInFlight;
+  }
+
+  recycles(): ReadonlyMap<RecycleReason, number> {
+    return this.#recycles;
+  }
+
+  snapshot(): PoolStats {
+    return {
+      threads: 0,
+      busy: this.#link.inFlight,
+      queued: 0,
+      utilization: 0,
+      maxThreads: 0,
+      maxQueue: this.#link.maxInFlight,
+    };
+  }
+
+  codecs(): CodecCounts {
+    return { ...this.#codecs };
+  }
+
+  workers(): WorkerStats[] {
+    return [];
+  }
+
+  async recycle(): Promise<void> {}
+
+  close(): Promise<void> {
+    return this.#link.close(true);
+  }
+
+  destroy(): Promise<void> {
+    return this.#link.close(false);
+  }
+}
+
+function isNoResponders(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const request = error as Error & { isNoResponders?: () => boolean };
+  if (typeof request.isNoResponders === 'function' && request.isNoResponders()) return true;
+  return (
+    error.name === 'NoRespondersError' || (error.cause instanceof Error && error.cause.name === 'NoRespondersError')
+  );
+}
+
+/** `promise`, or a rejection with the signal's reason once it fires (then `onAbort` runs). */
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignal, onAbort: () => void): Promise<T> {
+  if (signal.aborted) {
+    onAbort();
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => {
+      onAbort();
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', abort, { once: true });
+    promise.then(
+      (value) => (signal.removeEventListener('abort', abort), resolve(value)),
+      (error: unknown) => (signal.removeEventListener('abort', abort), reject(error)),
+    );
+  });
+}

@@ -1,0 +1,216 @@
+/**
+ * A tool host: serves a local bridge's tools on NATS. Each tool's calls arrive on `<ns>.call.<tool>` in a
+ * queue group named after the tool's pool (hosts of one pool share the load; named pools are host classes),
+ * run through `bridge.call` or `bridge.batch` (their arrays already in shared memory: the worker hop copies
+ * nothing), and go back as the worker's reply would.
+ */
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import {
+  connect as natsConnect,
+  headers as natsHeaders,
+  type Msg,
+  type NatsConnection,
+  type Subscription,
+} from '@nats-io/transport-node';
+import type { Bridge } from '../bridge-api.js';
+import { toErrorRecord } from '../codec/error-record.js';
+import { withModules } from '../codec/lazy-modules.js';
+import { decodeMessage, encodeMessage, Kind, type CodecPolicy, type WireMessage } from '../codec/message.js';
+import { InvalidArgsError, InvalidOptionsError, ToolBridgeError, describeValue } from '../errors.js';
+import { checkKnownKeys } from '../known-keys.js';
+import { CALL_KEY, HOST, TIME_LEFT, checkNamespace, checkServers, subjects, type HostInfo } from './subjects.js';
+import { readWire, writeWire } from './wire.js';
+
+export interface ServeOptions {
+  /** NATS server URL(s). @default 'nats://127.0.0.1:4222' */
+  servers?: string | string[];
+  /** Hosts and callers of one namespace see only each other (one subject token). @default 'toolbridge' */
+  namespace?: string;
+  /** This host's name in replies and in callers' stats. @default `<hostname>:<pid>:<random>` */
+  name?: string;
+  /** A connection to use instead of opening one (left open by `close()`). */
+  connection?: NatsConnection;
+}
+
+export interface ToolHost {
+  readonly name: string;
+  /** Calls this host is running now. */
+  readonly inFlight: number;
+  /** Stops taking calls, finishes those it holds and answers them, then disconnects. The bridge stays open. */
+  close(): Promise<void>;
+}
+
+/** Plain parts of values go as MessagePack between machines (structured clone is for threads of one process). */
+export const REMOTE_CODEC: CodecPolicy = { msgpackThreshold: 0, flatMsgpackThreshold: 0 };
+
+/** The error record a caller gets: a tool's own error as thrown (the caller wraps it in `TOOL_FAILED` again). */
+function recordOf(error: unknown) {
+  if (error instanceof ToolBridgeError && error.code === 'TOOL_FAILED' && error.cause instanceof Error) {
+    return toErrorRecord(error.cause);
+  }
+  return toErrorRecord(error);
+}
+
+/** Serves `bridge`'s tools on NATS until `close()`. */
+export async function serve(bridge: Bridge, options: ServeOptions = {}): Promise<ToolHost> {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidOptionsError(`serve options must be an object, got ${describeValue(options)}`);
+  }
+  checkKnownKeys('options', options, ['servers', 'namespace', 'name', 'connection']);
+  const namespace = checkNamespace(options.namespace);
+  const servers = checkServers(options.servers);
+  const name = options.name ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const nc = options.connection ?? (await natsConnect({ servers, name: `toolbridge host ${name}` }));
+  const host = new Host(bridge, nc, namespace, name, options.connection === undefined);
+  await nc.flush();
+  return host;
+}
+
+class Host implements ToolHost {
+  readonly #bridge: Bridge;
+  readonly #nc: NatsConnection;
+  readonly #ownConnection: boolean;
+  readonly #subscriptions: Subscription[] = [];
+  readonly #running = new Map<string, AbortController>();
+  readonly #subjects: ReturnType<typeof subjects>;
+  #inFlight = 0;
+  #served = 0;
+  #idle: (() => void) | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(
+    bridge: Bridge,
+    nc: NatsConnection,
+    namespace: string,
+    readonly name: string,
+    own: boolean,
+  ) {
+    this.#bridge = bridge;
+    this.#nc = nc;
+    this.#ownConnection = own;
+    this.#subjects = subjects(namespace);
+    for (const tool of bridge.tools()) {
+      this.#subscriptions.push(
+        nc.subscribe(this.#subjects.call(tool.name), {
+          queue: tool.pool,
+          callback: (error, msg) => {
+            if (!error) void this.#handle(msg);
+          },
+        }),
+      );
+    }
+    this.#subscriptions.push(
+      nc.subscribe(this.#subjects.discover, {
+        callback: (error, msg) => {
+          if (!error) msg.respond(JSON.stringify(this.#info()));
+        },
+      }),
+      nc.subscribe(this.#subjects.cancelAll, {
+        callback: (error, msg) => {
+          if (!error) this.#running.get(msg.subject.slice(msg.subject.lastIndexOf('.') + 1))?.abort();
+        },
+      }),
+    );
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  #info(): HostInfo {
+    return {
+      host: this.name,
+      tools: this.#bridge.tools().map((t) => ({
+        name: t.name,
+        description: t.description,
+        version: t.version,
+        idempotent: t.idempotent,
+        timeoutMs: t.timeoutMs ?? null,
+        retries: t.retries,
+        pool: t.pool,
+      })),
+      inFlight: this.#inFlight,
+      served: this.#served,
+    };
+  }
+
+  async #handle(msg: Msg): Promise<void> {
+    const key = msg.headers?.get(CALL_KEY) ?? '';
+    const left = Number(msg.headers?.get(TIME_LEFT) || Infinity);
+    const controller = new AbortController();
+    if (key) this.#running.set(key, controller);
+    this.#inFlight++;
+    let reply: WireMessage;
+    try {
+      reply = await this.#run(msg.data, left, controller.signal);
+    } catch (error) {
+      // The body could not be read or the reply not be made: the caller gets the error, not silence.
+      const record = toErrorRecord(error instanceof ToolBridgeError ? error : new InvalidArgsError(String(error)));
+      reply = (
+        await withModules(() =>
+          encodeMessage(
+            { kind: Kind.Error, callId: 0, tool: '', deadline: 0, error: record },
+            undefined,
+            REMOTE_CODEC,
+            'error',
+          ),
+        )
+      ).message;
+    } finally {
+      if (key) this.#running.delete(key);
+    }
+    try {
+      const h = natsHeaders();
+      h.set(HOST, this.name);
+      if (!controller.signal.aborted) msg.respond(writeWire(reply), { headers: h });
+    } finally {
+      this.#served++;
+      if (--this.#inFlight === 0) this.#idle?.();
+    }
+  }
+
+  async #run(body: Uint8Array, left: number, signal: AbortSignal): Promise<WireMessage> {
+    const { fields, value } = await withModules(() => decodeMessage(readWire(body)));
+    const { tool, callId } = fields;
+    const timeoutMs = Number.isFinite(left) ? Math.max(1, left) : undefined;
+    const head = { kind: Kind.Result, callId, tool, deadline: 0 };
+    if (fields.count) {
+      const list = Array.isArray(value) ? (value as unknown[]) : [];
+      const entries = await this.#bridge.batch(
+        list.map((args) => ({ tool, args })),
+        { signal, ...(timeoutMs !== undefined ? { timeoutMs } : {}) },
+      );
+      const values = new Array<unknown>(list.length);
+      let errors: Record<number, ReturnType<typeof toErrorRecord>> | undefined;
+      entries.forEach((entry, i) => {
+        if (entry.ok) values[i] = entry.value;
+        else (errors ??= {})[i] = recordOf(entry.error);
+      });
+      const result = errors ? { v: values, e: errors } : { v: values };
+      return (await withModules(() => encodeMessage({ ...head, independentDepth: 2 }, result, REMOTE_CODEC, 'result')))
+        .message;
+    }
+    try {
+      const result = await this.#bridge.call(tool, value, {
+        signal,
+        ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+      });
+      return (await withModules(() => encodeMessage(head, result, REMOTE_CODEC, 'result'))).message;
+    } catch (error) {
+      const failed = { ...head, kind: Kind.Error, error: recordOf(error) };
+      return (await withModules(() => encodeMessage(failed, undefined, REMOTE_CODEC, 'error'))).message;
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      // No new calls: messages already delivered to this host are still handled.
+      await Promise.all(this.#subscriptions.map((sub) => sub.drain().catch(() => undefined)));
+      if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
+      await this.#nc.flush().catch(() => undefined);
+      if (this.#ownConnection) await this.#nc.close();
+    })();
+    return this.#closing;
+  }
+}

@@ -1,0 +1,59 @@
+/** Subjects and headers shared by tool hosts and callers on NATS. */
+import { InvalidOptionsError, describeValue } from '../errors.js';
+
+/** A namespace is one NATS subject token: hosts and callers of one namespace see only each other. */
+const NAMESPACE = /^[A-Za-z0-9_-]+$/;
+
+export const DEFAULT_NAMESPACE = 'toolbridge';
+export const DEFAULT_SERVERS = 'nats://127.0.0.1:4222';
+
+export function checkNamespace(namespace: unknown): string {
+  if (namespace === undefined) return DEFAULT_NAMESPACE;
+  if (typeof namespace !== 'string' || !NAMESPACE.test(namespace)) {
+    throw new InvalidOptionsError(
+      `options.namespace must be letters, digits, '_' or '-' (one NATS subject token), got ${describeValue(namespace)}`,
+    );
+  }
+  return namespace;
+}
+
+export function checkServers(servers: unknown): string | string[] {
+  if (servers === undefined) return DEFAULT_SERVERS;
+  if (typeof servers === 'string' || (Array.isArray(servers) && servers.every((s) => typeof s === 'string'))) {
+    return servers as string | string[];
+  }
+  throw new InvalidOptionsError(`options.servers must be a URL or an array of URLs, got ${describeValue(servers)}`);
+}
+
+export const subjects = (namespace: string) => ({
+  /** Calls of one tool: each pool's hosts share them as one queue group. */
+  call: (tool: string) => `${namespace}.call.${tool}`,
+  /** Every host answers with what it serves. */
+  discover: `${namespace}.discover`,
+  /** A caller's abort of call `key`: the host running it aborts it. */
+  cancel: (key: string) => `${namespace}.cancel.${key}`,
+  cancelAll: `${namespace}.cancel.*`,
+});
+
+/** Headers of a call: its key (for cancelling), and the time it has left in ms (none: no limit). */
+export const CALL_KEY = 'tb-call';
+export const TIME_LEFT = 'tb-time-left';
+/** Header of a reply: the host that ran the call. */
+export const HOST = 'tb-host';
+
+/** What a host answers on the discover subject. */
+export interface HostInfo {
+  host: string;
+  tools: Array<{
+    name: string;
+    description: string;
+    version: string;
+    idempotent: boolean;
+    timeoutMs: number | null;
+    retries: number;
+    pool: string;
+  }>;
+  /** Calls it is running now, and has served since it started. */
+  inFlight: number;
+  served: number;
+}

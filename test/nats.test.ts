@@ -1,0 +1,150 @@
+/**
+ * toolbridge/nats against a real nats-server on loopback, with tool hosts as processes of their own.
+ */
+import { tableFromArrays, type Table } from 'apache-arrow';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createBridge, isShared, shared, type Bridge } from 'toolbridge';
+import { connect, serve } from 'toolbridge/nats';
+import { fixture, rejection } from './helpers.js';
+import {
+  natsServerBinary,
+  startHost,
+  startNatsServer,
+  stopProcess,
+  type HostProcess,
+  type NatsServer,
+} from './support/nats.js';
+
+const binary = natsServerBinary();
+if (!binary) {
+  console.warn('test/nats.test.ts skipped: no nats-server on this machine (Debian: apt-get install nats-server)');
+}
+
+describe.skipIf(!binary)('toolbridge/nats', () => {
+  let server: NatsServer;
+  let hosts: HostProcess[] = [];
+  let remote: Bridge;
+  const namespace = 'test';
+
+  beforeAll(async () => {
+    server = await startNatsServer(binary!);
+    hosts = await Promise.all([startHost(server.url, namespace, 'a'), startHost(server.url, namespace, 'b')]);
+    remote = await connect({ servers: server.url, namespace });
+  });
+
+  afterAll(async () => {
+    await remote?.close();
+    await Promise.all(hosts.map((host) => stopProcess(host.child, 'SIGKILL')));
+    await server?.stop();
+  });
+
+  test('tools() lists what the hosts serve, with their metadata', () => {
+    const names = remote.tools().map((t) => t.name);
+    expect(names).toContain('remote.double');
+    expect(names).toContain('vector.topk');
+    expect(remote.tools().find((t) => t.name === 'frame.groupby')).toMatchObject({ idempotent: true, pool: 'default' });
+  });
+
+  test('calls spread over the hosts of a pool', async () => {
+    const pids = await Promise.all(Array.from({ length: 40 }, () => remote.call<number>('remote.whoami')));
+    expect(new Set(pids)).toEqual(new Set(hosts.map((h) => h.pid)));
+  });
+
+  test('typed arrays, shared arrays and a 6 MiB array cross as bytes, with the right values', async () => {
+    for (const x of [Float64Array.from([1, 2.5, -3]), Int32Array.from([7, -8]), shared(Float32Array, 4).fill(1.5)]) {
+      const { y, sum } = await remote.call<{ y: typeof x; sum: number }>('remote.double', { x });
+      expect(y.constructor).toBe(x.constructor);
+      expect(Array.from(y)).toEqual(Array.from(x, (v) => v * 2));
+      expect(sum).toBe(Array.from(x).reduce((s, v) => s + 2 * v, 0));
+      // Arrived in shared memory: handing it to a local worker copies nothing.
+      expect(isShared(y)).toBe(true);
+    }
+    const big = new Float64Array((6 * 2 ** 20) / 8).map((_, i) => i % 1000);
+    const { y } = await remote.call<{ y: Float64Array }>('remote.double', { x: big });
+    expect(y.length).toBe(big.length);
+    expect(y[999]).toBe(1998);
+    expect(y[big.length - 1]).toBe(2 * ((big.length - 1) % 1000));
+  });
+
+  test('an Arrow table goes and comes back with its values', async () => {
+    const table = tableFromArrays({ a: Float64Array.from([1, 2, 3]), b: Int32Array.from([4, 5, 6]) });
+    const out = await remote.call<{ sum: number; rows: number; table: Table }>('remote.column', { table, name: 'b' });
+    expect(out).toMatchObject({ sum: 15, rows: 3 });
+    expect(out.table.getChild('a')!.toArray()).toEqual(Float64Array.from([1, 2, 3]));
+    // A built-in tool on a table, end to end.
+    const summary = await remote.call<Record<string, { mean: number }>>('frame.describe', { table });
+    expect(summary.a!.mean).toBe(2);
+  });
+
+  test('errors keep their codes, messages, paths and properties', async () => {
+    const failed = await rejection(remote.call('remote.fail', { kind: 'throw' }));
+    expect(failed.code).toBe('TOOL_FAILED');
+    expect(failed.message).toContain('out of range');
+    const cause = failed.cause as Error & { status?: number; details?: unknown };
+    expect(cause.name).toBe('RangeError');
+    expect(cause.status).toBe(418);
+    expect(cause.details).toEqual({ limit: 3 });
+
+    const invalid = (await rejection(remote.call('remote.fail', { kind: 'args' }))) as Error & {
+      code?: string;
+      path?: string;
+    };
+    expect(invalid.code).toBe('INVALID_ARGS');
+    expect(invalid.path).toBe('args.x');
+
+    const timeout = await rejection(remote.call('remote.wait', { ms: 5_000 }, { timeoutMs: 100 }));
+    expect(timeout.code).toBe('TIMEOUT');
+  });
+
+  test('an unknown tool fails at once with TOOL_NOT_FOUND', async () => {
+    expect((await rejection(remote.call('remote.nope'))).code).toBe('TOOL_NOT_FOUND');
+  });
+
+  test('aborting a call cancels it on the host', async () => {
+    const before = await Promise.all(Array.from({ length: 8 }, () => remote.call<number>('remote.aborted')));
+    const controller = new AbortController();
+    const call = remote.call('remote.wait', { ms: 20_000 }, { signal: controller.signal });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    controller.abort();
+    expect((await rejection(call)).code).toBe('ABORTED');
+    // The host saw the abort: its tool stopped waiting (either host may have run it).
+    await expect
+      .poll(
+        async () => {
+          const now = await Promise.all(Array.from({ length: 8 }, () => remote.call<number>('remote.aborted')));
+          return Math.max(...now) + Math.min(...now) > Math.max(...before) + Math.min(...before);
+        },
+        { timeout: 5_000 },
+      )
+      .toBe(true);
+  });
+
+  test('a batch runs on the hosts, one entry per call in order', async () => {
+    const entries = await remote.batch(
+      Array.from({ length: 50 }, (_, i) => ({ tool: 'remote.double', args: { x: Float64Array.from([i]) } })),
+    );
+    expect(entries.map((e) => e.ok && (e.value as { sum: number }).sum)).toEqual(
+      Array.from({ length: 50 }, (_, i) => 2 * i),
+    );
+  });
+
+  test('a host in the caller’s process: close() finishes the calls it holds, then a tool it alone served is UNAVAILABLE', async () => {
+    const local = await createBridge({ maxThreads: 1, tools: [fixture('remote-tools.js')] });
+    const host = await serve(local, { servers: server.url, namespace: 'solo' });
+    const caller = await connect({ servers: server.url, namespace: 'solo' });
+    try {
+      const running = caller.call<string>('remote.wait', { ms: 400 });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(host.inFlight).toBe(1);
+      await host.close();
+      // The call it held ran to its end and was answered.
+      expect(await running).toBe('done');
+      const unavailable = await rejection(caller.call('remote.wait', { ms: 1 }));
+      expect(unavailable.code).toBe('UNAVAILABLE');
+      expect(unavailable.message).toContain('remote.wait');
+    } finally {
+      await caller.close();
+      await local.close();
+    }
+  });
+});
