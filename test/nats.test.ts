@@ -4,6 +4,7 @@
 import { tableFromArrays, type Table } from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createBridge, isShared, shared, type Bridge } from 'toolbridge';
+import { connect as natsConnect } from '@nats-io/transport-node';
 import { connect, serve } from 'toolbridge/nats';
 import { fixture, rejection } from './helpers.js';
 import {
@@ -145,6 +146,110 @@ describe.skipIf(!binary)('toolbridge/nats', () => {
     } finally {
       await caller.close();
       await local.close();
+    }
+  });
+});
+
+describe.skipIf(!binary)('toolbridge/nats durable calls', () => {
+  let server: NatsServer;
+  let hosts: HostProcess[] = [];
+  const namespace = 'durable';
+
+  beforeAll(async () => {
+    server = await startNatsServer(binary!);
+    hosts = await Promise.all([
+      startHost(server.url, namespace, 'a', 1_000),
+      startHost(server.url, namespace, 'b', 1_000),
+    ]);
+  });
+
+  afterAll(async () => {
+    await Promise.all(hosts.map((host) => stopProcess(host.child, 'SIGKILL')));
+    await server?.stop();
+  });
+
+  test('a durable call runs on a host and answers like a sync one', async () => {
+    const remote = await connect({ servers: server.url, namespace });
+    try {
+      const { y } = await remote.call<{ y: Float64Array }>(
+        'remote.double',
+        { x: Float64Array.from([2, 3]) },
+        { durable: true },
+      );
+      expect(Array.from(y)).toEqual([4, 6]);
+      const failed = await rejection(remote.call('remote.fail', { kind: 'throw' }, { durable: true }));
+      expect(failed.code).toBe('TOOL_FAILED');
+      expect((failed.cause as { status?: number }).status).toBe(418);
+    } finally {
+      await remote.close();
+    }
+  });
+
+  test('SIGKILL of a host during 1,000 durable calls, 16 in flight: none lost, each answered once', async () => {
+    const remote = await connect({ servers: server.url, namespace, durable: true });
+    try {
+      const total = 1_000;
+      const answers = new Array<number>(total).fill(0);
+      const pids = new Set<number>();
+      let next = 0;
+      let killed = false;
+      const worker = async () => {
+        while (next < total) {
+          const i = next++;
+          if (i === 300 && !killed) {
+            killed = true;
+            void stopProcess(hosts[0]!.child, 'SIGKILL');
+          }
+          const out = await remote.call<{ i: number; pid: number }>(
+            'remote.slowEcho',
+            { i, ms: 2 },
+            { timeoutMs: 60_000 },
+          );
+          expect(out.i).toBe(i);
+          answers[i]!++;
+          pids.add(out.pid);
+        }
+      };
+      await Promise.all(Array.from({ length: 16 }, worker));
+      expect(answers.every((n) => n === 1)).toBe(true);
+      // Both hosts answered; the survivor took over the calls the killed one held.
+      expect(pids).toEqual(new Set(hosts.map((h) => h.pid)));
+    } finally {
+      await remote.close();
+    }
+  });
+});
+
+describe.skipIf(!binary)('toolbridge/nats poison calls', () => {
+  test('a durable call delivered maxDeliveries times without an answer fails with a clear error, not run again', async () => {
+    const server = await startNatsServer(binary!);
+    const namespace = 'poison';
+    const durable = { ackWaitMs: 500, maxDeliveries: 2 };
+    const [first, second] = await Promise.all([
+      createBridge({ maxThreads: 1, tools: [fixture('remote-tools.js')] }),
+      createBridge({ maxThreads: 1, tools: [fixture('remote-tools.js')] }),
+    ]);
+    const firstLink = await natsConnect({ servers: server.url });
+    const secondLink = await natsConnect({ servers: server.url });
+    const dying = await serve(first, { connection: firstLink, namespace, durable });
+    const caller = await connect({ servers: server.url, namespace, durable: true });
+    try {
+      const call = rejection(caller.call('remote.wait', { ms: 60_000 }));
+      await expect.poll(() => dying.inFlight, { timeout: 10_000 }).toBe(1);
+      // The host "dies": its connection goes, its call is neither acked nor answered.
+      await firstLink.close();
+      await serve(second, { connection: secondLink, namespace, durable });
+      const error = await call;
+      expect(error.code).toBe('TOOL_FAILED');
+      expect(error.message).toContain('delivered 2 times');
+      // The second host refused it without running it.
+      expect(await second.call('remote.aborted')).toBe(0);
+      expect(second.stats().tools['remote.wait']?.calls ?? 0).toBe(0);
+    } finally {
+      await caller.close();
+      await secondLink.close();
+      await Promise.all([first.destroy(), second.close()]);
+      await server.stop();
     }
   });
 });

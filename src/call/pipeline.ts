@@ -33,9 +33,14 @@ export interface CallOptions {
   cache?: boolean;
   /** Aborts the call: it rejects with `ABORTED` and a tool still running is told, then stopped. */
   signal?: AbortSignal;
+  /**
+   * A remote bridge (`toolbridge/nats`) sends the call through its durable queue: it survives its host's
+   * death. A local bridge runs it as any other call. @default false (or `connect({ durable })`)
+   */
+  durable?: boolean;
 }
 
-const CALL_KEYS = ['timeoutMs', 'cache', 'signal'] as const satisfies ReadonlyArray<keyof CallOptions>;
+const CALL_KEYS = ['timeoutMs', 'cache', 'signal', 'durable'] as const satisfies ReadonlyArray<keyof CallOptions>;
 
 /** Checks a call's options: an object of known keys, a signal that is an AbortSignal, a boolean `cache`. */
 function checkCallOptions(options: CallOptions): void {
@@ -49,6 +54,9 @@ function checkCallOptions(options: CallOptions): void {
   }
   if (cache !== undefined && typeof cache !== 'boolean') {
     throw new InvalidOptionsError(`options.cache must be a boolean, got ${describeValue(cache)}`);
+  }
+  if (options.durable !== undefined && typeof options.durable !== 'boolean') {
+    throw new InvalidOptionsError(`options.durable must be a boolean, got ${describeValue(options.durable)}`);
   }
 }
 
@@ -113,10 +121,11 @@ export class CallPipeline {
     }
     // 3. cache
     const hash = this.#cache && info.idempotent && options?.cache !== false ? this.#hash(args) : undefined;
-    if (hash !== undefined) return this.#cached(info, hash, args, timeoutMs, signal, timing);
+    const durable = options?.durable === true;
+    if (hash !== undefined) return this.#cached(info, hash, args, timeoutMs, signal, timing, durable);
     // 4-7. encode, dispatch, decode, record
-    if (info.batch) return this.#tracked(this.#run(info, args, timeoutMs, signal, timing));
-    return this.#runOne(info, args, timeoutMs, signal, timing);
+    if (info.batch) return this.#tracked(this.#run(info, args, timeoutMs, signal, timing, durable));
+    return this.#runOne(info, args, timeoutMs, signal, timing, durable);
   }
 
   /** The time limit of a call of `info` given its own `timeoutMs` (validated; throws INVALID_OPTIONS). */
@@ -155,12 +164,16 @@ export class CallPipeline {
     timeoutMs: number,
     signal: AbortSignal | undefined,
     timing: CallTiming | undefined,
+    durable: boolean,
   ): Promise<unknown> {
     const tool = info.name;
     const key = `${tool}@${info.version}:${hash}`;
     const start = performance.now();
     let ran = false;
-    const result = this.#cache!.get(key, () => ((ran = true), this.#run(info, args, timeoutMs, signal, timing)));
+    const result = this.#cache!.get(
+      key,
+      () => ((ran = true), this.#run(info, args, timeoutMs, signal, timing, durable)),
+    );
     if (this.#options.telemetry.enabled) {
       const channel = ran ? cacheMiss : cacheHit;
       if (channel.hasSubscribers) channel.publish({ tool } satisfies CacheMessage);
@@ -189,9 +202,10 @@ export class CallPipeline {
     timeoutMs: number,
     signal: AbortSignal | undefined,
     timing: CallTiming | undefined,
+    durable: boolean,
   ): Promise<unknown> {
     if (info.batch) return this.#microBatcher(info).add(args, timeoutMs, signal);
-    return this.#runOne(info, args, timeoutMs, signal, timing);
+    return this.#runOne(info, args, timeoutMs, signal, timing, durable);
   }
 
   /** One call as a task of its own, recorded when it ends. (The hot path: no promise but the transport's.) */
@@ -201,14 +215,16 @@ export class CallPipeline {
     timeoutMs: number,
     signal: AbortSignal | undefined,
     timing: CallTiming | undefined,
+    durable = false,
   ): Promise<unknown> {
     this.#hooks.began();
     const phases = timing ?? (this.#slowCallMs !== Infinity ? newTiming() : undefined);
-    return this.#transport.runOne(info, args, timeoutMs, signal, phases, (ms, failed) => {
+    const onEnd = (ms: number, failed: boolean) => {
       this.#hooks.ended();
       this.#stats.call(info.name, ms, failed);
       if (ms > this.#slowCallMs) this.#hooks.slowCall(info.name, ms, phases, args);
-    });
+    };
+    return this.#transport.runOne(info, args, timeoutMs, signal, phases, onEnd, durable);
   }
 
   #microBatcher(info: ToolInfo): MicroBatcher {

@@ -123,6 +123,7 @@ export class CallTransport {
     signal: AbortSignal | undefined,
     timing?: CallTiming,
     onEnd?: (ms: number, failed: boolean) => void,
+    durable = false,
   ): Promise<unknown> {
     const start = performance.now();
     const callId = this.#nextCallId++;
@@ -134,13 +135,14 @@ export class CallTransport {
       // The args hold a table (or need MessagePack) and this thread has not loaded that module yet.
       if (error instanceof ModuleNeeded) {
         return error.load().then(
-          () => this.runOne(info, args, timeoutMs, signal, timing, onEnd),
+          () => this.runOne(info, args, timeoutMs, signal, timing, onEnd, durable),
           (failure: unknown) => Promise.reject(ended(onEnd, performance.now() - start, moduleFailure(failure))),
         );
       }
       return Promise.reject(ended(onEnd, performance.now() - start, error));
     }
     const { message, copy } = sent;
+    if (durable) message.d = true;
     return new Promise<unknown>((resolve, reject) => {
       const finish = (failure: unknown, value?: unknown) => {
         try {

@@ -40,6 +40,8 @@ export interface WireMessage {
    */
   x?: number;
   y?: WireMessage;
+  /** A call to send through a remote backend's durable queue (`call(..., { durable: true })`). */
+  d?: true;
 }
 
 /** `WireMessage.x` of a reply that is a split call's plan. */

@@ -20,6 +20,7 @@ import { DEFAULT_POOL, type ToolInfo } from '../tool/define.js';
 import { REMOTE_CODEC } from './host.js';
 import { CALL_KEY, TIME_LEFT, checkNamespace, checkServers, subjects, type HostInfo } from './subjects.js';
 import { readWire, writeWire } from './wire.js';
+import { DurableCaller } from './durable.js';
 
 export interface ConnectOptions {
   /** NATS server URL(s). @default 'nats://127.0.0.1:4222' */
@@ -38,6 +39,11 @@ export interface ConnectOptions {
   cache?: BridgeOptions['cache'];
   /** Telemetry, as `createBridge({ telemetry })`. */
   telemetry?: BridgeOptions['telemetry'];
+  /**
+   * Every call through the durable queue (a JetStream work queue: it survives its host's death), as
+   * `call(..., { durable: true })` does for one call. @default false
+   */
+  durable?: boolean;
 }
 
 const KEYS = [
@@ -49,6 +55,7 @@ const KEYS = [
   'timeoutMs',
   'cache',
   'telemetry',
+  'durable',
 ] as const satisfies ReadonlyArray<keyof ConnectOptions>;
 
 /** A call with no time limit waits this long for its host (the longest timer NATS takes). */
@@ -94,11 +101,14 @@ export async function connect(options: ConnectOptions = {}): Promise<Bridge> {
   if (!Number.isInteger(maxInFlight) || maxInFlight < 1) {
     throw new InvalidOptionsError(`options.maxInFlight must be a positive integer, got ${describeValue(maxInFlight)}`);
   }
+  if (options.durable !== undefined && typeof options.durable !== 'boolean') {
+    throw new InvalidOptionsError(`options.durable must be a boolean, got ${describeValue(options.durable)}`);
+  }
   const nc = options.connection ?? (await natsConnect({ servers, name: 'toolbridge caller' }));
   try {
     const hosts = await discover(nc, namespace, discoverMs);
     const tools = catalogOf(hosts);
-    const link = new Link(nc, namespace, maxInFlight, options.connection === undefined);
+    const link = new Link(nc, namespace, maxInFlight, options.connection === undefined, options.durable === true);
     const poolNames = new Set([DEFAULT_POOL, ...tools.map((t) => t.pool)]);
     const backends = new Map([...poolNames].map((name) => [name, new RemoteBackend(name, link)]));
     return await bridgeOver(
@@ -156,6 +166,7 @@ async function discover(nc: NatsConnection, namespace: string, ms: number): Prom
 class Link {
   inFlight = 0;
   readonly subjects: ReturnType<typeof subjects>;
+  readonly durable: DurableCaller;
   #closed = false;
   #idle: (() => void) | undefined;
 
@@ -164,8 +175,10 @@ class Link {
     namespace: string,
     readonly maxInFlight: number,
     readonly own: boolean,
+    readonly durableByDefault: boolean,
   ) {
     this.subjects = subjects(namespace);
+    this.durable = new DurableCaller(nc, namespace, randomUUID().replaceAll('-', ''));
   }
 
   get closed(): boolean {
@@ -180,6 +193,7 @@ class Link {
     if (this.#closed) return;
     this.#closed = true;
     if (wait && this.inFlight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
+    this.durable.close();
     if (this.own) await this.nc.close().catch(() => undefined);
   }
 }
@@ -216,6 +230,11 @@ class RemoteBackend implements PoolBackend {
     const body = writeWire(message);
     link.inFlight++;
     try {
+      if (message.d || link.durableByDefault) {
+        // Aborted: the host running it (if one does yet) is told; a call still queued runs later, unanswered.
+        signal?.addEventListener('abort', () => this.#cancel(key), { once: true });
+        return readWire(await link.durable.call(this.name, tool, key, body, h, signal));
+      }
       const request = link.nc.request(link.subjects.call(tool), body, {
         timeout: Number.isFinite(left) ? Math.min(NO_LIMIT_MS, left + GRACE_MS) : NO_LIMIT_MS,
         headers: h,

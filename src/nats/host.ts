@@ -21,6 +21,8 @@ import { InvalidArgsError, InvalidOptionsError, ToolBridgeError, describeValue }
 import { checkKnownKeys } from '../known-keys.js';
 import { CALL_KEY, HOST, TIME_LEFT, checkNamespace, checkServers, subjects, type HostInfo } from './subjects.js';
 import { readWire, writeWire } from './wire.js';
+import { DurableWorker, openDurable, type DurableOptions } from './durable.js';
+import { readEnvelope } from '../codec/envelope.js';
 
 export interface ServeOptions {
   /** NATS server URL(s). @default 'nats://127.0.0.1:4222' */
@@ -31,6 +33,12 @@ export interface ServeOptions {
   name?: string;
   /** A connection to use instead of opening one (left open by `close()`). */
   connection?: NatsConnection;
+  /**
+   * Serve durable calls too (a JetStream work queue: the server must run with JetStream); `false` serves
+   * request/reply calls only. Without JetStream on the server, durable calls are not served (a process
+   * warning says so). @default true
+   */
+  durable?: boolean | DurableOptions;
 }
 
 export interface ToolHost {
@@ -57,13 +65,24 @@ export async function serve(bridge: Bridge, options: ServeOptions = {}): Promise
   if (options === null || typeof options !== 'object') {
     throw new InvalidOptionsError(`serve options must be an object, got ${describeValue(options)}`);
   }
-  checkKnownKeys('options', options, ['servers', 'namespace', 'name', 'connection']);
+  checkKnownKeys('options', options, ['servers', 'namespace', 'name', 'connection', 'durable']);
   const namespace = checkNamespace(options.namespace);
   const servers = checkServers(options.servers);
   const name = options.name ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const nc = options.connection ?? (await natsConnect({ servers, name: `toolbridge host ${name}` }));
   const host = new Host(bridge, nc, namespace, name, options.connection === undefined);
   await nc.flush();
+  const durable = options.durable ?? true;
+  if (durable !== false) {
+    try {
+      await host.serveDurable(namespace, durable === true ? {} : durable);
+    } catch (error) {
+      process.emitWarning(
+        `toolbridge/nats: host ${name} does not serve durable calls: ${error instanceof Error ? error.message : String(error)} (does the server run with JetStream?)`,
+        { code: 'TOOLBRIDGE_NATS' },
+      );
+    }
+  }
   return host;
 }
 
@@ -74,6 +93,7 @@ class Host implements ToolHost {
   readonly #subscriptions: Subscription[] = [];
   readonly #running = new Map<string, AbortController>();
   readonly #subjects: ReturnType<typeof subjects>;
+  readonly #durable: DurableWorker[] = [];
   #inFlight = 0;
   #served = 0;
   #idle: (() => void) | undefined;
@@ -115,7 +135,41 @@ class Host implements ToolHost {
   }
 
   get inFlight(): number {
-    return this.#inFlight;
+    return this.#inFlight + this.#durable.reduce((n, worker) => n + worker.running, 0);
+  }
+
+  /** Pulls durable calls of each pool this host serves, as many at once as the pool has threads. */
+  async serveDurable(namespace: string, options: DurableOptions): Promise<void> {
+    const clients = await openDurable(this.#nc, namespace, options);
+    const pools = [...new Set(this.#bridge.tools().map((tool) => tool.pool))];
+    for (const pool of pools) {
+      const worker = new DurableWorker(
+        this.#nc,
+        namespace,
+        pool,
+        () => this.#bridge.stats().pools[pool]?.maxThreads ?? 1,
+        (body, left, key, refusal) => this.#durableCall(body, left, key, refusal),
+        options,
+      );
+      await worker.start(clients);
+      this.#durable.push(worker);
+    }
+  }
+
+  async #durableCall(body: Uint8Array, left: number, key: string, refusal: string | undefined): Promise<Uint8Array> {
+    const controller = new AbortController();
+    if (key) this.#running.set(key, controller);
+    try {
+      if (refusal !== undefined) {
+        const { callId, tool } = readEnvelope(readWire(body).e);
+        const failed = { kind: Kind.Error, callId, tool, deadline: 0, error: toErrorRecord(new Error(refusal)) };
+        return writeWire((await withModules(() => encodeMessage(failed, undefined, REMOTE_CODEC, 'error'))).message);
+      }
+      return writeWire(await this.#run(body, left, controller.signal));
+    } finally {
+      if (key) this.#running.delete(key);
+      this.#served++;
+    }
   }
 
   #info(): HostInfo {
@@ -206,7 +260,10 @@ class Host implements ToolHost {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       // No new calls: messages already delivered to this host are still handled.
-      await Promise.all(this.#subscriptions.map((sub) => sub.drain().catch(() => undefined)));
+      await Promise.all([
+        ...this.#subscriptions.map((sub) => sub.drain().catch(() => undefined)),
+        ...this.#durable.map((worker) => worker.stop()),
+      ]);
       if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
       await this.#nc.flush().catch(() => undefined);
       if (this.#ownConnection) await this.#nc.close();

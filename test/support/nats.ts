@@ -70,9 +70,17 @@ export interface HostProcess {
 }
 
 /** Starts a tool host process (test/fixtures/nats-host.mjs); resolves once it serves. */
-export async function startHost(url: string, namespace: string, name: string): Promise<HostProcess> {
+export async function startHost(
+  url: string,
+  namespace: string,
+  name: string,
+  ackWaitMs = 30_000,
+): Promise<HostProcess> {
   const script = new URL('../fixtures/nats-host.mjs', import.meta.url).pathname;
-  const child = spawn(process.execPath, [script, url, namespace, name], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [script, url, namespace, name], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, TB_ACK_WAIT_MS: String(ackWaitMs) },
+  });
   const pid = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`host ${name} did not start within 20 s`)), 20_000);
     createInterface({ input: child.stdout! }).on('line', (line) => {
