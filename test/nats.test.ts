@@ -253,3 +253,34 @@ describe.skipIf(!binary)('toolbridge/nats poison calls', () => {
     }
   });
 });
+
+describe.skipIf(!binary)('toolbridge/nats payloads past max_payload', () => {
+  test('a 32 MiB array goes and comes back through the Object Store (sync and durable), then the objects are gone', async () => {
+    const server = await startNatsServer(binary!, '1MB');
+    const host = await startHost(server.url, 'big', 'a');
+    const remote = await connect({ servers: server.url, namespace: 'big' });
+    const link = await natsConnect({ servers: server.url });
+    try {
+      const x = new Float64Array((32 * 2 ** 20) / 8).map((_, i) => i % 4099);
+      for (const durable of [false, true]) {
+        const { y, sum } = await remote.call<{ y: Float64Array; sum: number }>('remote.double', { x }, { durable });
+        expect(y.length).toBe(x.length);
+        expect(y[4098]).toBe(8196);
+        expect(y[x.length - 1]).toBe(2 * ((x.length - 1) % 4099));
+        expect(sum).toBe(2 * x.reduce((s, v) => s + v, 0));
+      }
+      // The sync call's objects were deleted once read; the durable answer stays for a retried call.
+      const { Objm } = await import('@nats-io/obj');
+      const store = await new Objm(link).open('big_payloads');
+      const names: string[] = [];
+      for (const info of await store.list()) names.push(info.name);
+      expect(names.filter((name) => !name.endsWith('-answer'))).toEqual([]);
+      expect(names.length).toBe(1);
+    } finally {
+      await remote.close();
+      await link.close();
+      await stopProcess(host.child, 'SIGKILL');
+      await server.stop();
+    }
+  });
+});

@@ -21,6 +21,7 @@ import { REMOTE_CODEC } from './host.js';
 import { CALL_KEY, TIME_LEFT, checkNamespace, checkServers, subjects, type HostInfo } from './subjects.js';
 import { readWire, writeWire } from './wire.js';
 import { DurableCaller } from './durable.js';
+import { Payloads } from './payloads.js';
 
 export interface ConnectOptions {
   /** NATS server URL(s). @default 'nats://127.0.0.1:4222' */
@@ -167,6 +168,7 @@ class Link {
   inFlight = 0;
   readonly subjects: ReturnType<typeof subjects>;
   readonly durable: DurableCaller;
+  readonly payloads: Payloads;
   #closed = false;
   #idle: (() => void) | undefined;
 
@@ -179,6 +181,7 @@ class Link {
   ) {
     this.subjects = subjects(namespace);
     this.durable = new DurableCaller(nc, namespace, randomUUID().replaceAll('-', ''));
+    this.payloads = new Payloads(nc, namespace);
   }
 
   get closed(): boolean {
@@ -235,12 +238,13 @@ class RemoteBackend implements PoolBackend {
         signal?.addEventListener('abort', () => this.#cancel(key), { once: true });
         return readWire(await link.durable.call(this.name, tool, key, body, h, signal));
       }
-      const request = link.nc.request(link.subjects.call(tool), body, {
+      const data = await link.payloads.outgoing(key, body, h);
+      const request = link.nc.request(link.subjects.call(tool), data, {
         timeout: Number.isFinite(left) ? Math.min(NO_LIMIT_MS, left + GRACE_MS) : NO_LIMIT_MS,
         headers: h,
       });
       const reply = await (signal ? raceAbort(request, signal, () => this.#cancel(key)) : request);
-      return readWire(reply.data);
+      return readWire(await link.payloads.incoming(reply.headers, reply.data));
     } catch (error) {
       if (isNoResponders(error)) throw new UnavailableError(tool);
       throw error;

@@ -8,8 +8,9 @@
  *
  * The JetStream and KV clients load on first use: sync-only users need `@nats-io/transport-node` alone.
  */
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { headers as natsHeaders, nanos } from '@nats-io/transport-node';
+import { OBJECT, Payloads } from './payloads.js';
 import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { QueueFullError } from '../errors.js';
@@ -80,7 +81,8 @@ export class DurableCaller {
   readonly #nc: NatsConnection;
   readonly #names: ReturnType<typeof durableNames>;
   readonly #inbox: string;
-  readonly #waiting = new Map<string, (body: Uint8Array) => void>();
+  readonly #waiting = new Map<string, (data: Uint8Array, headers: MsgHdrs | undefined) => void>();
+  readonly #payloads: Payloads;
   #clients: Promise<Clients> | undefined;
   #subscription: Subscription | undefined;
 
@@ -92,6 +94,7 @@ export class DurableCaller {
     this.#nc = nc;
     this.#names = durableNames(namespace);
     this.#inbox = `${namespace}.answers.${id}`;
+    this.#payloads = new Payloads(nc, namespace);
   }
 
   #open(): Promise<Clients> {
@@ -100,7 +103,7 @@ export class DurableCaller {
         callback: (error, msg) => {
           if (error) return;
           const key = msg.subject.slice(this.#inbox.length + 1);
-          this.#waiting.get(key)?.(msg.data);
+          this.#waiting.get(key)?.(msg.data, msg.headers);
         },
       });
       return clients;
@@ -117,26 +120,27 @@ export class DurableCaller {
     tool: string,
     key: string,
     body: Uint8Array,
-    h: ReturnType<typeof natsHeaders>,
+    h: MsgHdrs,
     signal?: AbortSignal,
-  ) {
+  ): Promise<Uint8Array> {
     const { js } = await this.#open();
-    const answer = new Promise<Uint8Array>((resolve, reject) => {
+    const answer = new Promise<{ data: Uint8Array; headers: MsgHdrs | undefined }>((resolve, reject) => {
       const abort = () => {
         this.#waiting.delete(key);
         reject(signal!.reason);
       };
-      this.#waiting.set(key, (data) => {
+      this.#waiting.set(key, (data, headers) => {
         this.#waiting.delete(key);
         signal?.removeEventListener('abort', abort);
-        resolve(data);
+        resolve({ data, headers });
       });
       if (signal?.aborted) abort();
       else signal?.addEventListener('abort', abort, { once: true });
     });
     h.set(REPLY_TO, `${this.#inbox}.${key}`);
     try {
-      await js.publish(this.#names.subject(pool, tool), body, { msgID: key, headers: h });
+      const data = await this.#payloads.outgoing(key, body, h);
+      await js.publish(this.#names.subject(pool, tool), data, { msgID: key, headers: h });
     } catch (error) {
       this.#waiting.delete(key);
       if (error instanceof Error && /maximum messages|resource limits/i.test(error.message)) {
@@ -144,7 +148,9 @@ export class DurableCaller {
       }
       throw error;
     }
-    return answer;
+    const { data, headers } = await answer;
+    // The answer's object stays for a retried call (the payload bucket's TTL removes it).
+    return this.#payloads.incoming(headers, data, true);
   }
 
   close(): void {
@@ -157,6 +163,7 @@ export class DurableWorker {
   readonly #nc: NatsConnection;
   readonly #names: ReturnType<typeof durableNames>;
   readonly #options: Required<Pick<DurableOptions, 'ackWaitMs' | 'maxDeliveries'>>;
+  readonly #payloads: Payloads;
   #running = 0;
   #stopped = false;
   #wake: (() => void) | undefined;
@@ -170,8 +177,10 @@ export class DurableWorker {
     /** Runs a call's body with `left` ms (Infinity: no limit); with `refusal`, answers that error instead. */
     readonly run: (body: Uint8Array, left: number, key: string, refusal?: string) => Promise<Uint8Array>,
     options: DurableOptions,
+    payloads: Payloads,
   ) {
     this.#nc = nc;
+    this.#payloads = payloads;
     this.#names = durableNames(namespace);
     this.#options = { ackWaitMs: options.ackWaitMs ?? 30_000, maxDeliveries: options.maxDeliveries ?? 5 };
   }
@@ -232,11 +241,21 @@ export class DurableWorker {
         // The connection closed meanwhile.
       }
     };
-    const answer = (body: Uint8Array) => quietly(() => replyTo && this.#nc.publish(replyTo, body));
+    // An answer past max_payload goes by the Object Store; the results bucket keeps the same message (its
+    // object expires with the payload bucket's TTL instead of being deleted on read).
+    const answer = async (body: Uint8Array) => {
+      const h = natsHeaders();
+      const data = await this.#payloads.outgoing(`${key}-answer`, body, h);
+      if (key) await results.put(key, encodeStored(data, h.get(OBJECT))).catch(() => undefined);
+      quietly(() => replyTo && this.#nc.publish(replyTo, data, { headers: h }));
+    };
     // Answered before (its host died after storing the answer, or a publish was retried): not run again.
     const stored = key ? await results.get(key).catch(() => null) : null;
     if (stored && stored.value.length > 0) {
-      answer(stored.value);
+      const { data, object } = decodeStored(stored.value);
+      const h = natsHeaders();
+      if (object) h.set(OBJECT, object);
+      quietly(() => replyTo && this.#nc.publish(replyTo, data, { headers: h }));
       quietly(() => msg.ack());
       return;
     }
@@ -248,10 +267,11 @@ export class DurableWorker {
         deliveries >= this.#options.maxDeliveries
           ? `the durable call was delivered ${deliveries} times and no host answered it (does it crash its host?): it is not run again`
           : undefined;
-      const body = await this.run(msg.data, left, key, refusal);
-      if (key) await results.put(key, body).catch(() => undefined);
-      answer(body);
+      const body = await this.run(await this.#payloads.incoming(msg.headers, msg.data, true), left, key, refusal);
+      await answer(body);
       quietly(() => msg.ack());
+      // Answered and acked: no redelivery will read the call's body again.
+      await this.#payloads.discard(msg.headers);
     } catch {
       // Not answered: the call goes to another host.
       quietly(() => msg.nak());
@@ -267,4 +287,17 @@ export class DurableWorker {
     await this.#loop?.catch(() => undefined);
     while (this.#running > 0) await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+/** A stored answer: the message's data, and the object holding its body if it went by the Object Store. */
+function encodeStored(data: Uint8Array, object: string | undefined): Uint8Array {
+  if (!object) return Buffer.concat([Uint8Array.of(0), data]);
+  const name = Buffer.from(object);
+  return Buffer.concat([Uint8Array.of(1, name.length), name, data]);
+}
+
+function decodeStored(stored: Uint8Array): { data: Uint8Array; object?: string } {
+  if (stored[0] !== 1) return { data: stored.subarray(1) };
+  const length = stored[1]!;
+  return { object: Buffer.from(stored.subarray(2, 2 + length)).toString(), data: stored.subarray(2 + length) };
 }

@@ -23,6 +23,7 @@ import { CALL_KEY, HOST, TIME_LEFT, checkNamespace, checkServers, subjects, type
 import { readWire, writeWire } from './wire.js';
 import { DurableWorker, openDurable, type DurableOptions } from './durable.js';
 import { readEnvelope } from '../codec/envelope.js';
+import { Payloads } from './payloads.js';
 
 export interface ServeOptions {
   /** NATS server URL(s). @default 'nats://127.0.0.1:4222' */
@@ -94,6 +95,7 @@ class Host implements ToolHost {
   readonly #running = new Map<string, AbortController>();
   readonly #subjects: ReturnType<typeof subjects>;
   readonly #durable: DurableWorker[] = [];
+  readonly #payloads: Payloads;
   #inFlight = 0;
   #served = 0;
   #idle: (() => void) | undefined;
@@ -110,6 +112,7 @@ class Host implements ToolHost {
     this.#nc = nc;
     this.#ownConnection = own;
     this.#subjects = subjects(namespace);
+    this.#payloads = new Payloads(nc, namespace);
     for (const tool of bridge.tools()) {
       this.#subscriptions.push(
         nc.subscribe(this.#subjects.call(tool.name), {
@@ -150,6 +153,7 @@ class Host implements ToolHost {
         () => this.#bridge.stats().pools[pool]?.maxThreads ?? 1,
         (body, left, key, refusal) => this.#durableCall(body, left, key, refusal),
         options,
+        this.#payloads,
       );
       await worker.start(clients);
       this.#durable.push(worker);
@@ -197,7 +201,7 @@ class Host implements ToolHost {
     this.#inFlight++;
     let reply: WireMessage;
     try {
-      reply = await this.#run(msg.data, left, controller.signal);
+      reply = await this.#run(await this.#payloads.incoming(msg.headers, msg.data), left, controller.signal);
     } catch (error) {
       // The body could not be read or the reply not be made: the caller gets the error, not silence.
       const record = toErrorRecord(error instanceof ToolBridgeError ? error : new InvalidArgsError(String(error)));
@@ -217,7 +221,12 @@ class Host implements ToolHost {
     try {
       const h = natsHeaders();
       h.set(HOST, this.name);
-      if (!controller.signal.aborted) msg.respond(writeWire(reply), { headers: h });
+      if (!controller.signal.aborted) {
+        const body = await this.#payloads.outgoing(`${key || randomUUID()}-answer`, writeWire(reply), h);
+        msg.respond(body, { headers: h });
+      }
+    } catch {
+      // The answer could not be sent (the connection went): the caller's time limit ends its wait.
     } finally {
       this.#served++;
       if (--this.#inFlight === 0) this.#idle?.();
