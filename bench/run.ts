@@ -20,6 +20,7 @@ import { frameKernels } from './scenarios/frame-kernels.js';
 import { frames } from './scenarios/frames.js';
 import { kernels } from './scenarios/kernels.js';
 import { load } from './scenarios/load.js';
+import { nats } from './scenarios/nats.js';
 import { chaos, soak, startup } from './scenarios/lifecycle.js';
 import { payload } from './scenarios/payload.js';
 import { realwork } from './scenarios/realwork.js';
@@ -46,6 +47,7 @@ export const scenarios: Record<string, Scenario> = {
   'frame-kernels': frameKernels,
   realwork,
   load,
+  nats,
   telemetry,
   alloc,
 };
