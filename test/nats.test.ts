@@ -284,3 +284,28 @@ describe.skipIf(!binary)('toolbridge/nats payloads past max_payload', () => {
     }
   });
 });
+
+describe.skipIf(!binary)('toolbridge/nats sync calls whose host dies', () => {
+  test('the call fails as a crashed worker at once, not at its time limit; an idempotent one runs again on another host', async () => {
+    const server = await startNatsServer(binary!);
+    const namespace = 'failover';
+    const hosts = [await startHost(server.url, namespace, 'x')];
+    const remote = await connect({ servers: server.url, namespace, heartbeatMs: 200 });
+    try {
+      const plain = rejection(remote.call('remote.wait', { ms: 20_000 }, { timeoutMs: 30_000 }));
+      const idempotent = remote.call<number>('remote.slowWhoami', { ms: 1_500 }, { timeoutMs: 30_000, cache: false });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      hosts.push(await startHost(server.url, namespace, 'y'));
+      await stopProcess(hosts[0]!.child, 'SIGKILL');
+      const error = await plain;
+      expect(error.code).toBe('WORKER_CRASHED');
+      expect(error.message).toContain('x');
+      // Not TIMEOUT: the call failed when its host went, long before its 30 s limit.
+      expect(await idempotent).toBe(hosts[1]!.pid);
+    } finally {
+      await remote.close();
+      await Promise.all(hosts.map((host) => stopProcess(host.child, 'SIGKILL')));
+      await server.stop();
+    }
+  });
+});

@@ -4,6 +4,7 @@
  * encoded call as one request to `<ns>.call.<tool>`, where the pool's hosts take turns.
  */
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { connect as natsConnect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { bridgeOver } from '../bridge.js';
 import type { Bridge } from '../bridge-api.js';
@@ -18,7 +19,7 @@ import type { CodecCounts, RecycleReason, WorkerStats } from '../telemetry/event
 import type { PoolStats } from '../telemetry/stats.js';
 import { DEFAULT_POOL, type ToolInfo } from '../tool/define.js';
 import { REMOTE_CODEC } from './host.js';
-import { CALL_KEY, TIME_LEFT, checkNamespace, checkServers, subjects, type HostInfo } from './subjects.js';
+import { ACCEPTED, CALL_KEY, TIME_LEFT, checkNamespace, checkServers, subjects, type HostInfo } from './subjects.js';
 import { readWire, writeWire } from './wire.js';
 import { DurableCaller } from './durable.js';
 import { Payloads } from './payloads.js';
@@ -34,6 +35,12 @@ export interface ConnectOptions {
   discoverMs?: number;
   /** Most calls in flight at once over this connection; past it a call is refused with `QUEUE_FULL`. @default 1024 */
   maxInFlight?: number;
+  /**
+   * How often the host holding a sync call is pinged, in ms: a host gone (no subscriber, or two pings
+   * unanswered) fails its calls as a crashed worker would (idempotent tools run again on another host).
+   * @default 1000
+   */
+  heartbeatMs?: number;
   /** Default time limit of a call, in ms, as `createBridge({ timeoutMs })`. @default Infinity */
   timeoutMs?: number;
   /** The result cache of idempotent tools, as `createBridge({ cache })`. */
@@ -53,6 +60,7 @@ const KEYS = [
   'connection',
   'discoverMs',
   'maxInFlight',
+  'heartbeatMs',
   'timeoutMs',
   'cache',
   'telemetry',
@@ -102,6 +110,12 @@ export async function connect(options: ConnectOptions = {}): Promise<Bridge> {
   if (!Number.isInteger(maxInFlight) || maxInFlight < 1) {
     throw new InvalidOptionsError(`options.maxInFlight must be a positive integer, got ${describeValue(maxInFlight)}`);
   }
+  const heartbeatMs = options.heartbeatMs ?? 1_000;
+  if (typeof heartbeatMs !== 'number' || !(heartbeatMs >= 10) || !Number.isFinite(heartbeatMs)) {
+    throw new InvalidOptionsError(
+      `options.heartbeatMs must be a number of ms >= 10, got ${describeValue(heartbeatMs)}`,
+    );
+  }
   if (options.durable !== undefined && typeof options.durable !== 'boolean') {
     throw new InvalidOptionsError(`options.durable must be a boolean, got ${describeValue(options.durable)}`);
   }
@@ -109,7 +123,14 @@ export async function connect(options: ConnectOptions = {}): Promise<Bridge> {
   try {
     const hosts = await discover(nc, namespace, discoverMs);
     const tools = catalogOf(hosts);
-    const link = new Link(nc, namespace, maxInFlight, options.connection === undefined, options.durable === true);
+    const link = new Link(
+      nc,
+      namespace,
+      maxInFlight,
+      options.connection === undefined,
+      options.durable === true,
+      heartbeatMs,
+    );
     const poolNames = new Set([DEFAULT_POOL, ...tools.map((t) => t.pool)]);
     const backends = new Map([...poolNames].map((name) => [name, new RemoteBackend(name, link)]));
     return await bridgeOver(
@@ -169,6 +190,13 @@ class Link {
   readonly subjects: ReturnType<typeof subjects>;
   readonly durable: DurableCaller;
   readonly payloads: Payloads;
+  /** Where hosts say they took this caller's sync calls. */
+  readonly acceptedSubject: string;
+  /** Sync calls in flight: the host that took each (once it said so), and how to fail it. */
+  readonly #waiting = new Map<string, { host?: string; since: number; fail: (error: Error) => void }>();
+  /** Pings in a row a host has not answered. */
+  readonly #missed = new Map<string, number>();
+  #watch: NodeJS.Timeout | undefined;
   #closed = false;
   #idle: (() => void) | undefined;
 
@@ -178,10 +206,69 @@ class Link {
     readonly maxInFlight: number,
     readonly own: boolean,
     readonly durableByDefault: boolean,
+    readonly heartbeatMs: number,
   ) {
     this.subjects = subjects(namespace);
-    this.durable = new DurableCaller(nc, namespace, randomUUID().replaceAll('-', ''));
+    const id = randomUUID().replaceAll('-', '');
+    this.durable = new DurableCaller(nc, namespace, id);
     this.payloads = new Payloads(nc, namespace);
+    this.acceptedSubject = this.subjects.accepted(id);
+    nc.subscribe(this.acceptedSubject, {
+      callback: (error, msg) => {
+        if (error) return;
+        const [key, host] = msg.string().split(' ');
+        const call = this.#waiting.get(key ?? '');
+        if (call && host) call.host = host;
+      },
+    });
+  }
+
+  /**
+   * Watches sync call `key` until `settled()`: if the host that took it stops answering pings (its process
+   * died, its connection went), `fail` is called with a plain error, which the call path treats as a crashed
+   * worker (retried per the tool's `retries`: idempotent tools run again on another host).
+   */
+  watch(key: string, fail: (error: Error) => void): () => void {
+    this.#waiting.set(key, { since: performance.now(), fail });
+    this.#watch ??= setInterval(() => void this.#check(), this.heartbeatMs);
+    this.#watch.unref();
+    return () => {
+      this.#waiting.delete(key);
+      if (this.#waiting.size === 0 && this.#watch) {
+        clearInterval(this.#watch);
+        this.#watch = undefined;
+      }
+    };
+  }
+
+  async #check(): Promise<void> {
+    const hosts = new Set<string>();
+    const now = performance.now();
+    for (const call of this.#waiting.values()) {
+      if (call.host) hosts.add(call.host);
+      // Sent to a host that was gone before it could take it (the server routed it there before it saw the
+      // host go), or lost on the way: no host took it within two heartbeats.
+      else if (now - call.since > 2 * this.heartbeatMs) call.fail(new Error('no host took the call'));
+    }
+    await Promise.all(
+      [...hosts].map(async (host) => {
+        let gone = false;
+        try {
+          await this.nc.request(this.subjects.ping(host), undefined, { timeout: this.heartbeatMs });
+          this.#missed.delete(host);
+        } catch (error) {
+          // No subscriber any more: gone at once. No answer in time: gone after two pings in a row.
+          const missed = (this.#missed.get(host) ?? 0) + 1;
+          this.#missed.set(host, missed);
+          gone = isNoResponders(error) || missed >= 2;
+        }
+        if (!gone || this.nc.isClosed()) return;
+        this.#missed.delete(host);
+        for (const call of this.#waiting.values()) {
+          if (call.host === host) call.fail(new Error(`host ${host} stopped answering while it held the call`));
+        }
+      }),
+    );
   }
 
   get closed(): boolean {
@@ -197,6 +284,7 @@ class Link {
     this.#closed = true;
     if (wait && this.inFlight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
     this.durable.close();
+    if (this.#watch) clearInterval(this.#watch);
     if (this.own) await this.nc.close().catch(() => undefined);
   }
 }
@@ -238,13 +326,22 @@ class RemoteBackend implements PoolBackend {
         signal?.addEventListener('abort', () => this.#cancel(key), { once: true });
         return readWire(await link.durable.call(this.name, tool, key, body, h, signal));
       }
+      h.set(ACCEPTED, link.acceptedSubject);
       const data = await link.payloads.outgoing(key, body, h);
-      const request = link.nc.request(link.subjects.call(tool), data, {
-        timeout: Number.isFinite(left) ? Math.min(NO_LIMIT_MS, left + GRACE_MS) : NO_LIMIT_MS,
-        headers: h,
-      });
-      const reply = await (signal ? raceAbort(request, signal, () => this.#cancel(key)) : request);
-      return readWire(await link.payloads.incoming(reply.headers, reply.data));
+      let unwatch = () => {};
+      const hostGone = new Promise<never>((_, reject) => (unwatch = link.watch(key, reject)));
+      hostGone.catch(() => undefined);
+      try {
+        const request = link.nc.request(link.subjects.call(tool), data, {
+          timeout: Number.isFinite(left) ? Math.min(NO_LIMIT_MS, left + GRACE_MS) : NO_LIMIT_MS,
+          headers: h,
+        });
+        const answered = Promise.race([request, hostGone]);
+        const reply = await (signal ? raceAbort(answered, signal, () => this.#cancel(key)) : answered);
+        return readWire(await link.payloads.incoming(reply.headers, reply.data));
+      } finally {
+        unwatch();
+      }
     } catch (error) {
       if (isNoResponders(error)) throw new UnavailableError(tool);
       throw error;

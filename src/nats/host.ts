@@ -19,7 +19,16 @@ import { withModules } from '../codec/lazy-modules.js';
 import { decodeMessage, encodeMessage, Kind, type CodecPolicy, type WireMessage } from '../codec/message.js';
 import { InvalidArgsError, InvalidOptionsError, ToolBridgeError, describeValue } from '../errors.js';
 import { checkKnownKeys } from '../known-keys.js';
-import { CALL_KEY, HOST, TIME_LEFT, checkNamespace, checkServers, subjects, type HostInfo } from './subjects.js';
+import {
+  ACCEPTED,
+  CALL_KEY,
+  HOST,
+  TIME_LEFT,
+  checkNamespace,
+  checkServers,
+  subjects,
+  type HostInfo,
+} from './subjects.js';
 import { readWire, writeWire } from './wire.js';
 import { DurableWorker, openDurable, type DurableOptions } from './durable.js';
 import { readEnvelope } from '../codec/envelope.js';
@@ -129,6 +138,11 @@ class Host implements ToolHost {
           if (!error) msg.respond(JSON.stringify(this.#info()));
         },
       }),
+      nc.subscribe(this.#subjects.ping(name), {
+        callback: (error, msg) => {
+          if (!error) msg.respond();
+        },
+      }),
       nc.subscribe(this.#subjects.cancelAll, {
         callback: (error, msg) => {
           if (!error) this.#running.get(msg.subject.slice(msg.subject.lastIndexOf('.') + 1))?.abort();
@@ -199,6 +213,9 @@ class Host implements ToolHost {
     const controller = new AbortController();
     if (key) this.#running.set(key, controller);
     this.#inFlight++;
+    // Tell the caller which host took the call: it watches this host while it waits.
+    const accepted = msg.headers?.get(ACCEPTED);
+    if (accepted && key) this.#nc.publish(accepted, `${key} ${this.name}`);
     let reply: WireMessage;
     try {
       reply = await this.#run(await this.#payloads.incoming(msg.headers, msg.data), left, controller.signal);

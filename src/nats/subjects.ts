@@ -33,7 +33,17 @@ export const subjects = (namespace: string) => ({
   /** A caller's abort of call `key`: the host running it aborts it. */
   cancel: (key: string) => `${namespace}.cancel.${key}`,
   cancelAll: `${namespace}.cancel.*`,
+  /** A host answers pings while it lives: callers waiting on it check it. */
+  ping: (host: string) => `${namespace}.ping.${token(host)}`,
+  /** Where a host says it took a caller's sync call. */
+  accepted: (caller: string) => `${namespace}.accepted.${caller}`,
 });
+
+/** A name as one subject token: characters a subject cannot hold in a token become '_'. */
+export const token = (name: string): string => name.replace(/[.*>\s]/g, '_');
+
+/** Header of a sync call: the subject the host tells, as it takes the call, which host it is. */
+export const ACCEPTED = 'tb-accepted';
 
 /** Headers of a call: its key (for cancelling), and the time it has left in ms (none: no limit). */
 export const CALL_KEY = 'tb-call';
