@@ -20,7 +20,7 @@ import { judgeHealth, type HealthReport } from './telemetry/health.js';
 import { renderMetrics } from './telemetry/prometheus.js';
 import { renderReport } from './telemetry/report.js';
 import { shapeOf } from './codec/shape.js';
-import { StatsRecorder, type BridgeStats } from './telemetry/stats.js';
+import { StatsRecorder, type BridgeStats, type HostStats } from './telemetry/stats.js';
 import { DEFAULT_POOL, type ToolInfo } from './tool/define.js';
 
 export type { CallOptions };
@@ -235,6 +235,7 @@ class ToolBridge implements Bridge {
       workers: pools.flatMap((pool) => pool.workers()),
       pools: Object.fromEntries(pools.map((pool) => [pool.name, pool.snapshot()])),
       codecs,
+      hosts: Object.assign({}, ...pools.map((pool) => pool.hosts?.() ?? {})) as Record<string, HostStats>,
     });
   }
 

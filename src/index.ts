@@ -13,6 +13,6 @@ export type { BridgeOptions, MemoryOptions, PoolOptions, TelemetryOptions } from
 export type { ExitReason, RecycleEvent, RecycleReason, WorkerExitEvent, WorkerStats } from './telemetry/events.js';
 // What a tool module needs (the same objects as `toolbridge/tool`): defineTool, shared, the error classes.
 export * from './tool/index.js';
-export type { BridgeStats, LatencySummary, PoolStats, ToolStats } from './telemetry/stats.js';
+export type { BridgeStats, HostStats, LatencySummary, PoolStats, ToolStats } from './telemetry/stats.js';
 export type { HealthBudgets, HealthReason, HealthReport, HealthStatus } from './telemetry/health.js';
 export type { CacheMessage, CallMessage } from './telemetry/channels.js';

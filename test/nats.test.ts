@@ -309,3 +309,34 @@ describe.skipIf(!binary)('toolbridge/nats sync calls whose host dies', () => {
     }
   });
 });
+
+describe.skipIf(!binary)('toolbridge/nats telemetry', () => {
+  test("the caller's stats() and metrics() show each host: its answers, latency and last load", async () => {
+    const server = await startNatsServer(binary!);
+    const hosts = await Promise.all([startHost(server.url, 'figures', 'p'), startHost(server.url, 'figures', 'q')]);
+    const remote = await connect({ servers: server.url, namespace: 'figures' });
+    try {
+      await Promise.all(Array.from({ length: 30 }, () => remote.call('remote.whoami')));
+      await rejection(remote.call('remote.fail', { kind: 'throw' }));
+      const figures = remote.stats().hosts;
+      expect(Object.keys(figures).sort()).toEqual(['p', 'q']);
+      const total = Object.values(figures).reduce((n, h) => n + h.calls, 0);
+      expect(total).toBe(31);
+      expect(Object.values(figures).reduce((n, h) => n + h.errors, 0)).toBe(1);
+      for (const h of Object.values(figures)) {
+        expect(h.latency.p50).toBeGreaterThan(0);
+        expect(h.latency.max).toBeGreaterThanOrEqual(h.latency.p50);
+        expect(h.served).toBeGreaterThanOrEqual(1);
+      }
+      expect(remote.metrics()).toMatch(/toolbridge_host_calls_total\{host="p"\} \d+/);
+      // A local bridge has none.
+      const local = await createBridge({ maxThreads: 1 });
+      expect(local.stats().hosts).toEqual({});
+      await local.close();
+    } finally {
+      await remote.close();
+      await Promise.all(hosts.map((host) => stopProcess(host.child, 'SIGKILL')));
+      await server.stop();
+    }
+  });
+});

@@ -45,6 +45,7 @@ export function dashboardPage(nonce: string, intervalMs: number): string {
   <section><h2>Heap per worker, MiB (line: its recycle threshold)</h2><svg data-chart="heap"></svg><div class="legend" data-legend="heap"></div></section>
   <section><h2>Bytes across threads, MiB/s</h2><svg data-chart="bytes"></svg><div class="legend" data-legend="bytes"></div></section>
   <section><h2>Cache hit rate, %</h2><svg data-chart="cache"></svg><div class="legend" data-legend="cache"></div></section>
+  <section id="hosts" hidden><h2>Tool hosts (toolbridge/nats): answer p50, ms</h2><svg data-chart="hosts"></svg><div class="legend" data-legend="hosts"></div></section>
 </main>
 <script nonce="${nonce}">
 "use strict";
@@ -128,6 +129,14 @@ function render() {
   ]);
   lineChart("cache", [{ name: "hit rate", values: history.map((h) => { const c = h.stats.cache; return c.hits + c.misses > 0 ? 100 * c.hitRate : NaN; }) }], 100);
   heapChart(latest.memory.workers);
+  const hosts = Object.keys(latest.hosts || {});
+  document.getElementById("hosts").hidden = hosts.length === 0;
+  if (hosts.length > 0) {
+    lineChart("hosts", hosts.map((host) => {
+      const h = latest.hosts[host];
+      return { name: host + " (" + h.inFlight + " in flight, " + h.queued + " queued, " + h.calls + " calls)", key: host, values: history.map((e) => e.stats.hosts && e.stats.hosts[host] ? e.stats.hosts[host].latency.p50 : NaN) };
+    }));
+  }
   const calls = tools.reduce((n, t) => n + latest.tools[t].calls, 0);
   document.getElementById("summary").textContent = calls + " calls, " + latest.recycles.total + " recycles, RSS " + latest.memory.rssMb + " MiB, shared " + latest.memory.sharedMb + " MiB, up " + (latest.uptimeMs / 1000).toFixed(0) + " s";
 }

@@ -1,7 +1,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { WireMessage } from '../codec/message.js';
 import type { CodecCounts, RecycleReason, WorkerStats } from '../telemetry/events.js';
-import type { PoolStats } from '../telemetry/stats.js';
+import type { HostStats, PoolStats } from '../telemetry/stats.js';
 
 /** Options of one submitted message. */
 export interface SubmitOptions {
@@ -56,4 +56,6 @@ export interface PoolBackend extends Dispatcher {
   workers(): WorkerStats[];
   /** Replaces every worker gracefully (a remote backend may do nothing). */
   recycle(): Promise<void>;
+  /** A remote backend's hosts, by name. */
+  hosts?(): Record<string, HostStats>;
 }

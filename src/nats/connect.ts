@@ -5,10 +5,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { connect as natsConnect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
+import {
+  connect as natsConnect,
+  headers as natsHeaders,
+  type MsgHdrs,
+  type NatsConnection,
+} from '@nats-io/transport-node';
 import { bridgeOver } from '../bridge.js';
 import type { Bridge } from '../bridge-api.js';
-import type { WireMessage } from '../codec/message.js';
+import { Kind, type WireMessage } from '../codec/message.js';
 import { readEnvelope } from '../codec/envelope.js';
 import type { PoolBackend, SubmitOptions } from '../dispatch/dispatcher.js';
 import { DeadlinePassed } from '../dispatch/dispatcher.js';
@@ -16,13 +21,14 @@ import { ClosedError, InvalidOptionsError, QueueFullError, UnavailableError, des
 import { checkKnownKeys } from '../known-keys.js';
 import type { BridgeOptions } from '../options.js';
 import type { CodecCounts, RecycleReason, WorkerStats } from '../telemetry/events.js';
-import type { PoolStats } from '../telemetry/stats.js';
+import type { HostStats, PoolStats } from '../telemetry/stats.js';
 import { DEFAULT_POOL, type ToolInfo } from '../tool/define.js';
 import { REMOTE_CODEC } from './host.js';
 import { ACCEPTED, CALL_KEY, TIME_LEFT, checkNamespace, checkServers, subjects, type HostInfo } from './subjects.js';
 import { readWire, writeWire } from './wire.js';
 import { DurableCaller } from './durable.js';
 import { Payloads } from './payloads.js';
+import { HostFigures } from './host-figures.js';
 
 export interface ConnectOptions {
   /** NATS server URL(s). @default 'nats://127.0.0.1:4222' */
@@ -192,6 +198,7 @@ class Link {
   readonly payloads: Payloads;
   /** Where hosts say they took this caller's sync calls. */
   readonly acceptedSubject: string;
+  readonly figures = new HostFigures();
   /** Sync calls in flight: the host that took each (once it said so), and how to fail it. */
   readonly #waiting = new Map<string, { host?: string; since: number; fail: (error: Error) => void }>();
   /** Pings in a row a host has not answered. */
@@ -271,6 +278,12 @@ class Link {
     );
   }
 
+  /** Records an answer in its host's figures; returns it. */
+  answered(headers: MsgHdrs | undefined, sent: number, reply: WireMessage): WireMessage {
+    this.figures.record(headers, performance.now() - sent, readEnvelope(reply.e).kind === Kind.Error);
+    return reply;
+  }
+
   get closed(): boolean {
     return this.#closed || this.nc.isClosed();
   }
@@ -321,10 +334,12 @@ class RemoteBackend implements PoolBackend {
     const body = writeWire(message);
     link.inFlight++;
     try {
+      const sent = performance.now();
       if (message.d || link.durableByDefault) {
         // Aborted: the host running it (if one does yet) is told; a call still queued runs later, unanswered.
         signal?.addEventListener('abort', () => this.#cancel(key), { once: true });
-        return readWire(await link.durable.call(this.name, tool, key, body, h, signal));
+        const answer = await link.durable.call(this.name, tool, key, body, h, signal);
+        return link.answered(answer.headers, sent, readWire(answer.body));
       }
       h.set(ACCEPTED, link.acceptedSubject);
       const data = await link.payloads.outgoing(key, body, h);
@@ -338,7 +353,7 @@ class RemoteBackend implements PoolBackend {
         });
         const answered = Promise.race([request, hostGone]);
         const reply = await (signal ? raceAbort(answered, signal, () => this.#cancel(key)) : answered);
-        return readWire(await link.payloads.incoming(reply.headers, reply.data));
+        return link.answered(reply.headers, sent, readWire(await link.payloads.incoming(reply.headers, reply.data)));
       } finally {
         unwatch();
       }
@@ -379,6 +394,10 @@ class RemoteBackend implements PoolBackend {
 
   workers(): WorkerStats[] {
     return [];
+  }
+
+  hosts(): Record<string, HostStats> {
+    return this.#link.figures.snapshot();
   }
 
   async recycle(): Promise<void> {}

@@ -122,7 +122,7 @@ export class DurableCaller {
     body: Uint8Array,
     h: MsgHdrs,
     signal?: AbortSignal,
-  ): Promise<Uint8Array> {
+  ): Promise<{ body: Uint8Array; headers: MsgHdrs | undefined }> {
     const { js } = await this.#open();
     const answer = new Promise<{ data: Uint8Array; headers: MsgHdrs | undefined }>((resolve, reject) => {
       const abort = () => {
@@ -150,7 +150,7 @@ export class DurableCaller {
     }
     const { data, headers } = await answer;
     // The answer's object stays for a retried call (the payload bucket's TTL removes it).
-    return this.#payloads.incoming(headers, data, true);
+    return { body: await this.#payloads.incoming(headers, data, true), headers };
   }
 
   close(): void {
@@ -178,6 +178,8 @@ export class DurableWorker {
     readonly run: (body: Uint8Array, left: number, key: string, refusal?: string) => Promise<Uint8Array>,
     options: DurableOptions,
     payloads: Payloads,
+    /** Headers of an answer (the host, its load). */
+    readonly answerHeaders: () => MsgHdrs,
   ) {
     this.#nc = nc;
     this.#payloads = payloads;
@@ -244,7 +246,7 @@ export class DurableWorker {
     // An answer past max_payload goes by the Object Store; the results bucket keeps the same message (its
     // object expires with the payload bucket's TTL instead of being deleted on read).
     const answer = async (body: Uint8Array) => {
-      const h = natsHeaders();
+      const h = this.answerHeaders();
       const data = await this.#payloads.outgoing(`${key}-answer`, body, h);
       if (key) await results.put(key, encodeStored(data, h.get(OBJECT))).catch(() => undefined);
       quietly(() => replyTo && this.#nc.publish(replyTo, data, { headers: h }));

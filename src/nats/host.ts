@@ -5,11 +5,13 @@
  * nothing), and go back as the worker's reply would.
  */
 import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { randomUUID } from 'node:crypto';
 import {
   connect as natsConnect,
   headers as natsHeaders,
   type Msg,
+  type MsgHdrs,
   type NatsConnection,
   type Subscription,
 } from '@nats-io/transport-node';
@@ -23,6 +25,7 @@ import {
   ACCEPTED,
   CALL_KEY,
   HOST,
+  LOAD,
   TIME_LEFT,
   checkNamespace,
   checkServers,
@@ -151,6 +154,23 @@ class Host implements ToolHost {
     );
   }
 
+  #load = '';
+  #loadAt = -Infinity;
+
+  /** Headers of an answer: this host, and its load (the pools' queue read at most every 250 ms). */
+  headers(): MsgHdrs {
+    const h = natsHeaders();
+    h.set(HOST, this.name);
+    const now = performance.now();
+    if (now - this.#loadAt > 250) {
+      const queued = Object.values(this.#bridge.stats().pools).reduce((n, pool) => n + pool.queued, 0);
+      this.#load = String(queued);
+      this.#loadAt = now;
+    }
+    h.set(LOAD, `${this.inFlight} ${this.#load} ${this.#served}`);
+    return h;
+  }
+
   get inFlight(): number {
     return this.#inFlight + this.#durable.reduce((n, worker) => n + worker.running, 0);
   }
@@ -168,6 +188,7 @@ class Host implements ToolHost {
         (body, left, key, refusal) => this.#durableCall(body, left, key, refusal),
         options,
         this.#payloads,
+        () => this.headers(),
       );
       await worker.start(clients);
       this.#durable.push(worker);
@@ -235,9 +256,9 @@ class Host implements ToolHost {
     } finally {
       if (key) this.#running.delete(key);
     }
+    this.#served++;
     try {
-      const h = natsHeaders();
-      h.set(HOST, this.name);
+      const h = this.headers();
       if (!controller.signal.aborted) {
         const body = await this.#payloads.outgoing(`${key || randomUUID()}-answer`, writeWire(reply), h);
         msg.respond(body, { headers: h });
@@ -245,7 +266,6 @@ class Host implements ToolHost {
     } catch {
       // The answer could not be sent (the connection went): the caller's time limit ends its wait.
     } finally {
-      this.#served++;
       if (--this.#inFlight === 0) this.#idle?.();
     }
   }

@@ -50,6 +50,8 @@ export const CALL_KEY = 'tb-call';
 export const TIME_LEFT = 'tb-time-left';
 /** Header of a reply: the host that ran the call. */
 export const HOST = 'tb-host';
+/** Header of a reply: the host's load as it answered, `<in flight> <queued> <served>`. */
+export const LOAD = 'tb-load';
 
 /** What a host answers on the discover subject. */
 export interface HostInfo {

@@ -120,6 +120,19 @@ export function renderMetrics(stats: BridgeStats, distributions: ToolDistributio
   );
   for (const [pool, p] of pools) out.sample('toolbridge_pool_utilization_ratio', { pool }, p.utilization);
 
+  // A remote bridge's tool hosts (toolbridge/nats); none for a local bridge.
+  const hosts = Object.entries(stats.hosts);
+  if (hosts.length > 0) {
+    out.family('toolbridge_host_calls_total', 'counter', "This caller's calls a tool host answered, by host.");
+    for (const [host, h] of hosts) out.sample('toolbridge_host_calls_total', { host }, h.calls);
+    out.family('toolbridge_host_in_flight_calls', 'gauge', 'Calls a tool host was running, as it last said.');
+    for (const [host, h] of hosts) out.sample('toolbridge_host_in_flight_calls', { host }, h.inFlight);
+    out.family('toolbridge_host_queued_calls', 'gauge', "Calls a tool host's pools queued, as it last said.");
+    for (const [host, h] of hosts) out.sample('toolbridge_host_queued_calls', { host }, h.queued);
+    out.family('toolbridge_host_latency_p50_seconds', 'gauge', "Median of a host's last 256 answer times.");
+    for (const [host, h] of hosts) out.sample('toolbridge_host_latency_p50_seconds', { host }, h.latency.p50 / 1000);
+  }
+
   out.family('toolbridge_worker_recycles_total', 'counter', 'Workers replaced, by reason.');
   for (const [reason, count] of Object.entries(stats.recycles.byReason)) {
     out.sample('toolbridge_worker_recycles_total', { reason }, count);

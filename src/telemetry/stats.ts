@@ -88,6 +88,24 @@ export interface BridgeStats {
     /** Every live worker of every pool, with its V8 heap in use (MiB), tasks run and age. */
     readonly workers: readonly WorkerStats[];
   };
+  /** A remote bridge's tool hosts (`toolbridge/nats`), by name; empty for a local bridge. */
+  readonly hosts: Readonly<Record<string, HostStats>>;
+}
+
+/** One tool host as a remote bridge sees it: its answers to this caller, and the load it last reported. */
+export interface HostStats {
+  /** Calls of this caller it answered. */
+  readonly calls: number;
+  /** Of those, the ones that failed. */
+  readonly errors: number;
+  /** Time from sending a call to its answer, over its last 256 answers, in ms. */
+  readonly latency: { readonly p50: number; readonly p95: number; readonly max: number };
+  /** As the host last said: calls it is running, calls its pools queue, calls it has served (any caller). */
+  readonly inFlight: number;
+  readonly queued: number;
+  readonly served: number;
+  /** Milliseconds since its last answer. */
+  readonly lastSeenMs: number;
 }
 
 /** What the pools add to a snapshot. */
@@ -97,6 +115,7 @@ export interface PoolFigures {
   pools: Record<string, PoolStats>;
   /** Values the workers sent, by path. */
   codecs: CodecCounts;
+  hosts?: Record<string, HostStats>;
 }
 
 /** Upper bounds of the histogram buckets, in seconds (the Prometheus exposition uses them). */
@@ -378,6 +397,7 @@ export class StatsRecorder {
         sharedMb: Math.round(ledger().bytesInUse / 104857.6) / 10,
         workers: pools.workers,
       },
+      hosts: pools.hosts ?? {},
     };
   }
 }
