@@ -340,3 +340,30 @@ describe.skipIf(!binary)('toolbridge/nats telemetry', () => {
     }
   });
 });
+
+describe.skipIf(!binary)('toolbridge/nats durable back-pressure', () => {
+  test('a durable call past the queue bound is refused with QUEUE_FULL; the calls queued still run', async () => {
+    const server = await startNatsServer(binary!);
+    const local = await createBridge({ maxThreads: 1, tools: [fixture('remote-tools.js')] });
+    const host = await serve(local, { servers: server.url, namespace: 'bounded', durable: { maxQueued: 2 } });
+    const caller = await connect({ servers: server.url, namespace: 'bounded', durable: true });
+    try {
+      const first = caller.call('remote.wait', { ms: 1_500 });
+      const second = caller.call('remote.wait', { ms: 1_500 });
+      // Both stored in the queue (one held by the host, one waiting) before the third is sent.
+      const link = await natsConnect({ servers: server.url });
+      const { jetstreamManager } = await import('@nats-io/jetstream');
+      const jsm = await jetstreamManager(link);
+      await expect.poll(async () => (await jsm.streams.info('bounded_calls')).state.messages).toBe(2);
+      await link.close();
+      const refused = await rejection(caller.call('remote.wait', { ms: 300 }));
+      expect(refused.code).toBe('QUEUE_FULL');
+      expect(await Promise.all([first, second])).toEqual(['done', 'done']);
+    } finally {
+      await caller.close();
+      await host.close();
+      await local.close();
+      await server.stop();
+    }
+  });
+});

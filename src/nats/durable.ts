@@ -40,6 +40,8 @@ export const REPLY_TO = 'tb-reply';
 interface Clients {
   js: JetStreamClient;
   results: KV;
+  /** The stream's bound on queued calls (whoever made the stream chose it). */
+  maxQueued: number;
 }
 
 /** The stream and the results bucket, made if missing (by whichever host or caller comes first). */
@@ -73,7 +75,8 @@ export async function openDurable(
       });
   }
   const results = await new Kvm(nc).create(names.results, { ttl: options.resultTtlMs ?? 600_000 });
-  return { js: jetstream(nc), results };
+  const maxQueued = (await jsm.streams.info(names.stream)).config.max_msgs;
+  return { js: jetstream(nc), results, maxQueued };
 }
 
 /** The caller's side: publishes durable calls and matches their answers. */
@@ -123,7 +126,7 @@ export class DurableCaller {
     h: MsgHdrs,
     signal?: AbortSignal,
   ): Promise<{ body: Uint8Array; headers: MsgHdrs | undefined }> {
-    const { js } = await this.#open();
+    const { js, maxQueued } = await this.#open();
     const answer = new Promise<{ data: Uint8Array; headers: MsgHdrs | undefined }>((resolve, reject) => {
       const abort = () => {
         this.#waiting.delete(key);
@@ -144,7 +147,7 @@ export class DurableCaller {
     } catch (error) {
       this.#waiting.delete(key);
       if (error instanceof Error && /maximum messages|resource limits/i.test(error.message)) {
-        throw new QueueFullError(-1);
+        throw new QueueFullError(maxQueued);
       }
       throw error;
     }
