@@ -4,7 +4,8 @@
  * loads a heavy dependency on first need, so it does not count as loading it.
  */
 const RUN_TIME = { dependencyTypesNot: ['type-only'] };
-const MAIN_THREAD = '^src/(bridge|options|otel|index)\\.ts$|^src/(call|dispatch|batch|cache|registry|dashboard)/';
+const MAIN_THREAD =
+  '^src/(bridge|options|otel|index)\\.ts$|^src/(call|dispatch|batch|cache|registry|dashboard|schema)/';
 
 module.exports = {
   forbidden: [

@@ -25,6 +25,7 @@ import { chaos, soak, startup } from './scenarios/lifecycle.js';
 import { payload } from './scenarios/payload.js';
 import { realwork } from './scenarios/realwork.js';
 import { scaling } from './scenarios/scaling.js';
+import { schema } from './scenarios/schema.js';
 import { sweep } from './scenarios/sweep.js';
 import { telemetry } from './scenarios/telemetry.js';
 
@@ -49,6 +50,7 @@ export const scenarios: Record<string, Scenario> = {
   load,
   nats,
   telemetry,
+  schema,
   alloc,
 };
 

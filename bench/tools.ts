@@ -88,3 +88,20 @@ export const sumColumn = defineTool({
     return sum;
   },
 });
+
+/** `a + b + c`, with a 3-field input schema (checked on the caller's thread before dispatch). */
+export const add3 = defineTool({
+  name: 'bench.add3',
+  inputSchema: {
+    type: 'object',
+    properties: { a: { type: 'number' }, b: { type: 'number' }, c: { type: 'number' } },
+    required: ['a', 'b', 'c'],
+  },
+  run: ({ a, b, c }: { a: number; b: number; c: number }) => a + b + c,
+});
+
+/** The same without a schema. */
+export const add3Plain = defineTool({
+  name: 'bench.add3Plain',
+  run: ({ a, b, c }: { a: number; b: number; c: number }) => a + b + c,
+});

@@ -83,14 +83,24 @@ export class ToolNotFoundError extends ToolBridgeError {
   }
 }
 
+/** One failing path of a call's args. */
+export interface ArgsIssue {
+  /** Where, as a JavaScript-like path: `args.query`, `args.items[2].x`. */
+  path: string;
+  message: string;
+}
+
 export class InvalidArgsError extends ToolBridgeError {
   declare readonly code: 'INVALID_ARGS';
   /** Where in the arguments the problem is, as a JavaScript-like path (`args.items[2].fn`), if known. */
   readonly path: string | undefined;
+  /** Every failing path, when the args failed the tool's `inputSchema`. */
+  readonly issues: ArgsIssue[] | undefined;
 
-  constructor(message: string, options?: { path?: string; cause?: unknown }) {
+  constructor(message: string, options?: { path?: string; cause?: unknown; issues?: ArgsIssue[] }) {
     super('INVALID_ARGS', message, options);
     this.path = options?.path;
+    this.issues = options?.issues;
   }
 }
 

@@ -58,6 +58,7 @@ describe('createBridge', () => {
       module: fixture('default-array.js').href,
       batch: undefined,
       pool: 'default',
+      annotations: { idempotentHint: true },
     });
     const dot = bridge.tools().find((t) => t.name === 'vector.dot');
     expect(dot?.module).toBe('toolbridge:builtin');

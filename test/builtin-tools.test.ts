@@ -44,8 +44,12 @@ describe('vector.dot', () => {
     const short = await rejection(bridge.call('vector.dot', { a, b: a.subarray(1) }));
     expect(short.code).toBe('INVALID_ARGS');
     expect((short as Error & { path?: string }).path).toBe('args.b');
-    expect((await rejection(bridge.call('vector.dot', { a, b: [1, 2, 3, 4] }))).code).toBe('INVALID_ARGS');
+    const ints = await rejection(bridge.call('vector.dot', { a, b: Int32Array.from([1, 2, 3, 4]) }));
+    expect(ints.code).toBe('INVALID_ARGS');
+    expect(ints.message).toContain('args.b: must be a Float64Array or Float32Array or an array of numbers');
     expect((await rejection(bridge.call('vector.dot', null))).code).toBe('INVALID_ARGS');
+    // A JSON array of numbers (what an agent sends) is made a Float64Array once.
+    expect(await bridge.call('vector.dot', { a: [1, 2], b: [3, 4] })).toBe(11);
   });
 });
 

@@ -111,6 +111,9 @@ const catalog: ToolInfo[] = [...registry.values()].map(({ tool, module }) => ({
   module,
   batch: tool.batch,
   pool: tool.pool,
+  inputSchema: tool.inputSchema,
+  outputSchema: tool.outputSchema,
+  annotations: tool.annotations,
 }));
 const gauges = new Float64Array(new SharedArrayBuffer(GAUGE_COUNT * Float64Array.BYTES_PER_ELEMENT));
 /**

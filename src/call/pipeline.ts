@@ -24,6 +24,7 @@ import { cacheHit, cacheMiss, type CacheMessage } from '../telemetry/channels.js
 import type { StatsRecorder } from '../telemetry/stats.js';
 import type { ToolInfo } from '../tool/define.js';
 import type { CallTiming, CallTransport } from './transport.js';
+import { ArgsSchemas } from '../schema/args-schema.js';
 
 /** Options of one call. */
 export interface CallOptions {
@@ -103,6 +104,8 @@ export class CallPipeline {
     for (const batcher of this.#micro.values()) batcher.flush();
   }
 
+  #schemas: ArgsSchemas | undefined;
+
   /** One call. `timing`, when given, receives the phases of the task that answered. */
   call(tool: string, args: unknown, options: CallOptions | undefined, timing?: CallTiming): Promise<unknown> {
     // 1. look up
@@ -116,6 +119,9 @@ export class CallPipeline {
       if (options !== undefined) checkCallOptions(options);
       if (signal?.aborted) return Promise.reject(new AbortedError(tool, signal.reason));
       timeoutMs = this.limitOf(info, options?.timeoutMs);
+      // The tool's input schema, on this thread: a call that fails it never reaches a worker.
+      if (info.inputSchema)
+        args = (this.#schemas ??= new ArgsSchemas()).check(tool, info.version, info.inputSchema, args);
     } catch (error) {
       return Promise.reject(error);
     }

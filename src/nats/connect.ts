@@ -94,6 +94,9 @@ function catalogOf(hosts: readonly HostInfo[]): ToolInfo[] {
         module: 'toolbridge:remote',
         batch: undefined,
         pool: t.pool,
+        inputSchema: t.inputSchema,
+        outputSchema: t.outputSchema,
+        annotations: t.annotations ?? { idempotentHint: t.idempotent },
       });
     }
   }

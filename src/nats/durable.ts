@@ -14,17 +14,7 @@ import { OBJECT, Payloads } from './payloads.js';
 import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { QueueFullError } from '../errors.js';
-
-export interface DurableOptions {
-  /** How long a host may hold a call without a sign of life before it goes to another host. @default 30_000 */
-  ackWaitMs?: number;
-  /** Deliveries of one call before it is answered with an error instead of run again. @default 5 */
-  maxDeliveries?: number;
-  /** Calls the queue holds at most; past it a durable call is refused with `QUEUE_FULL`. @default 100_000 */
-  maxQueued?: number;
-  /** How long answers stay in the results bucket (for retried and redelivered calls). @default 600_000 */
-  resultTtlMs?: number;
-}
+import type { DurableOptions } from './subjects.js';
 
 export const durableNames = (namespace: string) => ({
   stream: `${namespace}_calls`,

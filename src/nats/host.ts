@@ -30,10 +30,11 @@ import {
   checkNamespace,
   checkServers,
   subjects,
+  type DurableOptions,
   type HostInfo,
 } from './subjects.js';
 import { readWire, writeWire } from './wire.js';
-import { DurableWorker, openDurable, type DurableOptions } from './durable.js';
+import { DurableWorker, openDurable } from './durable.js';
 import { readEnvelope } from '../codec/envelope.js';
 import { Payloads } from './payloads.js';
 
@@ -90,10 +91,13 @@ export async function serve(bridge: Bridge, options: ServeOptions = {}): Promise
     try {
       await host.serveDurable(namespace, durable === true ? {} : durable);
     } catch (error) {
-      process.emitWarning(
-        `toolbridge/nats: host ${name} does not serve durable calls: ${error instanceof Error ? error.message : String(error)} (does the server run with JetStream?)`,
-        { code: 'TOOLBRIDGE_NATS' },
-      );
+      const detail = error instanceof Error ? error.message : String(error);
+      const hint = /Cannot find (package|module)/.test(detail)
+        ? 'install @nats-io/jetstream and @nats-io/kv'
+        : 'does the server run with JetStream?';
+      process.emitWarning(`toolbridge/nats: host ${name} does not serve durable calls: ${detail} (${hint})`, {
+        code: 'TOOLBRIDGE_NATS',
+      });
     }
   }
   return host;
@@ -222,6 +226,9 @@ class Host implements ToolHost {
         timeoutMs: t.timeoutMs ?? null,
         retries: t.retries,
         pool: t.pool,
+        ...(t.inputSchema ? { inputSchema: t.inputSchema } : {}),
+        ...(t.outputSchema ? { outputSchema: t.outputSchema } : {}),
+        ...(t.annotations ? { annotations: { ...t.annotations } } : {}),
       })),
       inFlight: this.#inFlight,
       served: this.#served,

@@ -5,4 +5,5 @@
  */
 export { serve, type ServeOptions, type ToolHost } from './host.js';
 export { connect, type ConnectOptions } from './connect.js';
+export type { DurableOptions } from './subjects.js';
 export { UnavailableError } from '../errors.js';

@@ -64,8 +64,23 @@ export interface HostInfo {
     timeoutMs: number | null;
     retries: number;
     pool: string;
+    inputSchema?: Record<string, unknown>;
+    outputSchema?: Record<string, unknown>;
+    annotations?: Record<string, unknown>;
   }>;
   /** Calls it is running now, and has served since it started. */
   inFlight: number;
   served: number;
+}
+
+/** Durable calls, as a host serves them (`serve(bridge, { durable })`). */
+export interface DurableOptions {
+  /** How long a host may hold a call without a sign of life before it goes to another host. @default 30_000 */
+  ackWaitMs?: number;
+  /** Deliveries of one call before it is answered with an error instead of run again. @default 5 */
+  maxDeliveries?: number;
+  /** Calls the queue holds at most; past it a durable call is refused with `QUEUE_FULL`. @default 100_000 */
+  maxQueued?: number;
+  /** How long answers stay in the results bucket (for retried and redelivered calls). @default 600_000 */
+  resultTtlMs?: number;
 }

@@ -53,6 +53,29 @@ export interface ToolSpec<A = unknown, R = unknown> {
    * micro-batches are not split.
    */
   split?: SplitSpec<A, R>;
+  /**
+   * A JSON Schema (draft 2020-12 or 07) of the args, checked on the caller's thread before any worker is
+   * used: a call that fails it rejects with `INVALID_ARGS` listing every failing path (`error.issues`).
+   * `'x-typedArray': 'Float32Array'` (or a list of names) on an array schema accepts that typed array, or a
+   * JSON array of numbers converted to it once; `'x-arrowTable': true` accepts an Arrow table.
+   */
+  inputSchema?: JsonSchema;
+  /** A JSON Schema of the result, for listings (agents read it); not checked. */
+  outputSchema?: JsonSchema;
+  /** Hints for agents (MCP tool annotations); `idempotentHint` defaults to `idempotent`. */
+  annotations?: ToolAnnotations;
+}
+
+/** A JSON Schema, as a plain JSON object. */
+export type JsonSchema = Record<string, unknown>;
+
+/** Hints about a tool's behaviour, as MCP's tool annotations. */
+export interface ToolAnnotations {
+  title?: string;
+  readOnlyHint?: boolean;
+  destructiveHint?: boolean;
+  idempotentHint?: boolean;
+  openWorldHint?: boolean;
 }
 
 /**
@@ -93,6 +116,9 @@ export interface ToolDefinition<A = unknown, R = unknown> {
   readonly batch: Readonly<Required<MicroBatchOptions>> | undefined;
   readonly pool: string;
   readonly split: SplitSpec<A, R> | undefined;
+  readonly inputSchema: JsonSchema | undefined;
+  readonly outputSchema: JsonSchema | undefined;
+  readonly annotations: Readonly<ToolAnnotations>;
 }
 
 /** The metadata of a registered tool, as listed by `bridge.tools()`. */
@@ -110,6 +136,11 @@ export interface ToolInfo {
   readonly batch: Readonly<Required<MicroBatchOptions>> | undefined;
   /** The pool that runs it. */
   readonly pool: string;
+  /** Its args' JSON Schema, checked before dispatch; undefined when it has none. */
+  readonly inputSchema?: JsonSchema | undefined;
+  readonly outputSchema?: JsonSchema | undefined;
+  /** Hints for agents; `idempotentHint` is `idempotent` unless the tool says otherwise. */
+  readonly annotations?: Readonly<ToolAnnotations>;
 }
 
 /** The pool of tools that name none. */
@@ -128,6 +159,9 @@ const SPEC_KEYS = [
   'batch',
   'pool',
   'split',
+  'inputSchema',
+  'outputSchema',
+  'annotations',
 ] as const satisfies ReadonlyArray<keyof ToolSpec>;
 
 const NAME = /^[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)*$/;
@@ -205,6 +239,9 @@ export function defineTool<A = unknown, R = unknown>(spec: ToolSpec<A, R>): Tool
       }
     }
   }
+  const inputSchema = jsonSchema(name, 'inputSchema', spec.inputSchema);
+  const outputSchema = jsonSchema(name, 'outputSchema', spec.outputSchema);
+  const annotations = toolAnnotations(name, spec.annotations, idempotent);
   return Object.freeze({
     [TOOL_BRAND]: true as const,
     name,
@@ -218,7 +255,50 @@ export function defineTool<A = unknown, R = unknown>(spec: ToolSpec<A, R>): Tool
     batch,
     pool,
     split,
+    inputSchema,
+    outputSchema,
+    annotations,
   });
+}
+
+/** A schema given to defineTool: a plain JSON object (it crosses threads and machines), or undefined. */
+function jsonSchema(name: string, key: string, schema: unknown): JsonSchema | undefined {
+  if (schema === undefined) return undefined;
+  let plain = schema !== null && typeof schema === 'object' && !Array.isArray(schema);
+  if (plain) {
+    try {
+      plain = JSON.stringify(schema) !== undefined;
+    } catch {
+      plain = false;
+    }
+  }
+  if (!plain) {
+    throw new InvalidOptionsError(
+      `defineTool(${name}): ${key} must be a JSON Schema object (plain JSON), got ${describeValue(schema)}`,
+    );
+  }
+  return JSON.parse(JSON.stringify(schema)) as JsonSchema;
+}
+
+const ANNOTATION_KEYS = ['title', 'readOnlyHint', 'destructiveHint', 'idempotentHint', 'openWorldHint'] as const;
+
+function toolAnnotations(name: string, given: unknown, idempotent: boolean): Readonly<ToolAnnotations> {
+  if (given !== undefined && (given === null || typeof given !== 'object')) {
+    throw new InvalidOptionsError(`defineTool(${name}): annotations must be an object, got ${describeValue(given)}`);
+  }
+  const annotations = { ...(given as ToolAnnotations | undefined) };
+  checkKnownKeys(`defineTool(${name}).annotations`, annotations, ANNOTATION_KEYS);
+  for (const key of ANNOTATION_KEYS) {
+    const value = annotations[key];
+    if (value === undefined) continue;
+    if (key === 'title' ? typeof value !== 'string' : typeof value !== 'boolean') {
+      throw new InvalidOptionsError(
+        `defineTool(${name}): annotations.${key} must be a ${key === 'title' ? 'string' : 'boolean'}, got ${describeValue(value)}`,
+      );
+    }
+  }
+  annotations.idempotentHint ??= idempotent;
+  return Object.freeze(annotations);
 }
 
 function microBatch(name: string, options: unknown): Readonly<Required<MicroBatchOptions>> {

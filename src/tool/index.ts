@@ -10,6 +10,8 @@ export {
   type ToolDefinition,
   type ToolInfo,
   type ToolSpec,
+  type JsonSchema,
+  type ToolAnnotations,
 } from './define.js';
 export { isShared, shared, toShared, type SharedArray, type TypedArray, type TypedArrayConstructor } from './shared.js';
 export {
@@ -27,6 +29,7 @@ export {
   ToolNotFoundError,
   UnavailableError,
   WorkerCrashedError,
+  type ArgsIssue,
   type ErrorCode,
   type QuotaDetail,
 } from '../errors.js';

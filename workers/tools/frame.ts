@@ -112,12 +112,15 @@ function rowSplit<R, P>(
   };
 }
 
+const TABLE = { 'x-arrowTable': true, description: 'an Apache Arrow table' };
+
 /** `frame.describe`: count, nulls, mean, std, min and max of every numeric column. */
 export const describe = defineTool({
   name: 'frame.describe',
   description:
     'Summary statistics of every numeric column: { table } -> { [column]: { count, nulls, mean, std, min, max } }',
   idempotent: true,
+  inputSchema: { type: 'object', properties: { table: TABLE }, required: ['table'] },
   run: (args: unknown): Record<string, ColumnSummary> | Promise<Record<string, ColumnSummary>> =>
     withKernels((k) => k.describe(args)),
   split: rowSplit<Record<string, ColumnSummary>, Moments[]>(
@@ -136,6 +139,22 @@ export const groupby = defineTool({
   description:
     "Group rows by key columns and aggregate: { table, by, aggs: { column: 'sum'|'mean'|'count'|'min'|'max' } } -> Table",
   idempotent: true,
+  inputSchema: {
+    type: 'object',
+    properties: {
+      table: TABLE,
+      by: {
+        oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, minItems: 1 }],
+        description: 'the key column, or columns',
+      },
+      aggs: {
+        type: 'object',
+        additionalProperties: { enum: ['sum', 'mean', 'count', 'min', 'max'] },
+        description: 'column name -> aggregation',
+      },
+    },
+    required: ['table', 'by', 'aggs'],
+  },
   run: (args: unknown): Table | Promise<Table> => withKernels((k) => k.groupby(args)),
   split: rowSplit<Table, GroupbyPart>(
     groupbyParts,

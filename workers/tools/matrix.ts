@@ -52,6 +52,28 @@ export const multiply = defineTool({
   description:
     'Matrix product of row-major a (m x k) and b (k x n): { a, b, m, k, n } -> Float64Array (Float32Array when a and b are) (m x n)',
   idempotent: true,
+  inputSchema: {
+    type: 'object',
+    properties: {
+      a: {
+        type: 'array',
+        items: { type: 'number' },
+        'x-typedArray': ['Float64Array', 'Float32Array'],
+        description: 'row-major m x k',
+      },
+      b: {
+        type: 'array',
+        items: { type: 'number' },
+        'x-typedArray': ['Float64Array', 'Float32Array'],
+        description: 'row-major k x n',
+      },
+      m: { type: 'integer', minimum: 1 },
+      k: { type: 'integer', minimum: 1 },
+      n: { type: 'integer', minimum: 1 },
+    },
+    required: ['a', 'b', 'm', 'k', 'n'],
+  },
+  outputSchema: { type: 'array', items: { type: 'number' }, description: 'row-major m x n' },
   run(args: unknown): FloatArray {
     const input = multiplyArgs(args);
     const c = product(input);

@@ -3,11 +3,25 @@ import { describeValue } from '../../src/errors.js';
 import { dotProduct, scanRows, ScanMode } from '../kernels/kernels.js';
 import { floatArray, invalid, positiveInteger, record, type FloatArray } from './checks.js';
 
+/** A float array argument: a Float64Array or Float32Array, or (from JSON) an array of numbers, made a Float64Array. */
+const floats = (description: string) => ({
+  type: 'array',
+  items: { type: 'number' },
+  'x-typedArray': ['Float64Array', 'Float32Array'],
+  description,
+});
+
 /** `vector.dot`: the dot product of two same-length float arrays, summed in f64. */
 export const dot = defineTool({
   name: 'vector.dot',
   description: 'Dot product of two same-length float arrays: { a, b } -> number',
   idempotent: true,
+  inputSchema: {
+    type: 'object',
+    properties: { a: floats('a vector'), b: floats('a vector of the same length') },
+    required: ['a', 'b'],
+  },
+  outputSchema: { type: 'number' },
   run(args: unknown): number {
     const { a: rawA, b: rawB } = record('vector.dot', args);
     const a = floatArray('vector.dot', 'a', rawA);
@@ -175,6 +189,23 @@ export const topk = defineTool({
   name: 'vector.topk',
   description: "Top-k rows by similarity: { query, matrix, k, metric?: 'cosine'|'dot'|'l2' } -> { indices, scores }",
   idempotent: true,
+  inputSchema: {
+    type: 'object',
+    properties: {
+      query: floats('the query vector'),
+      matrix: floats('row-major rows of query.length values'),
+      k: { type: 'integer', minimum: 1, description: 'how many rows to return' },
+      metric: { enum: ['cosine', 'dot', 'l2'], description: "'cosine' (default), 'dot' or 'l2'" },
+    },
+    required: ['query', 'matrix', 'k'],
+  },
+  outputSchema: {
+    type: 'object',
+    properties: {
+      indices: { type: 'array', items: { type: 'integer' } },
+      scores: { type: 'array', items: { type: 'number' } },
+    },
+  },
   run(args: unknown): TopK {
     const input = topkArgs(args);
     return topkOfRows(input, 0, input.rows);

@@ -1,0 +1,151 @@
+/**
+ * Checks a call's args against its tool's `inputSchema` on the caller's thread, before any worker is used:
+ * ajv (all errors, one compiled validator per tool), with two keywords of toolbridge's own:
+ *
+ * - `'x-typedArray': 'Float32Array'` (or a list of names) on an array schema: the value may be that typed
+ *   array, or a JSON array of numbers, converted to it once (the first name) in the args the tool gets.
+ *   `minItems` and `maxItems` apply to either.
+ * - `'x-arrowTable': true`: the value is an Arrow table (any installed copy of apache-arrow).
+ */
+import AjvModule, { type ErrorObject, type ValidateFunction } from 'ajv';
+
+/** ajv is CommonJS: its class is the module's `default` export under Node's ESM interop. */
+type AjvClass = typeof AjvModule.default;
+import { InvalidArgsError } from '../errors.js';
+import type { JsonSchema } from '../tool/define.js';
+
+import type { ArgsIssue } from '../errors.js';
+
+const TYPED_ARRAYS: Record<string, new (values: ArrayLike<number>) => ArrayLike<number>> = {
+  Float64Array,
+  Float32Array,
+  Int32Array,
+  Uint32Array,
+  Int16Array,
+  Uint16Array,
+  Int8Array,
+  Uint8Array,
+  Uint8ClampedArray,
+};
+
+const Ajv: AjvClass = (AjvModule as unknown as { default?: AjvClass }).default ?? (AjvModule as unknown as AjvClass);
+
+function newAjv() {
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  ajv.addKeyword({
+    keyword: 'x-typedArray',
+    modifying: true,
+    schemaType: ['string', 'array'],
+    validate: function typedArray(
+      this: unknown,
+      names: string | string[],
+      data: unknown,
+      parentSchema?: { minItems?: number; maxItems?: number },
+      context?: { parentData: Record<string | number, unknown>; parentDataProperty: string | number },
+    ): boolean {
+      const allowed = (Array.isArray(names) ? names : [names]).filter((name) => name in TYPED_ARRAYS);
+      const fail = (message: string) => {
+        (typedArray as unknown as { errors: Array<Partial<ErrorObject>> }).errors = [
+          { keyword: 'x-typedArray', message, params: {} },
+        ];
+        return false;
+      };
+      let length: number;
+      if (ArrayBuffer.isView(data) && allowed.includes(data.constructor.name)) {
+        length = (data as unknown as ArrayLike<number>).length;
+      } else if (Array.isArray(data) && data.every((v) => typeof v === 'number')) {
+        length = data.length;
+        // Converted once, in place in the args the tool will get.
+        if (context?.parentData !== undefined) {
+          context.parentData[context.parentDataProperty] = new TYPED_ARRAYS[allowed[0] ?? 'Float64Array']!(data);
+        }
+      } else {
+        return fail(`must be a ${allowed.join(' or ')} or an array of numbers`);
+      }
+      if (parentSchema?.minItems !== undefined && length < parentSchema.minItems) {
+        return fail(`must NOT have fewer than ${parentSchema.minItems} items`);
+      }
+      if (parentSchema?.maxItems !== undefined && length > parentSchema.maxItems) {
+        return fail(`must NOT have more than ${parentSchema.maxItems} items`);
+      }
+      return true;
+    },
+  });
+  ajv.addKeyword({
+    keyword: 'x-arrowTable',
+    schemaType: 'boolean',
+    validate: function arrowTable(this: unknown, wanted: boolean, data: unknown): boolean {
+      const table = data as { schema?: { fields?: unknown }; numRows?: unknown; getChild?: unknown } | null;
+      const isTable =
+        typeof table === 'object' &&
+        table !== null &&
+        Array.isArray(table.schema?.fields) &&
+        typeof table.numRows === 'number' &&
+        typeof table.getChild === 'function';
+      if (!wanted || isTable) return true;
+      (arrowTable as unknown as { errors: Array<Partial<ErrorObject>> }).errors = [
+        { keyword: 'x-arrowTable', message: 'must be an Arrow table', params: {} },
+      ];
+      return false;
+    },
+  });
+  return ajv;
+}
+
+/**
+ * An array schema with `x-typedArray` keeps `type`, `items` and the item counts for listings, but they would
+ * reject a typed array: the keyword checks those itself. This copy drops them where it appears.
+ */
+function forTypedArrays(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(forTypedArrays);
+  if (schema === null || typeof schema !== 'object') return schema;
+  const out: Record<string, unknown> = {};
+  const typed = 'x-typedArray' in schema;
+  for (const [key, value] of Object.entries(schema)) {
+    if (typed && (key === 'type' || key === 'items' || key === 'minItems' || key === 'maxItems')) continue;
+    out[key] = key === 'x-typedArray' || key === 'x-arrowTable' ? value : forTypedArrays(value);
+  }
+  // The keyword reads the bounds from its parent schema: keep them where it can see them.
+  if (typed) {
+    const { minItems, maxItems } = schema as { minItems?: number; maxItems?: number };
+    return Object.assign(out, minItems !== undefined ? { minItems } : {}, maxItems !== undefined ? { maxItems } : {});
+  }
+  return out;
+}
+
+/** `/items/2/x` -> `args.items[2].x`. */
+function pathOf(error: ErrorObject): string {
+  let path = 'args';
+  for (const part of error.instancePath.split('/').slice(1)) {
+    const key = part.replace(/~1/g, '/').replace(/~0/g, '~');
+    path += /^\d+$/.test(key) ? `[${key}]` : /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+  }
+  if (error.keyword === 'required')
+    path += `.${String((error.params as { missingProperty?: string }).missingProperty)}`;
+  return path;
+}
+
+/** Checks (and converts, for `x-typedArray`) the args of one tool's calls. */
+export class ArgsSchemas {
+  readonly #ajv = newAjv();
+  readonly #validators = new Map<string, ValidateFunction>();
+
+  /** The args checked (JSON arrays converted in place); throws `INVALID_ARGS` with every issue. */
+  check(tool: string, version: string, schema: JsonSchema, args: unknown): unknown {
+    const key = `${tool}@${version}`;
+    let validate = this.#validators.get(key);
+    if (validate === undefined) {
+      validate = this.#ajv.compile(forTypedArrays(schema) as JsonSchema) as ValidateFunction;
+      this.#validators.set(key, validate);
+    }
+    if (validate(args)) return args;
+    const issues: ArgsIssue[] = (validate.errors ?? []).map((error) => ({
+      path: pathOf(error),
+      message: error.message ?? 'is invalid',
+    }));
+    throw new InvalidArgsError(`${tool}: ${issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ')}`, {
+      path: issues[0]?.path ?? 'args',
+      issues,
+    });
+  }
+}
