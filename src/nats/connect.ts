@@ -10,6 +10,7 @@ import {
   headers as natsHeaders,
   type MsgHdrs,
   type NatsConnection,
+  type Subscription,
 } from '@nats-io/transport-node';
 import { bridgeOver } from '../bridge.js';
 import type { Bridge } from '../bridge-api.js';
@@ -206,6 +207,7 @@ class Link {
   readonly #waiting = new Map<string, { host?: string; since: number; fail: (error: Error) => void }>();
   /** Pings in a row a host has not answered. */
   readonly #missed = new Map<string, number>();
+  readonly #accepted: Subscription;
   #watch: NodeJS.Timeout | undefined;
   #closed = false;
   #idle: (() => void) | undefined;
@@ -223,7 +225,7 @@ class Link {
     this.durable = new DurableCaller(nc, namespace, id);
     this.payloads = new Payloads(nc, namespace);
     this.acceptedSubject = this.subjects.accepted(id);
-    nc.subscribe(this.acceptedSubject, {
+    this.#accepted = nc.subscribe(this.acceptedSubject, {
       callback: (error, msg) => {
         if (error) return;
         const [key, host] = msg.string().split(' ');
@@ -300,6 +302,7 @@ class Link {
     this.#closed = true;
     if (wait && this.inFlight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
     this.durable.close();
+    this.#accepted.unsubscribe();
     if (this.#watch) clearInterval(this.#watch);
     if (this.own) await this.nc.close().catch(() => undefined);
   }
