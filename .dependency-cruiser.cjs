@@ -66,6 +66,20 @@ module.exports = {
       to: { path: 'node_modules/@nats-io/' },
     },
     {
+      name: 'core-knows-no-mcp',
+      severity: 'error',
+      comment: 'toolbridge/mcp is an optional subpath over the core: only the command line imports it.',
+      from: { pathNot: '^src/(mcp/|cli\\.ts$)' },
+      to: { path: '^src/mcp/' },
+    },
+    {
+      name: 'mcp-sdk-only-in-toolbridge-mcp',
+      severity: 'error',
+      comment: 'The MCP SDK is an optional peer dependency: only toolbridge/mcp and the command line load it.',
+      from: { pathNot: '^src/(mcp/|cli\\.ts$)' },
+      to: { path: 'node_modules/@modelcontextprotocol/' },
+    },
+    {
       name: 'worker-side-loads-no-heavy-package',
       severity: 'error',
       comment:

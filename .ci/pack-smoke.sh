@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Packs the package, installs the tarball into a fresh project and uses it through its exports map:
 # a typed call from TypeScript (type-checked against the packed .d.ts) and a run of the compiled JavaScript,
-# with the toolbridge/tool (in the tool module), toolbridge/dashboard, toolbridge/otel and toolbridge/nats subpaths.
+# with the toolbridge/tool (in the tool module), toolbridge/dashboard, toolbridge/otel, toolbridge/nats and
+# toolbridge/mcp subpaths, and the `toolbridge` command.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
@@ -118,3 +119,33 @@ if command -v nats-server >/dev/null; then
 else
   echo "toolbridge/nats type-checked; not run: no nats-server on this machine"
 fi
+
+# toolbridge/mcp and the `toolbridge` command, with the MCP SDK's own client over stdio.
+npm install --no-audit --no-fund \
+  "@modelcontextprotocol/sdk@$(node -p "require('$root/node_modules/@modelcontextprotocol/sdk/package.json').version")" >/dev/null
+cat > mcp.ts <<'TS'
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { createBridge } from 'toolbridge';
+import { createMcpServer, mcpToolName } from 'toolbridge/mcp';
+
+const bridge = await createBridge({ maxThreads: 1 });
+const server = createMcpServer(bridge, { maxInlineBytes: 1024 });
+await server.close();
+await bridge.close();
+if (mcpToolName('vector.topk') !== 'vector_topk') throw new Error('mcpToolName');
+
+const client = new Client({ name: 'smoke', version: '1.0.0' });
+await client.connect(
+  new StdioClientTransport({ command: 'node_modules/.bin/toolbridge', args: ['mcp', '--threads', '1'], stderr: 'ignore' }),
+);
+const { tools } = await client.listTools();
+const result = await client.callTool({ name: 'vector_dot', arguments: { a: [1, 2], b: [3, 4] } });
+await client.close();
+if (!tools.some((t) => t.name === 'vector_dot') || (result.structuredContent as { result: number }).result !== 11) {
+  throw new Error(`unexpected ${JSON.stringify(result)}`);
+}
+console.log(`toolbridge mcp works: ${tools.length} tools listed, vector_dot = 11`);
+TS
+npx tsc --strict --module nodenext --moduleResolution nodenext --target es2022 --types node --skipLibCheck mcp.ts
+node mcp.js

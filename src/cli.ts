@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+/**
+ * The `toolbridge` command.
+ *
+ *   toolbridge mcp --tools ./my-tools.js [--tools ...] [--threads N]   an MCP server over stdio
+ *
+ * Its standard output is the MCP channel: everything else goes to standard error.
+ */
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const usage = `usage: toolbridge mcp --tools <module> [--tools <module> ...] [--threads <n>]`;
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (command !== 'mcp') {
+    console.error(usage);
+    process.exit(2);
+  }
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      tools: { type: 'string', multiple: true, default: [] },
+      threads: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.error(usage);
+    return;
+  }
+  const threads = values.threads === undefined ? undefined : Number(values.threads);
+  if (threads !== undefined && !(Number.isInteger(threads) && threads > 0)) {
+    console.error(`toolbridge: --threads must be a positive integer, got ${values.threads}`);
+    process.exit(2);
+  }
+  const [{ createBridge }, { createMcpServer }, { StdioServerTransport }] = await Promise.all([
+    import('./index.js'),
+    import('./mcp/index.js'),
+    import('@modelcontextprotocol/sdk/server/stdio.js'),
+  ]);
+  const bridge = await createBridge({
+    tools: values.tools.map((path) => pathToFileURL(resolve(path))),
+    ...(threads !== undefined ? { maxThreads: threads } : {}),
+  });
+  const server = createMcpServer(bridge);
+  const transport = new StdioServerTransport();
+  const stop = async () => {
+    await server.close().catch(() => undefined);
+    await bridge.close();
+    process.exit(0);
+  };
+  transport.onclose = () => void stop();
+  process.on('SIGTERM', () => void stop());
+  process.on('SIGINT', () => void stop());
+  await server.connect(transport);
+  console.error(`toolbridge: MCP server on stdio, ${bridge.tools().length} tools`);
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  console.error(`toolbridge: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

@@ -1,0 +1,67 @@
+/**
+ * Results too large to send inline, kept on the server for `resources/read`: bounded in count and bytes,
+ * the oldest dropped first. A typed array is kept as its raw little-endian bytes, an Arrow table as Arrow
+ * IPC (stream format), anything else as JSON.
+ */
+import { toJson } from './json.js';
+
+export interface Stored {
+  uri: string;
+  mimeType: string;
+  description: string;
+  bytes: Uint8Array;
+}
+
+export const RESULT_PREFIX = 'toolbridge://results/';
+
+export class ResultStore {
+  readonly #entries = new Map<string, Stored>();
+  #bytes = 0;
+
+  constructor(
+    readonly maxEntries: number,
+    readonly maxBytes: number,
+  ) {}
+
+  async put(id: string, value: unknown): Promise<Stored> {
+    const stored = { uri: `${RESULT_PREFIX}${id}`, ...(await encode(value)) };
+    this.#entries.set(stored.uri, stored);
+    this.#bytes += stored.bytes.byteLength;
+    for (const [uri, old] of this.#entries) {
+      if (this.#entries.size <= this.maxEntries && this.#bytes <= this.maxBytes) break;
+      if (uri === stored.uri) break;
+      this.#entries.delete(uri);
+      this.#bytes -= old.bytes.byteLength;
+    }
+    return stored;
+  }
+
+  get(uri: string): Stored | undefined {
+    return this.#entries.get(uri);
+  }
+
+  list(): Stored[] {
+    return [...this.#entries.values()];
+  }
+}
+
+async function encode(value: unknown): Promise<Omit<Stored, 'uri'>> {
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
+    const bytes = new Uint8Array(value.byteLength);
+    bytes.set(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
+    const length = (value as unknown as ArrayLike<number>).length;
+    return { mimeType: 'application/octet-stream', description: `${value.constructor.name}(${length})`, bytes };
+  }
+  const table = value as { schema?: { fields?: unknown }; numRows?: number } | null;
+  if (table !== null && typeof table === 'object' && Array.isArray(table.schema?.fields)) {
+    const { tableToIPC } = await import('apache-arrow');
+    const bytes = tableToIPC(value as Parameters<typeof tableToIPC>[0], 'stream');
+    return {
+      mimeType: 'application/vnd.apache.arrow.stream',
+      description: `an Arrow table of ${table.numRows} rows`,
+      bytes,
+    };
+  }
+  const json = JSON.stringify(toJson(value, Number.MAX_SAFE_INTEGER));
+  return { mimeType: 'application/json', description: 'a JSON value', bytes: Buffer.from(json, 'utf8') };
+}

@@ -1,0 +1,103 @@
+/** toolbridge/mcp through the `toolbridge mcp` command and the MCP SDK's own client, over stdio. */
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { fixture } from './helpers.js';
+
+const cli = fileURLToPath(new URL('../dist/src/cli.js', import.meta.url));
+let client: Client;
+
+beforeAll(async () => {
+  client = new Client({ name: 'toolbridge-test', version: '1.0.0' });
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [
+      cli,
+      'mcp',
+      '--tools',
+      fileURLToPath(fixture('schema-tools.js')),
+      '--tools',
+      fileURLToPath(fixture('remote-tools.js')),
+      '--threads',
+      '1',
+    ],
+    stderr: 'ignore',
+  });
+  await client.connect(transport);
+});
+afterAll(() => client?.close());
+
+type Content = Array<{ type: string; text?: string; uri?: string; mimeType?: string }>;
+
+describe('toolbridge mcp (stdio)', () => {
+  test('lists the tools under LLM-safe names, with their schemas and annotations', async () => {
+    const { tools } = await client.listTools();
+    const dot = tools.find((t) => t.name === 'vector_dot')!;
+    expect(dot.inputSchema).toMatchObject({ type: 'object', required: ['a', 'b'] });
+    expect(dot._meta).toEqual({ 'toolbridge/name': 'vector.dot' });
+    const search = tools.find((t) => t.name === 'schema_search')!;
+    expect(search.annotations).toMatchObject({ title: 'Search', readOnlyHint: true, idempotentHint: true });
+    expect(tools.every((t) => /^[A-Za-z0-9_-]+$/.test(t.name))).toBe(true);
+  });
+
+  test('calls a built-in tool with JSON arguments and returns the numbers as structured content', async () => {
+    const result = await client.callTool({ name: 'vector_dot', arguments: { a: [1, 2, 3], b: [4, 5, 6] } });
+    expect(result.isError).toBeFalsy();
+    expect(result.structuredContent).toEqual({ result: 32 });
+    expect((result.content as Content)[0]).toEqual({ type: 'text', text: '32' });
+    const top = await client.callTool({
+      name: 'vector_topk',
+      arguments: { query: [1, 0], matrix: [0, 1, 1, 0, 0.5, 0.5], k: 2 },
+    });
+    expect(top.structuredContent).toMatchObject({ indices: [1, 2] });
+  });
+
+  test('bad arguments come back as a tool error naming each path', async () => {
+    const result = await client.callTool({ name: 'schema_search', arguments: { query: [1, 2], k: 0 } });
+    expect(result.isError).toBe(true);
+    const text = (result.content as Content)[0]!.text!;
+    expect(text).toContain('INVALID_ARGS');
+    expect(text).toContain('args.query: must NOT have fewer than 4 items');
+    expect(text).toContain('args.k: must be >= 1');
+  });
+
+  test('a large result stays on the server: a resource link whose bytes read back equal', async () => {
+    const n = 160;
+    const ones = new Array<number>(n * n).fill(1);
+    const result = await client.callTool({ name: 'matrix_multiply', arguments: { a: ones, b: ones, m: n, k: n, n } });
+    const link = (result.content as Content).find((c) => c.type === 'resource_link')!;
+    expect(link.uri).toMatch(/^toolbridge:\/\/results\//);
+    expect(link.mimeType).toBe('application/octet-stream');
+    const read = await client.readResource({ uri: link.uri! });
+    const blob = (read.contents[0] as { blob: string }).blob;
+    const bytes = Buffer.from(blob, 'base64');
+    const product = new Float64Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 8);
+    expect(product.length).toBe(n * n);
+    expect(product.every((v) => v === n)).toBe(true);
+    const { resources } = await client.listResources();
+    expect(resources.map((r) => r.uri)).toContain(link.uri);
+  });
+
+  test("the client's cancellation aborts the tool's call", async () => {
+    const before = (await client.callTool({ name: 'remote_aborted', arguments: {} })).structuredContent as {
+      result: number;
+    };
+    const controller = new AbortController();
+    const call = client.callTool({ name: 'remote_wait', arguments: { ms: 20_000 } }, undefined, {
+      signal: controller.signal,
+    });
+    setTimeout(() => controller.abort(), 300);
+    await expect(call).rejects.toThrow();
+    await expect
+      .poll(
+        async () =>
+          ((await client.callTool({ name: 'remote_aborted', arguments: {} })).structuredContent as { result: number })
+            .result,
+        {
+          timeout: 5_000,
+        },
+      )
+      .toBeGreaterThan(before.result);
+  });
+});
