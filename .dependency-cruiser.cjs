@@ -80,6 +80,13 @@ module.exports = {
       to: { path: 'node_modules/@modelcontextprotocol/' },
     },
     {
+      name: 'ai-sdk-only-in-toolbridge-ai',
+      severity: 'error',
+      comment: 'The AI SDK is an optional peer dependency: only toolbridge/ai loads it, and nothing imports that.',
+      from: { pathNot: '^src/ai/' },
+      to: { path: '^src/ai/|node_modules/(ai|@ai-sdk)/' },
+    },
+    {
       name: 'worker-side-loads-no-heavy-package',
       severity: 'error',
       comment:

@@ -2,7 +2,7 @@
 # Packs the package, installs the tarball into a fresh project and uses it through its exports map:
 # a typed call from TypeScript (type-checked against the packed .d.ts) and a run of the compiled JavaScript,
 # with the toolbridge/tool (in the tool module), toolbridge/dashboard, toolbridge/otel, toolbridge/nats and
-# toolbridge/mcp subpaths, and the `toolbridge` command.
+# toolbridge/mcp and toolbridge/ai subpaths, and the `toolbridge` command.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
@@ -149,3 +149,19 @@ console.log(`toolbridge mcp works: ${tools.length} tools listed, vector_dot = 11
 TS
 npx tsc --strict --module nodenext --moduleResolution nodenext --target es2022 --types node --skipLibCheck mcp.ts
 node mcp.js
+
+# toolbridge/ai with its optional peer (the `ai` package): types and one tool run by hand.
+npm install --no-audit --no-fund "ai@$(node -p "require('$root/node_modules/ai/package.json').version")" >/dev/null
+cat > ai.ts <<'TS'
+import { createBridge } from 'toolbridge';
+import { aiTools } from 'toolbridge/ai';
+
+const bridge = await createBridge({ maxThreads: 1 });
+const tools = aiTools(bridge, { include: ['vector.dot'] });
+const out = await tools.vector_dot!.execute!({ a: [1, 2], b: [3, 4] }, { toolCallId: 'c', messages: [] } as never);
+await bridge.close();
+if (out !== 11) throw new Error(`unexpected ${JSON.stringify(out)}`);
+console.log(`toolbridge/ai works: vector_dot = ${out}`);
+TS
+npx tsc --strict --module nodenext --moduleResolution nodenext --target es2022 --types node --skipLibCheck ai.ts
+node ai.js

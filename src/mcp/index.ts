@@ -19,7 +19,8 @@ import type { Bridge } from '../bridge-api.js';
 import { InvalidOptionsError, ToolBridgeError, describeValue } from '../errors.js';
 import { checkKnownKeys } from '../known-keys.js';
 import { ResultStore, type Stored } from './result-store.js';
-import { toJson } from './json.js';
+import { toJson } from '../schema/json.js';
+import { llmToolName } from '../schema/names.js';
 
 export interface McpServerOptions {
   /** The server's name in the MCP handshake. @default 'toolbridge' */
@@ -35,7 +36,7 @@ export interface McpServerOptions {
 }
 
 /** `vector.topk` -> `vector_topk`: names MCP clients accept (Claude Desktop, the OpenAI API and Copilot reject dots). */
-export const mcpToolName = (name: string): string => name.replace(/[^A-Za-z0-9_-]/g, '_');
+export const mcpToolName: (name: string) => string = llmToolName;
 
 const positive = (key: string, value: unknown, fallback: number): number => {
   if (value === undefined) return fallback;

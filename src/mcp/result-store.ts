@@ -3,7 +3,7 @@
  * the oldest dropped first. A typed array is kept as its raw little-endian bytes, an Arrow table as Arrow
  * IPC (stream format), anything else as JSON.
  */
-import { toJson } from './json.js';
+import { toJson } from '../schema/json.js';
 
 export interface Stored {
   uri: string;
