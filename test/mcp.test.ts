@@ -100,4 +100,14 @@ describe('toolbridge mcp (stdio)', () => {
       )
       .toBeGreaterThan(before.result);
   });
+
+  test("the tool's progress reports arrive as progress notifications, in order", async () => {
+    const notes: Array<{ progress: number; total?: number; message?: string }> = [];
+    const result = await client.callTool({ name: 'remote_steps', arguments: { n: 3 } }, undefined, {
+      onprogress: (note) => notes.push(note),
+    });
+    expect(result.structuredContent).toEqual({ result: 3 });
+    await expect.poll(() => notes.length).toBe(3);
+    expect(notes).toEqual([1, 2, 3].map((i) => ({ progress: i, total: 3, message: `step ${i}` })));
+  });
 });

@@ -163,6 +163,15 @@ class CallContext implements ToolContext {
     port?.once('message', () => this.abortByCaller());
   }
 
+  progress(done: number, total?: number, message?: string): void {
+    if (typeof done !== 'number') return;
+    this.#port?.postMessage({
+      progress: done,
+      ...(typeof total === 'number' ? { total } : {}),
+      ...(typeof message === 'string' ? { message } : {}),
+    });
+  }
+
   abortByCaller(): void {
     this.#abortedByCaller = true;
     this.#controller?.abort(new AbortedError(this.tool, 'aborted by the caller'));

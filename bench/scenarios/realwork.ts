@@ -33,7 +33,7 @@ async function watched(fn: () => unknown): Promise<Run> {
   return { ms, delayMs: histogram.max / 1e6 };
 }
 
-const ctx: ToolContext = { callId: 0, tool: 'main', signal: new AbortController().signal };
+const ctx: ToolContext = { callId: 0, tool: 'main', signal: new AbortController().signal, progress: () => {} };
 
 export const realwork: Scenario = async ({ tiny, full, threads }) => {
   const rowsN = tiny ? 2_000 : 100_000;

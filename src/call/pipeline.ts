@@ -22,7 +22,7 @@ import type { ResolvedOptions } from '../options.js';
 import type { ToolCatalog } from '../registry/catalog.js';
 import { cacheHit, cacheMiss, type CacheMessage } from '../telemetry/channels.js';
 import type { StatsRecorder } from '../telemetry/stats.js';
-import type { ToolInfo } from '../tool/define.js';
+import type { Progress, ToolInfo } from '../tool/define.js';
 import type { CallTiming, CallTransport } from './transport.js';
 import { ArgsSchemas } from '../schema/args-schema.js';
 
@@ -39,9 +39,13 @@ export interface CallOptions {
    * death. A local bridge runs it as any other call. @default false (or `connect({ durable })`)
    */
   durable?: boolean;
+  /** Receives the tool's `ctx.progress(done, total?, message?)` reports while the call runs. */
+  onProgress?: (progress: Progress) => void;
 }
 
-const CALL_KEYS = ['timeoutMs', 'cache', 'signal', 'durable'] as const satisfies ReadonlyArray<keyof CallOptions>;
+const CALL_KEYS = ['timeoutMs', 'cache', 'signal', 'durable', 'onProgress'] as const satisfies ReadonlyArray<
+  keyof CallOptions
+>;
 
 /** Checks a call's options: an object of known keys, a signal that is an AbortSignal, a boolean `cache`. */
 function checkCallOptions(options: CallOptions): void {
@@ -55,6 +59,9 @@ function checkCallOptions(options: CallOptions): void {
   }
   if (cache !== undefined && typeof cache !== 'boolean') {
     throw new InvalidOptionsError(`options.cache must be a boolean, got ${describeValue(cache)}`);
+  }
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
+    throw new InvalidOptionsError(`options.onProgress must be a function, got ${describeValue(options.onProgress)}`);
   }
   if (options.durable !== undefined && typeof options.durable !== 'boolean') {
     throw new InvalidOptionsError(`options.durable must be a boolean, got ${describeValue(options.durable)}`);
@@ -128,10 +135,11 @@ export class CallPipeline {
     // 3. cache
     const hash = this.#cache && info.idempotent && options?.cache !== false ? this.#hash(args) : undefined;
     const durable = options?.durable === true;
-    if (hash !== undefined) return this.#cached(info, hash, args, timeoutMs, signal, timing, durable);
+    const onProgress = options?.onProgress;
+    if (hash !== undefined) return this.#cached(info, hash, args, timeoutMs, signal, timing, durable, onProgress);
     // 4-7. encode, dispatch, decode, record
-    if (info.batch) return this.#tracked(this.#run(info, args, timeoutMs, signal, timing, durable));
-    return this.#runOne(info, args, timeoutMs, signal, timing, durable);
+    if (info.batch) return this.#tracked(this.#run(info, args, timeoutMs, signal, timing, durable, onProgress));
+    return this.#runOne(info, args, timeoutMs, signal, timing, durable, onProgress);
   }
 
   /** The time limit of a call of `info` given its own `timeoutMs` (validated; throws INVALID_OPTIONS). */
@@ -171,6 +179,7 @@ export class CallPipeline {
     signal: AbortSignal | undefined,
     timing: CallTiming | undefined,
     durable: boolean,
+    onProgress: ((progress: Progress) => void) | undefined,
   ): Promise<unknown> {
     const tool = info.name;
     const key = `${tool}@${info.version}:${hash}`;
@@ -178,7 +187,7 @@ export class CallPipeline {
     let ran = false;
     const result = this.#cache!.get(
       key,
-      () => ((ran = true), this.#run(info, args, timeoutMs, signal, timing, durable)),
+      () => ((ran = true), this.#run(info, args, timeoutMs, signal, timing, durable, onProgress)),
     );
     if (this.#options.telemetry.enabled) {
       const channel = ran ? cacheMiss : cacheHit;
@@ -209,9 +218,10 @@ export class CallPipeline {
     signal: AbortSignal | undefined,
     timing: CallTiming | undefined,
     durable: boolean,
+    onProgress: ((progress: Progress) => void) | undefined,
   ): Promise<unknown> {
     if (info.batch) return this.#microBatcher(info).add(args, timeoutMs, signal);
-    return this.#runOne(info, args, timeoutMs, signal, timing, durable);
+    return this.#runOne(info, args, timeoutMs, signal, timing, durable, onProgress);
   }
 
   /** One call as a task of its own, recorded when it ends. (The hot path: no promise but the transport's.) */
@@ -222,6 +232,7 @@ export class CallPipeline {
     signal: AbortSignal | undefined,
     timing: CallTiming | undefined,
     durable = false,
+    onProgress?: (progress: Progress) => void,
   ): Promise<unknown> {
     this.#hooks.began();
     const phases = timing ?? (this.#slowCallMs !== Infinity ? newTiming() : undefined);
@@ -230,7 +241,7 @@ export class CallPipeline {
       this.#stats.call(info.name, ms, failed);
       if (ms > this.#slowCallMs) this.#hooks.slowCall(info.name, ms, phases, args);
     };
-    return this.#transport.runOne(info, args, timeoutMs, signal, phases, onEnd, durable);
+    return this.#transport.runOne(info, args, timeoutMs, signal, phases, onEnd, durable, onProgress);
   }
 
   #microBatcher(info: ToolInfo): MicroBatcher {

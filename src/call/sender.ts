@@ -14,7 +14,7 @@ import {
 import { ledger } from '../memory/ledger.js';
 import { DeadlinePassed, type Dispatcher, type SubmitOptions } from '../dispatch/dispatcher.js';
 import type { StatsRecorder } from '../telemetry/stats.js';
-import type { ToolInfo } from '../tool/define.js';
+import type { Progress, ToolInfo } from '../tool/define.js';
 import { watchCall } from './deadline.js';
 
 /** The phases of a call's task, in ms: see `ToolStats`. */
@@ -57,8 +57,11 @@ export class Sender {
     encodeMs: number,
     timing: CallTiming | undefined,
     settle: (error: ToolBridgeError | undefined, decoded?: Decoded) => void,
+    onProgress?: (progress: Progress) => void,
   ): void {
-    if (info.retries === 0) return this.#send(info, message, timeoutMs, signal, start, encodeMs, timing, settle);
+    if (info.retries === 0) {
+      return this.#send(info, message, timeoutMs, signal, start, encodeMs, timing, settle, onProgress);
+    }
     // The first send's time limit counts from now; a retry gets what is left of it, not a new limit.
     const deadline = performance.now() + timeoutMs;
     let retries = info.retries;
@@ -67,11 +70,12 @@ export class Sender {
         retries--;
         const left = deadline - performance.now();
         if (left <= 0) return settle(new TimeoutError(info.name, timeoutMs));
-        return this.#send(info, message, left, signal, performance.now() - encodeMs, encodeMs, timing, retrying);
+        const restart = performance.now() - encodeMs;
+        return this.#send(info, message, left, signal, restart, encodeMs, timing, retrying, onProgress);
       }
       settle(error, decoded);
     };
-    this.#send(info, message, timeoutMs, signal, start, encodeMs, timing, retrying);
+    this.#send(info, message, timeoutMs, signal, start, encodeMs, timing, retrying, onProgress);
   }
 
   /** {@link attempt}, as a promise. */
@@ -105,6 +109,7 @@ export class Sender {
     encodeMs: number,
     timing: CallTiming | undefined,
     settle: (error: ToolBridgeError | undefined, decoded?: Decoded) => void,
+    onProgress?: (progress: Progress) => void,
   ): void {
     const tool = info.name;
     if (signal?.aborted) return settle(new AbortedError(tool, signal.reason));
@@ -120,11 +125,12 @@ export class Sender {
       settle(error, decoded);
     };
     let transferList: MessagePort[] | undefined;
-    if (signal) {
+    if (signal || onProgress) {
       const channel = new MessageChannel();
       port = channel.port1;
       (message as WireMessage & { p?: MessagePort }).p = channel.port2;
       transferList = [channel.port2];
+      if (onProgress) port.on('message', (note: unknown) => reportProgress(tool, note, onProgress));
     }
     // At the limit or on abort the caller is answered at once; the pool drops the call if it still waits,
     // and stops its worker after a grace period if the call is still running then. A running tool learns
@@ -188,7 +194,8 @@ export class Sender {
     );
     if (port) {
       const open = port;
-      task.finally(() => open.close()).catch(() => undefined);
+      // A turn later: progress notes the tool posted before its result are read first.
+      task.finally(() => setImmediate(() => open.close())).catch(() => undefined);
     }
   }
 
@@ -200,5 +207,23 @@ export class Sender {
     }
     if (this.closing) return new ClosedError();
     return new WorkerCrashedError(tool, error);
+  }
+}
+
+/** Hands a tool's progress note to the caller's listener; a listener that throws is reported, not fatal. */
+function reportProgress(tool: string, note: unknown, listener: (progress: Progress) => void): void {
+  if (note === null || typeof note !== 'object' || typeof (note as { progress?: unknown }).progress !== 'number') {
+    return;
+  }
+  const { progress, total, message } = note as { progress: number; total?: number; message?: string };
+  try {
+    listener({
+      done: progress,
+      ...(total !== undefined ? { total } : {}),
+      ...(message !== undefined ? { message } : {}),
+    });
+  } catch (error) {
+    const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    process.emitWarning(`an onProgress listener of a ${tool} call threw: ${detail}`, { code: 'TOOLBRIDGE_LISTENER' });
   }
 }

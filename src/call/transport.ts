@@ -17,7 +17,7 @@ import { Sender, type CallTiming } from './sender.js';
 import { ledger } from '../memory/ledger.js';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
 import type { StatsRecorder } from '../telemetry/stats.js';
-import type { ToolInfo } from '../tool/define.js';
+import type { Progress, ToolInfo } from '../tool/define.js';
 
 /** An encoded message, with the time its encoding took. */
 type Sent = Encoded & { encodeMs: number };
@@ -124,6 +124,7 @@ export class CallTransport {
     timing?: CallTiming,
     onEnd?: (ms: number, failed: boolean) => void,
     durable = false,
+    onProgress?: (progress: Progress) => void,
   ): Promise<unknown> {
     const start = performance.now();
     const callId = this.#nextCallId++;
@@ -135,7 +136,7 @@ export class CallTransport {
       // The args hold a table (or need MessagePack) and this thread has not loaded that module yet.
       if (error instanceof ModuleNeeded) {
         return error.load().then(
-          () => this.runOne(info, args, timeoutMs, signal, timing, onEnd, durable),
+          () => this.runOne(info, args, timeoutMs, signal, timing, onEnd, durable, onProgress),
           (failure: unknown) => Promise.reject(ended(onEnd, performance.now() - start, moduleFailure(failure))),
         );
       }
@@ -174,7 +175,7 @@ export class CallTransport {
         }
         finish(failure, decoded?.value);
       };
-      this.#sender.attempt(info, message, timeoutMs, signal, start, sent.encodeMs, timing, settle);
+      this.#sender.attempt(info, message, timeoutMs, signal, start, sent.encodeMs, timing, settle, onProgress);
     });
   }
 

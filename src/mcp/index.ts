@@ -16,6 +16,7 @@ import {
   type CallToolResult,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Bridge } from '../bridge-api.js';
+import type { Progress } from '../tool/define.js';
 import { InvalidOptionsError, ToolBridgeError, describeValue } from '../errors.js';
 import { checkKnownKeys } from '../known-keys.js';
 import { ResultStore, type Stored } from './result-store.js';
@@ -90,9 +91,29 @@ export function createMcpServer(bridge: Bridge, options: McpServerOptions = {}):
         content: [{ type: 'text', text: `No tool named ${JSON.stringify(request.params.name)}.` }],
       };
     }
+    // The tool's ctx.progress reports become the client's progress notifications, when it asked for them.
+    const token = request.params._meta?.progressToken;
+    const onProgress =
+      token === undefined
+        ? undefined
+        : ({ done, total, message }: Progress) =>
+            void extra
+              .sendNotification({
+                method: 'notifications/progress',
+                params: {
+                  progressToken: token,
+                  progress: done,
+                  ...(total !== undefined ? { total } : {}),
+                  ...(message !== undefined ? { message } : {}),
+                },
+              })
+              .catch(() => undefined);
     let value: unknown;
     try {
-      value = await bridge.call(tool, request.params.arguments ?? {}, { signal: extra.signal });
+      value = await bridge.call(tool, request.params.arguments ?? {}, {
+        signal: extra.signal,
+        ...(onProgress ? { onProgress } : {}),
+      });
     } catch (error) {
       const text =
         error instanceof ToolBridgeError

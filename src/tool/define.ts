@@ -12,6 +12,18 @@ export interface ToolContext {
   readonly callId: number;
   /** The tool's registered name. */
   readonly tool: string;
+  /**
+   * Reports how far the call has got: the caller's `onProgress` (and an MCP client's progress
+   * notifications) receive it. `total` when known; `message` for people. A no-op when nobody listens.
+   */
+  progress(done: number, total?: number, message?: string): void;
+}
+
+/** What `ctx.progress` reports, as the caller's `onProgress` receives it. */
+export interface Progress {
+  done: number;
+  total?: number;
+  message?: string;
 }
 
 export interface ToolSpec<A = unknown, R = unknown> {

@@ -11,6 +11,7 @@ export {
   type ToolInfo,
   type ToolSpec,
   type JsonSchema,
+  type Progress,
   type ToolAnnotations,
 } from './define.js';
 export { isShared, shared, toShared, type SharedArray, type TypedArray, type TypedArrayConstructor } from './shared.js';
