@@ -3,14 +3,15 @@
  * The `toolbridge` command.
  *
  *   toolbridge mcp --tools ./my-tools.js [--tools ...] [--threads N]   an MCP server over stdio
+ *   toolbridge mcp ... --http 127.0.0.1:8808 [--token T]                 ... over streamable HTTP
  *
- * Its standard output is the MCP channel: everything else goes to standard error.
+ * Over stdio its standard output is the MCP channel: everything else goes to standard error.
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
-const usage = `usage: toolbridge mcp --tools <module> [--tools <module> ...] [--threads <n>]`;
+const usage = `usage: toolbridge mcp --tools <module> [--tools <module> ...] [--threads <n>] [--http <host:port> [--token <t>]]`;
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -23,6 +24,8 @@ async function main(argv: string[]): Promise<void> {
     options: {
       tools: { type: 'string', multiple: true, default: [] },
       threads: { type: 'string' },
+      http: { type: 'string' },
+      token: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -35,7 +38,7 @@ async function main(argv: string[]): Promise<void> {
     console.error(`toolbridge: --threads must be a positive integer, got ${values.threads}`);
     process.exit(2);
   }
-  const [{ createBridge }, { createMcpServer }, { StdioServerTransport }] = await Promise.all([
+  const [{ createBridge }, { createMcpServer, serveMcpHttp }, { StdioServerTransport }] = await Promise.all([
     import('./index.js'),
     import('./mcp/index.js'),
     import('@modelcontextprotocol/sdk/server/stdio.js'),
@@ -44,6 +47,25 @@ async function main(argv: string[]): Promise<void> {
     tools: values.tools.map((path) => pathToFileURL(resolve(path))),
     ...(threads !== undefined ? { maxThreads: threads } : {}),
   });
+  if (values.http !== undefined) {
+    const at = values.http.lastIndexOf(':');
+    const host = values.http.slice(0, at).replace(/^\[|\]$/g, '') || '127.0.0.1';
+    const port = Number(values.http.slice(at + 1));
+    if (at < 0 || !Number.isInteger(port) || port < 0) {
+      console.error(`toolbridge: --http must be <host>:<port>, got ${values.http}`);
+      process.exit(2);
+    }
+    const http = await serveMcpHttp(bridge, { host, port, ...(values.token ? { token: values.token } : {}) });
+    const stopHttp = async () => {
+      await http.close();
+      await bridge.close();
+      process.exit(0);
+    };
+    process.on('SIGTERM', () => void stopHttp());
+    process.on('SIGINT', () => void stopHttp());
+    console.error(`toolbridge: MCP server at ${http.url}, ${bridge.tools().length} tools`);
+    return;
+  }
   const server = createMcpServer(bridge);
   const transport = new StdioServerTransport();
   const stop = async () => {
