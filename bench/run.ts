@@ -20,6 +20,7 @@ import { frameKernels } from './scenarios/frame-kernels.js';
 import { frames } from './scenarios/frames.js';
 import { kernels } from './scenarios/kernels.js';
 import { load } from './scenarios/load.js';
+import { mcp } from './scenarios/mcp.js';
 import { nats } from './scenarios/nats.js';
 import { chaos, soak, startup } from './scenarios/lifecycle.js';
 import { payload } from './scenarios/payload.js';
@@ -51,6 +52,7 @@ export const scenarios: Record<string, Scenario> = {
   nats,
   telemetry,
   schema,
+  mcp,
   alloc,
 };
 

@@ -96,4 +96,24 @@ describe('inputSchema', () => {
       );
     }
   });
+
+  test('batches check each call: a bad one fails alone with its issues, the others run', async () => {
+    const entries = await bridge.batch([
+      { tool: 'schema.search', args: { query: [1, 2, 3, 4], k: 1 } },
+      { tool: 'schema.search', args: { query: [1], k: 1 } },
+      { tool: 'schema.search', args: { query: new Float32Array(4), k: 2 } },
+    ]);
+    expect(entries[0]).toEqual({ ok: true, value: { type: 'Float32Array', length: 4, k: 1 } });
+    expect(entries[1]!.ok).toBe(false);
+    const error = (entries[1] as { error: { code: string; issues: Array<{ path: string }> } }).error;
+    expect(error.code).toBe('INVALID_ARGS');
+    expect(error.issues.map((i) => i.path)).toEqual(['args.query']);
+    expect(entries[2]).toEqual({ ok: true, value: { type: 'Float32Array', length: 4, k: 2 } });
+  });
+
+  test("a JSON array is converted in the args the tool gets, not in the caller's object", async () => {
+    const args = { query: [1, 2, 3, 4], k: 1 };
+    await bridge.call('schema.search', args);
+    expect(Array.isArray(args.query)).toBe(true);
+  });
 });

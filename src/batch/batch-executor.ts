@@ -59,6 +59,8 @@ export interface BatchContext {
   poolOf: (info: ToolInfo) => { threads: number; maxQueue: number };
   /** The time limit of a call of `info` given its own `timeoutMs` (validated; throws INVALID_OPTIONS). */
   limitOf: (info: ToolInfo, timeoutMs: number | undefined) => number;
+  /** A call's args checked against its tool's input schema (converted where it says so); throws INVALID_ARGS. */
+  checkArgs?: (info: ToolInfo, args: unknown) => unknown;
 }
 
 const CALL_FIELDS = ['tool', 'args', 'timeoutMs'] as const satisfies ReadonlyArray<keyof BatchCall>;
@@ -163,6 +165,8 @@ export function runBatch(
   // for the group's). No object is made per call: this loop is most of a batch's main-thread work.
   const groupIds = new Int32Array(total);
   let ownLimits: Float64Array | undefined;
+  /** Args that passed their tool's input schema, by call (converted where it says so). */
+  let checked: unknown[] | undefined;
   let group: Group | undefined;
   for (let index = 0; index < total; index++) {
     const call = calls[index] as BatchCall | null | undefined;
@@ -183,6 +187,8 @@ export function runBatch(
         const limit = ctx.limitOf(group.info, call.timeoutMs);
         (ownLimits ??= new Float64Array(total).fill(Number.NaN))[index] = limit;
       }
+      if (group.info.inputSchema && ctx.checkArgs)
+        (checked ??= new Array<unknown>(total))[index] = ctx.checkArgs(group.info, call.args);
       groupIds[index] = group.id;
       group.count++;
     } catch (error) {
@@ -202,7 +208,9 @@ export function runBatch(
   /** The calls at `indices` of `group`, as a chunk reads them. */
   const chunkOf = (group: Group, indices: Int32Array): ChunkCalls => {
     const args = new Array<unknown>(indices.length);
-    for (let k = 0; k < indices.length; k++) args[k] = calls[indices[k]!]!.args;
+    for (let k = 0; k < indices.length; k++) {
+      args[k] = checked !== undefined && group.info.inputSchema ? checked[indices[k]!] : calls[indices[k]!]!.args;
+    }
     const limits = ownLimits;
     return {
       args,

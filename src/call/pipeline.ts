@@ -166,6 +166,8 @@ export class CallPipeline {
         return { threads: maxThreads, maxQueue };
       },
       limitOf: (info, timeoutMs) => this.limitOf(info, timeoutMs),
+      checkArgs: (info, args) =>
+        (this.#schemas ??= new ArgsSchemas()).check(info.name, info.version, info.inputSchema!, args),
     };
     return this.#tracked(runBatch(context, calls, options, emit));
   }

@@ -138,7 +138,12 @@ export class ArgsSchemas {
       validate = this.#ajv.compile(forTypedArrays(schema) as JsonSchema) as ValidateFunction;
       this.#validators.set(key, validate);
     }
-    if (validate(args)) return args;
+    // Conversions (x-typedArray) go into a copy of the top-level object, not the caller's own.
+    const target =
+      args !== null && typeof args === 'object' && Object.getPrototypeOf(args) === Object.prototype
+        ? { ...(args as Record<string, unknown>) }
+        : args;
+    if (validate(target)) return target;
     const issues: ArgsIssue[] = (validate.errors ?? []).map((error) => ({
       path: pathOf(error),
       message: error.message ?? 'is invalid',
