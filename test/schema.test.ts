@@ -105,7 +105,7 @@ describe('inputSchema', () => {
     ]);
     expect(entries[0]).toEqual({ ok: true, value: { type: 'Float32Array', length: 4, k: 1 } });
     expect(entries[1]!.ok).toBe(false);
-    const error = (entries[1] as { error: { code: string; issues: Array<{ path: string }> } }).error;
+    const error = (entries[1] as unknown as { error: { code: string; issues: Array<{ path: string }> } }).error;
     expect(error.code).toBe('INVALID_ARGS');
     expect(error.issues.map((i) => i.path)).toEqual(['args.query']);
     expect(entries[2]).toEqual({ ok: true, value: { type: 'Float32Array', length: 4, k: 2 } });

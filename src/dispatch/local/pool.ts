@@ -40,6 +40,9 @@ const STOP_GRACE_MS = 50;
  * at once, and it is stopped when its call is done, so no call fails for a recycle. Workers that crash at
  * start-up are retried with an exponential back-off, and the calls told which module failed.
  */
+/** Longest a graceful close waits for an idle worker's own close before stopping it. */
+const CLOSE_GRACE_MS = 5_000;
+
 export class LocalPool implements PoolBackend, ToolSource {
   readonly #options: LocalPoolOptions;
   readonly #name: string;
@@ -165,9 +168,25 @@ export class LocalPool implements PoolBackend, ToolSource {
         // A slot retired meanwhile (a draining worker whose call just ended) is being destroyed: Piscina's
         // close() on it would wait for workers that already stopped, until its own 30 s close timeout.
         if (slot.gone) return slot.retire(slot.draining ?? 'manual');
-        await slot.piscina.close();
+        // A worker still starting is let finish first: stopping one that is still loading its modules (Piscina's
+        // close() or destroy()) could wait for good on Node 24.
+        await this.#started(slot);
+        // An idle ready worker closes at once; if it does not within CLOSE_GRACE_MS, it is stopped.
+        let timer: NodeJS.Timeout | undefined;
+        const stuck = new Promise<'stuck'>((resolve) => (timer = setTimeout(() => resolve('stuck'), CLOSE_GRACE_MS)));
+        const outcome = await Promise.race([slot.piscina.close().then(() => 'closed' as const), stuck]);
+        clearTimeout(timer);
+        if (outcome === 'stuck') await slot.retire('manual');
       }),
     );
+  }
+
+  /** Resolves once the slot's worker is ready, has gone, or has had the start-up time to be. */
+  async #started(slot: WorkerSlot): Promise<void> {
+    const until = performance.now() + this.#options.startTimeoutMs;
+    while (!slot.gone && slot.current !== undefined && !slot.current.ready && performance.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   }
 
   destroy(): Promise<void> {
@@ -175,7 +194,13 @@ export class LocalPool implements PoolBackend, ToolSource {
       this.#closing = true;
       this.#stopTimers();
       this.#queue.failAll(() => new ClosedError());
-      await Promise.all(this.#slots.map((slot) => slot.retire(slot.draining ?? 'manual')));
+      await Promise.all(
+        this.#slots.map(async (slot) => {
+          // As in close(): a worker still loading its modules is let finish before it is stopped.
+          await this.#started(slot);
+          return slot.retire(slot.draining ?? 'manual');
+        }),
+      );
     })();
     return this.#destroyed;
   }
