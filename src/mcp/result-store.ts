@@ -3,6 +3,7 @@
  * the oldest dropped first. A typed array is kept as its raw little-endian bytes, an Arrow table as Arrow
  * IPC (stream format), anything else as JSON.
  */
+import { looksLikeTable } from '../codec/arrow-table.js';
 import { toJson } from '../schema/json.js';
 
 export interface Stored {
@@ -52,8 +53,8 @@ async function encode(value: unknown): Promise<Omit<Stored, 'uri'>> {
     const length = (value as unknown as ArrayLike<number>).length;
     return { mimeType: 'application/octet-stream', description: `${value.constructor.name}(${length})`, bytes };
   }
-  const table = value as { schema?: { fields?: unknown }; numRows?: number } | null;
-  if (table !== null && typeof table === 'object' && Array.isArray(table.schema?.fields)) {
+  if (value !== null && typeof value === 'object' && looksLikeTable(value)) {
+    const table = value as { numRows: number };
     const { tableToIPC } = await import('apache-arrow');
     const bytes = tableToIPC(value as Parameters<typeof tableToIPC>[0], 'stream');
     return {

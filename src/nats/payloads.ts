@@ -2,8 +2,8 @@
  * Bodies past the server's `max_payload` travel through the JetStream Object Store (bucket
  * `<namespace>_payloads`): the message then carries only the object's name in a header, and the receiver
  * reads the object and deletes it. Objects left behind (a receiver that died) expire with the bucket's TTL.
- * The Object Store client loads on first need, with its SHA-256 on `node:crypto` (the pure-JS default hashes
- * ~40 MiB/s; the choice is process-wide).
+ * The Object Store client loads on first need, with its SHA-256 on `node:crypto` (the client's docs put its pure-JS
+ * default at 5-10x slower on large objects; the choice is process-wide).
  */
 import { nanos, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import type { ObjectStore } from '@nats-io/obj';

@@ -11,6 +11,7 @@ import AjvModule, { type ErrorObject, type ValidateFunction } from 'ajv';
 
 /** ajv is CommonJS: its class is the module's `default` export under Node's ESM interop. */
 type AjvClass = typeof AjvModule.default;
+import { looksLikeTable } from '../codec/arrow-table.js';
 import { InvalidArgsError } from '../errors.js';
 import type { JsonSchema } from '../tool/define.js';
 
@@ -75,14 +76,7 @@ function newAjv() {
     keyword: 'x-arrowTable',
     schemaType: 'boolean',
     validate: function arrowTable(this: unknown, wanted: boolean, data: unknown): boolean {
-      const table = data as { schema?: { fields?: unknown }; numRows?: unknown; getChild?: unknown } | null;
-      const isTable =
-        typeof table === 'object' &&
-        table !== null &&
-        Array.isArray(table.schema?.fields) &&
-        typeof table.numRows === 'number' &&
-        typeof table.getChild === 'function';
-      if (!wanted || isTable) return true;
+      if (!wanted || (typeof data === 'object' && data !== null && looksLikeTable(data))) return true;
       (arrowTable as unknown as { errors: Array<Partial<ErrorObject>> }).errors = [
         { keyword: 'x-arrowTable', message: 'must be an Arrow table', params: {} },
       ];

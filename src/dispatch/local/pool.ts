@@ -182,11 +182,22 @@ export class LocalPool implements PoolBackend, ToolSource {
   }
 
   /** Resolves once the slot's worker is ready, has gone, or has had the start-up time to be. */
-  async #started(slot: WorkerSlot): Promise<void> {
-    const until = performance.now() + this.#options.startTimeoutMs;
-    while (!slot.gone && slot.current !== undefined && !slot.current.ready && performance.now() < until) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+  #started(slot: WorkerSlot): Promise<void> {
+    const settled = () => slot.gone || slot.current === undefined || slot.current.ready;
+    if (settled()) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#readyWaiters.delete(check);
+        resolve();
+      };
+      const check = () => {
+        if (settled()) done();
+      };
+      const timer = setTimeout(done, this.#options.startTimeoutMs);
+      this.#readyWaiters.add(check);
+      void this.#exited(slot).then(done);
+    });
   }
 
   destroy(): Promise<void> {
