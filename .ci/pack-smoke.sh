@@ -18,7 +18,14 @@ npm install --no-audit --no-fund "$work/$tarball" \
   "@types/node@$(node -p "require('$root/node_modules/@types/node/package.json').version")" >/dev/null
 
 cat > tools.js <<'JS'
-import { defineTool, shared } from 'toolbridge/tool';
+import { defineSession, defineTool, shared } from 'toolbridge/tool';
+export const tally = defineSession({
+  name: 'consumer.tally',
+  create: ({ start }) => {
+    let total = start;
+    return { add: (x) => (total += x.reduce((a, b) => a + b, 0)) };
+  },
+});
 export const twice = defineTool({
   name: 'consumer.twice',
   run({ x }) {
@@ -41,6 +48,11 @@ if (ToolSideError !== ToolBridgeError || probe.name !== 'consumer.probe') throw 
 const bridge: Bridge = await createBridge({ maxThreads: 1, tools: [new URL('./tools.js', import.meta.url)] });
 const x = shared(Float64Array, 4).fill(1.5);
 const y = await bridge.call<Float64Array>('consumer.twice', { x });
+// A session: state kept in one worker across calls, typed through the proxy.
+const tally = await bridge.open<{ add(x: Float64Array): number }>('consumer.tally', { start: 1 });
+await tally.add(x);
+if ((await tally.add(x)) !== 13) throw new Error('the session lost its state');
+await tally.close();
 const dot = await bridge.call<number>('vector.dot', { a: x, b: y });
 try {
   await bridge.call('no.such.tool');

@@ -26,6 +26,7 @@ import { chaos, soak, startup } from './scenarios/lifecycle.js';
 import { payload } from './scenarios/payload.js';
 import { realwork } from './scenarios/realwork.js';
 import { scaling } from './scenarios/scaling.js';
+import { sessions } from './scenarios/sessions.js';
 import { schema } from './scenarios/schema.js';
 import { sweep } from './scenarios/sweep.js';
 import { telemetry } from './scenarios/telemetry.js';
@@ -53,6 +54,7 @@ export const scenarios: Record<string, Scenario> = {
   telemetry,
   schema,
   mcp,
+  sessions,
   alloc,
 };
 

@@ -1,6 +1,7 @@
 /** Tools the benchmark scenarios call through the bridge. */
 import type { Table } from 'apache-arrow';
-import { defineTool, shared } from '../src/tool/index.js';
+import { defineSession, defineTool, shared } from '../src/tool/index.js';
+import { makeIndex, rowNorms, topk } from './workers/index-kernel.js';
 
 export const noop = defineTool({ name: 'bench.noop', run: () => undefined });
 
@@ -104,4 +105,17 @@ export const add3 = defineTool({
 export const add3Plain = defineTool({
   name: 'bench.add3Plain',
   run: ({ a, b, c }: { a: number; b: number; c: number }) => a + b + c,
+});
+
+/** A vector index kept in its worker: norms computed once, at open (the `sessions` scenario). */
+export const index = defineSession({
+  name: 'bench.index',
+  create: ({ matrix, dim }: { matrix: Float32Array; dim: number }) => makeIndex(matrix, dim),
+});
+
+/** The same query as a stateless tool: it must compute the norms again on every call. */
+export const rebuildTopk = defineTool({
+  name: 'bench.rebuildTopk',
+  run: ({ matrix, dim, q, k }: { matrix: Float32Array; dim: number; q: Float32Array; k: number }) =>
+    topk(matrix, rowNorms(matrix, dim), dim, q, k),
 });

@@ -2,7 +2,11 @@
  * The public shape of a bridge: its methods, events and close options. `src/bridge.ts` implements it.
  */
 import type { BatchCall, BatchEntry, BatchOptions, StreamEntry } from './batch/batch-executor.js';
-import type { CallOptions } from './call/pipeline.js';
+import type { BroadcastOptions, CallOptions } from './call/pipeline.js';
+import type { BroadcastEntry } from './call/transport.js';
+import type { Session } from './session/client.js';
+import type { OpenOptions } from './session/sessions.js';
+import type { SessionInfo } from './tool/session.js';
 import type { CallTiming } from './call/sender.js';
 import type { RecycleEvent, WorkerExitEvent } from './telemetry/events.js';
 import type { HealthReport } from './telemetry/health.js';
@@ -54,6 +58,29 @@ export interface Bridge extends AsyncDisposable {
   stream<R = unknown>(calls: readonly BatchCall[], options?: BatchOptions): AsyncIterable<StreamEntry<R>>;
   /** The registered tools and their metadata. */
   tools(): ToolInfo[];
+  /**
+   * Opens a session (`defineSession`): runs its `create(args)` once in a worker of its pool (the one holding
+   * the fewest sessions) and resolves with a proxy whose methods run on that worker, one at a time unless
+   * the session is concurrent, with args and results carried as tool calls' are (shared arrays without a
+   * copy). `T` is the session object's type or the definition's (`typeof index`).
+   *
+   * @example
+   * await using idx = await bridge.open<typeof index>('vector.index', { matrix, dim: 384 });
+   * const hits = await idx.query(q, 10);
+   */
+  open<T = Record<string, (...args: never[]) => unknown>>(
+    name: string,
+    args?: unknown,
+    options?: OpenOptions,
+  ): Promise<Session<T>>;
+  /** The registered sessions and their metadata. */
+  sessions(): SessionInfo[];
+  /**
+   * Runs one call on every live worker of the tool's pool (warm a cache, load a model everywhere) and
+   * resolves with one entry per worker: `{ workerId, ok: true, value }` or `{ workerId, ok: false, error }`.
+   * Workers started later do not run it, unless `{ sticky: true }`: then each runs it before its first call.
+   */
+  broadcast<R = unknown>(tool: string, args?: unknown, options?: BroadcastOptions): Promise<Array<BroadcastEntry<R>>>;
   /** The result cache of idempotent tools. */
   readonly cache: { clear(): void };
   /**
@@ -74,7 +101,7 @@ export interface Bridge extends AsyncDisposable {
    */
   recycle(): Promise<void>;
   /**
-   * Waits for the calls in flight, then stops the workers. Later calls reject with `CLOSED`. With
+   * Waits for the calls in flight and closes the open sessions, then stops the workers. Later calls reject with `CLOSED`. With
    * `timeoutMs`, waits at most that long: then the workers are stopped and the calls still in flight or
    * queued reject with `CLOSED` (a call with no time limit whose tool never returns would otherwise keep
    * `close()` waiting for good).

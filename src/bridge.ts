@@ -4,8 +4,15 @@ import type { Bridge, BridgeEvents, CloseOptions, SlowCallEvent } from './bridge
 import type { BatchCall, BatchEntry, BatchOptions, StreamEntry } from './batch/batch-executor.js';
 import { loadHasher } from './cache/content-hash.js';
 import { ResultCache, type CacheStats } from './cache/result-cache.js';
-import { CallPipeline, newTiming, type CallOptions } from './call/pipeline.js';
-import { CallTransport, outcomeAt, type CallTiming, type ChunkOutcomes, type Outcome } from './call/transport.js';
+import { CallPipeline, newTiming, type BroadcastOptions, type CallOptions } from './call/pipeline.js';
+import {
+  CallTransport,
+  outcomeAt,
+  type BroadcastEntry,
+  type CallTiming,
+  type ChunkOutcomes,
+  type Outcome,
+} from './call/transport.js';
 import { ClosedError, InvalidOptionsError, describeValue } from './errors.js';
 import { resolveOptions, type BridgeOptions, type ResolvedOptions, type ResolvedTelemetry } from './options.js';
 import { checkKnownKeys } from './known-keys.js';
@@ -22,6 +29,9 @@ import { renderReport } from './telemetry/report.js';
 import { shapeOf } from './codec/shape.js';
 import { StatsRecorder, type BridgeStats, type HostStats } from './telemetry/stats.js';
 import { DEFAULT_POOL, type ToolInfo } from './tool/define.js';
+import type { SessionInfo } from './tool/session.js';
+import type { Session } from './session/client.js';
+import { Sessions, type OpenOptions } from './session/sessions.js';
 
 export type { CallOptions };
 export type { Bridge, BridgeEvents, CloseOptions, SlowCallEvent } from './bridge-api.js';
@@ -78,6 +88,7 @@ class ToolBridge implements Bridge {
   readonly #transport: CallTransport;
   readonly #pipeline: CallPipeline;
   readonly #cache: ResultCache | undefined;
+  readonly #sessions: Sessions;
   readonly cache: { clear(): void };
   readonly id = nextBridgeId++;
   #inFlight = 0;
@@ -90,6 +101,7 @@ class ToolBridge implements Bridge {
     pools: ReadonlyMap<string, PoolBackend>,
     tools: readonly ToolInfo[],
     events: EventEmitter,
+    sessions: readonly SessionInfo[],
   ) {
     this.#events = events;
     this.#pools = pools;
@@ -104,6 +116,12 @@ class ToolBridge implements Bridge {
       this.#stats,
       () => this.#catalog.names(),
     );
+    this.#sessions = new Sessions(sessions, {
+      policy: options.codec,
+      stats: this.#stats,
+      timeoutMs: options.timeoutMs,
+      pools,
+    });
     this.#pipeline = new CallPipeline(options, this.#catalog, this.#cache, this.#stats, this.#transport, {
       began: () => this.#inFlight++,
       ended: () => this.#settled(),
@@ -206,6 +224,23 @@ class ToolBridge implements Bridge {
     return this.#catalog.list();
   }
 
+  open<T = Record<string, (...args: never[]) => unknown>>(
+    name: string,
+    args?: unknown,
+    options?: OpenOptions,
+  ): Promise<Session<T>> {
+    if (this.#closing) return Promise.reject(new ClosedError());
+    return this.#sessions.open(name, args, options) as Promise<Session<T>>;
+  }
+
+  sessions(): SessionInfo[] {
+    return this.#sessions.list();
+  }
+
+  broadcast<R = unknown>(tool: string, args?: unknown, options?: BroadcastOptions): Promise<Array<BroadcastEntry<R>>> {
+    return this.#pipeline.broadcast(tool, args, options) as Promise<Array<BroadcastEntry<R>>>;
+  }
+
   on<E extends keyof BridgeEvents>(event: E, listener: BridgeEvents[E]): this {
     this.#events.on(event, listener);
     return this;
@@ -274,6 +309,7 @@ class ToolBridge implements Bridge {
     this.#closing ??= (async () => {
       this.#pipeline.close();
       if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
+      await this.#sessions.closeAll();
       this.#transport.markClosing();
       await Promise.all([...this.#pools.values()].map((pool) => pool.close()));
       setCeiling(this, undefined);
@@ -300,6 +336,7 @@ class ToolBridge implements Bridge {
   #destroy(): Promise<void> {
     this.#destroying ??= (async () => {
       this.#pipeline.close();
+      this.#sessions.abandonAll();
       this.#transport.markClosing();
       await Promise.all([...this.#pools.values()].map((pool) => pool.destroy()));
       setCeiling(this, undefined);
@@ -330,7 +367,7 @@ export async function bridgeOver(
 ): Promise<Bridge> {
   const resolved = resolveOptions(options);
   if (resolved.cache) await loadHasher();
-  return new ToolBridge(resolved, pools, tools, events);
+  return new ToolBridge(resolved, pools, tools, events, []);
 }
 
 /** Emits a bridge event on `events` (for a backend that raises `drain` and the like). */
@@ -381,20 +418,22 @@ export async function createBridge(options?: BridgeOptions): Promise<Bridge> {
     );
   }
   let tools: ToolInfo[];
+  let sessions: SessionInfo[];
   try {
     const started = await Promise.all([...pools.values()].map((pool) => pool.discover()));
     tools = started[0]!;
-    const unknown = tools.find((tool) => !pools.has(tool.pool));
+    sessions = pools.get(DEFAULT_POOL)!.sessionInfos();
+    const unknown = [...tools, ...sessions].find((tool) => !pools.has(tool.pool));
     if (unknown) {
       throw new InvalidOptionsError(
-        `Tool "${unknown.name}" runs in pool "${unknown.pool}", which createBridge({ pools }) does not define (pools: ${[...pools.keys()].join(', ')})`,
+        `${'concurrent' in unknown ? 'Session' : 'Tool'} "${unknown.name}" runs in pool "${unknown.pool}", which createBridge({ pools }) does not define (pools: ${[...pools.keys()].join(', ')})`,
       );
     }
   } catch (error) {
     await Promise.all([...pools.values()].map((pool) => pool.destroy().catch(() => undefined)));
     throw error;
   }
-  const bridge = new ToolBridge(resolved, pools, tools, events);
+  const bridge = new ToolBridge(resolved, pools, tools, events, sessions);
   if (resolved.maxSharedMb !== Infinity) setCeiling(bridge, resolved.maxSharedMb);
   return bridge;
 }

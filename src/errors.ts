@@ -17,6 +17,8 @@
  * | `QUEUE_FULL` | the pool's queue is at `maxQueue`: the call was refused at once |
  * | `QUOTA_EXCEEDED` | a shared-memory allocation would pass `memory.maxSharedMb` |
  * | `UNAVAILABLE` | no host serves the tool (a remote bridge, `toolbridge/nats`): refused at once |
+ * | `SESSION_LOST` | a session's worker died (or was stopped past a hard limit): its state is gone |
+ * | `SESSION_CLOSED` | a call on a session that was closed (by `close()`, idle time, or the bridge closing) |
  */
 export type ErrorCode =
   | 'TOOL_NOT_FOUND'
@@ -31,7 +33,9 @@ export type ErrorCode =
   | 'INVALID_OPTIONS'
   | 'QUEUE_FULL'
   | 'QUOTA_EXCEEDED'
-  | 'UNAVAILABLE';
+  | 'UNAVAILABLE'
+  | 'SESSION_LOST'
+  | 'SESSION_CLOSED';
 
 /**
  * Marks toolbridge's errors, shared by every copy of this module in the process (the same key for all), so
@@ -228,6 +232,31 @@ export class UnavailableError extends ToolBridgeError {
 
   constructor(tool: string, detail = 'no host serves it') {
     super('UNAVAILABLE', `Tool ${JSON.stringify(tool)} is unavailable: ${detail}.`);
+  }
+}
+
+/**
+ * A session's worker is gone (it crashed, or was stopped past a hard limit): the session's state is lost,
+ * and its calls in flight and later ones reject with this. Open a new session to go on.
+ */
+export class SessionLostError extends ToolBridgeError {
+  declare readonly code: 'SESSION_LOST';
+  readonly session: string;
+
+  constructor(session: string, detail: string, options?: { cause?: unknown }) {
+    super('SESSION_LOST', `Session ${JSON.stringify(session)} was lost: ${detail}.`, options);
+    this.session = session;
+  }
+}
+
+/** A call on a session that is closed: by its `close()`, its idle timeout, or its bridge closing. */
+export class SessionClosedError extends ToolBridgeError {
+  declare readonly code: 'SESSION_CLOSED';
+  readonly session: string;
+
+  constructor(session: string, why = 'it was closed') {
+    super('SESSION_CLOSED', `Session ${JSON.stringify(session)} is closed: ${why}.`);
+    this.session = session;
   }
 }
 

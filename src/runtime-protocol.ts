@@ -2,6 +2,7 @@ import type { ErrorRecord } from './codec/envelope.js';
 import type { CodecPolicy } from './codec/message.js';
 import type { LedgerMemory } from './memory/ledger.js';
 import type { ToolInfo } from './tool/define.js';
+import type { SessionInfo } from './tool/session.js';
 
 /** What the pool passes to each worker at start-up. */
 export interface RuntimeConfig {
@@ -27,6 +28,8 @@ export interface ReadyNotice {
   toolbridge: 'ready';
   threadId: number;
   tools: ToolInfo[];
+  /** The sessions its modules define (`defineSession`). */
+  sessions: SessionInfo[];
   /**
    * The worker's gauges, written after every task: `[0]` its V8 heap in use, in bytes. Shared, so the
    * main thread reads them when it needs them and no message carries them.

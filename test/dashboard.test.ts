@@ -17,7 +17,7 @@ let dashboard: Dashboard;
 beforeAll(async () => {
   bridge = await createBridge({
     maxThreads: 2,
-    tools: [fixture('telemetry-tools.js')],
+    tools: [fixture('telemetry-tools.js'), fixture('session-tools.js')],
     memory: { maxHeapMb: 512 },
   });
   dashboard = await serveDashboard(bridge, { intervalMs: 200 });
@@ -127,12 +127,14 @@ describe('serveDashboard', () => {
       const browser = await chromium.launch({ executablePath: browserPath, args: ['--no-sandbox'] });
       // Load while the page watches: three tools, one of them cached.
       let running = true;
+      const counter = await bridge.open<{ add(by: number): number }>('test.counter');
       const load = (async () => {
         for (let i = 0; running; i++) {
           await Promise.all([
             bridge.call('tel.spin', { ms: 2 + (i % 5) }),
             bridge.call('tel.echo', { x: new Float64Array(4096) }),
             bridge.call('tel.square', i % 3),
+            counter.add(1),
           ]);
         }
       })();
@@ -174,6 +176,14 @@ describe('serveDashboard', () => {
         expect(await page.textContent('[data-legend="latency"]')).toContain('tel.spin');
         expect(await page.getAttribute('#health', 'data-status')).toMatch(/^(healthy|degraded)$/);
         expect(await page.textContent('#summary')).toMatch(/\d+ calls/);
+        // The sessions table lists the open session, and the heap chart names the worker holding it.
+        const row = await page.$$eval('[data-table="sessions"] tr[data-session="test.counter"] td', (cells) =>
+          cells.map((cell) => cell.textContent),
+        );
+        expect(row[0]).toBe('test.counter');
+        expect(row[1]).toBe('1');
+        expect(Number(row[5])).toBeGreaterThan(0);
+        expect(await page.textContent('svg[data-chart="heap"]')).toContain('(1 sessions)');
 
         mkdirSync(new URL('./output/', import.meta.url), { recursive: true });
         await page.screenshot({ path: new URL('./output/dashboard.png', import.meta.url).pathname, fullPage: true });
@@ -181,6 +191,7 @@ describe('serveDashboard', () => {
       } finally {
         running = false;
         await load;
+        await counter.close();
         await browser.close();
       }
     },

@@ -46,7 +46,17 @@ describe("'toolbridge/tool'", () => {
   test('exports the same objects as the main entry', () => {
     const names = Object.keys(tool);
     expect(names).toEqual(
-      expect.arrayContaining(['defineTool', 'shared', 'isShared', 'toShared', 'ToolBridgeError', 'InvalidArgsError']),
+      expect.arrayContaining([
+        'defineTool',
+        'defineSession',
+        'shared',
+        'isShared',
+        'toShared',
+        'ToolBridgeError',
+        'InvalidArgsError',
+        'SessionLostError',
+        'SessionClosedError',
+      ]),
     );
     for (const name of names)
       expect((main as Record<string, unknown>)[name], name).toBe(tool[name as keyof typeof tool]);

@@ -8,7 +8,7 @@ import { getHeapStatistics } from 'node:v8';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
 import { toErrorRecord } from '../src/codec/error-record.js';
-import { ModuleNeeded } from '../src/codec/lazy-modules.js';
+import { ModuleNeeded, withModules } from '../src/codec/lazy-modules.js';
 import { attachLedger, ledger } from '../src/memory/ledger.js';
 import {
   decodeMessage,
@@ -39,42 +39,49 @@ import {
 } from '../src/runtime-protocol.js';
 import { loadingRefusal, setLoadingModule } from '../src/loading-module.js';
 import { toolsOfModule, type ToolContext, type ToolDefinition, type ToolInfo } from '../src/tool/define.js';
+import { sessionsOfModule, type SessionDefinition, type SessionInfo } from '../src/tool/session.js';
 import { builtinTools } from './tools/index.js';
 
-/** A call as the pool hands it to the worker: the wire message, and a port for abort notices if any. */
-export type Task = WireMessage & { p?: MessagePort };
+/**
+ * A call as the pool hands it to the worker: the wire message, a port for abort notices if any, and for a
+ * session's open the session's port.
+ */
+export type Task = WireMessage & { p?: MessagePort; s?: MessagePort };
 
 const config = workerData as RuntimeConfig;
 const policy = config.codec;
 const registry = new Map<string, { tool: ToolDefinition; module: string }>();
+const sessions = new Map<string, { session: SessionDefinition; module: string }>();
 // Before any tool module loads: shared memory allocated here is counted in the process's ledger.
 const held = attachLedger(config.ledger);
 let loadFailure: ReadyNotice['error'];
 
 const notify = (notice: RuntimeNotice): void => parentPort?.postMessage(notice);
 
-function register(tools: readonly ToolDefinition[], module: string): void {
-  for (const tool of tools) {
-    const existing = registry.get(tool.name);
+/** Registers a module's tools and sessions (one namespace: a name taken twice fails start-up). */
+function register(tools: readonly ToolDefinition[], defined: readonly SessionDefinition[], module: string): void {
+  for (const item of [...tools, ...defined]) {
+    const existing = registry.get(item.name) ?? sessions.get(item.name);
     if (existing) {
       loadFailure = {
         name: 'DuplicateToolError',
-        message: `Tool "${tool.name}" is defined in ${existing.module} and ${module}`,
+        message: `Tool "${item.name}" is defined in ${existing.module} and ${module}`,
         stack: '',
         code: 'DUPLICATE_TOOL',
         path: '',
         module,
-        tool: tool.name,
+        tool: item.name,
         modules: [existing.module, module],
       };
       return;
     }
-    registry.set(tool.name, { tool, module });
+    if ('run' in item) registry.set(item.name, { tool: item, module });
+    else sessions.set(item.name, { session: item, module });
   }
 }
 
 async function load(): Promise<void> {
-  register(builtinTools, BUILTIN_MODULE);
+  register(builtinTools, [], BUILTIN_MODULE);
   for (const module of config.modules) {
     if (loadFailure) return;
     notify({ toolbridge: 'loading', threadId, module });
@@ -82,16 +89,18 @@ async function load(): Promise<void> {
     // worker start workers of its own (a script passing its own URL in `tools`, say).
     setLoadingModule(module);
     try {
-      const tools = toolsOfModule((await import(module)) as Record<string, unknown>);
+      const namespace = (await import(module)) as Record<string, unknown>;
+      const tools = toolsOfModule(namespace);
+      const defined = sessionsOfModule(namespace);
       // Refused even if the module caught the error.
       const refusal = loadingRefusal();
       if (refusal !== undefined) throw new Error(refusal);
-      if (tools.length === 0) {
+      if (tools.length === 0 && defined.length === 0) {
         throw new Error(
-          'the module exports no tool: export the results of defineTool() (or a default export of a tool or an array of tools)',
+          'the module exports no tool: export the results of defineTool() or defineSession() (or a default export of an array of them)',
         );
       }
-      register(tools, module);
+      register(tools, defined, module);
     } catch (error) {
       loadFailure = { ...toErrorRecord(error), code: 'TOOL_LOAD_FAILED', module };
     } finally {
@@ -115,6 +124,14 @@ const catalog: ToolInfo[] = [...registry.values()].map(({ tool, module }) => ({
   outputSchema: tool.outputSchema,
   annotations: tool.annotations,
 }));
+const sessionCatalog: SessionInfo[] = [...sessions.values()].map(({ session, module }) => ({
+  name: session.name,
+  description: session.description,
+  pool: session.pool,
+  concurrent: session.concurrent,
+  idleTimeoutMs: session.idleTimeoutMs,
+  module,
+}));
 const gauges = new Float64Array(new SharedArrayBuffer(GAUGE_COUNT * Float64Array.BYTES_PER_ELEMENT));
 /**
  * Least time between two heap samples after tasks: a sample costs a few microseconds, which a stream of tiny
@@ -137,6 +154,7 @@ notify({
   toolbridge: 'ready',
   threadId,
   tools: catalog,
+  sessions: sessionCatalog,
   gauges: gauges.buffer as SharedArrayBuffer,
   held,
   ...(loadFailure ? { error: loadFailure } : {}),
@@ -356,6 +374,7 @@ function run(task: Task): WireMessage | Promise<WireMessage> {
     const decodeMs = started - received;
     callId = fields.callId;
     name = fields.tool;
+    if (task.s) return openSession(callId, name, value, task.s, decodeMs);
     const entry = registry.get(name);
     if (!entry) {
       if (loadFailure) return fail(callId, name, new Error(loadFailure.message), loadFailure.code);
@@ -414,5 +433,80 @@ function run(task: Task): WireMessage | Promise<WireMessage> {
     }
     const now = performance.now();
     return fail(callId, name, error, undefined, started > received ? now - started : 0, started - received);
+  }
+}
+
+// --- sessions ---
+
+type SessionObject = Record<string, unknown> & { close?: () => unknown };
+
+/** Opens a session: runs its `create`, then serves the object on the session's port. Replies with its methods. */
+async function openSession(
+  callId: number,
+  name: string,
+  args: unknown,
+  port: MessagePort,
+  decodeMs: number,
+): Promise<WireMessage> {
+  const started = performance.now();
+  const entry = sessions.get(name);
+  if (!entry) {
+    port.close();
+    return fail(callId, name, new Error(`No session named "${name}" in this worker`), 'TOOL_NOT_FOUND');
+  }
+  const controller = new AbortController();
+  try {
+    const object = (await entry.session.create(args, {
+      session: name,
+      id: callId,
+      signal: controller.signal,
+    })) as SessionObject;
+    if (object === null || (typeof object !== 'object' && typeof object !== 'function')) {
+      throw new TypeError(`create() of session "${name}" must return an object with methods, got ${typeof object}`);
+    }
+    const { serveSession, methodsOf } = await import('./session-host.js');
+    serveSession(port, {
+      concurrent: entry.session.concurrent,
+      controller,
+      call: (method, message) => sessionCall(object, name, method, message),
+      close: async () => {
+        try {
+          return await reply(callId, name, await object.close?.(), 0, 0);
+        } catch (error) {
+          return fail(callId, name, error);
+        }
+      },
+    });
+    return reply(callId, name, { methods: methodsOf(object) }, performance.now() - started, decodeMs);
+  } catch (error) {
+    controller.abort(error);
+    port.close();
+    return fail(callId, name, error, undefined, performance.now() - started, decodeMs);
+  } finally {
+    sampleHeap();
+  }
+}
+
+/** Runs one method of a session's object: decodes its args list, runs it, encodes the result or the error. */
+async function sessionCall(
+  object: SessionObject,
+  name: string,
+  method: string,
+  message: WireMessage,
+): Promise<WireMessage> {
+  const received = performance.now();
+  let started = received;
+  try {
+    const decoded = await withModules(() => decodeMessage(message));
+    started = performance.now();
+    const fn = object[method];
+    if (typeof fn !== 'function') throw new TypeError(`session "${name}" has no method "${method}"`);
+    const args = Array.isArray(decoded.value) ? (decoded.value as unknown[]) : [];
+    const out: unknown = await (fn as (...list: unknown[]) => unknown).apply(object, args);
+    return await reply(0, name, out, performance.now() - started, started - received);
+  } catch (error) {
+    return fail(0, name, error, undefined, performance.now() - started, started - received);
+  } finally {
+    sampleHeap();
   }
 }

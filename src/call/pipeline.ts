@@ -23,8 +23,14 @@ import type { ToolCatalog } from '../registry/catalog.js';
 import { cacheHit, cacheMiss, type CacheMessage } from '../telemetry/channels.js';
 import type { StatsRecorder } from '../telemetry/stats.js';
 import type { Progress, ToolInfo } from '../tool/define.js';
-import type { CallTiming, CallTransport } from './transport.js';
+import type { BroadcastEntry, CallTiming, CallTransport, Route } from './transport.js';
 import { ArgsSchemas } from '../schema/args-schema.js';
+
+/** Options of `bridge.broadcast`. */
+export interface BroadcastOptions {
+  /** Also run the call on every worker of the pool started later, before it takes any other call. @default false */
+  sticky?: boolean;
+}
 
 /** Options of one call. */
 export interface CallOptions {
@@ -41,11 +47,22 @@ export interface CallOptions {
   durable?: boolean;
   /** Receives the tool's `ctx.progress(done, total?, message?)` reports while the call runs. */
   onProgress?: (progress: Progress) => void;
+  /**
+   * Runs calls with the same key on the same worker while it lives (a worker keeping a per-key cache warm,
+   * say). A hint: when that worker is busy for more than a few ms, or gone, another one takes the call,
+   * and the key moves there. Such a call is not micro-batched. A remote bridge ignores it.
+   */
+  affinity?: string | number;
 }
 
-const CALL_KEYS = ['timeoutMs', 'cache', 'signal', 'durable', 'onProgress'] as const satisfies ReadonlyArray<
-  keyof CallOptions
->;
+const CALL_KEYS = [
+  'timeoutMs',
+  'cache',
+  'signal',
+  'durable',
+  'onProgress',
+  'affinity',
+] as const satisfies ReadonlyArray<keyof CallOptions>;
 
 /** Checks a call's options: an object of known keys, a signal that is an AbortSignal, a boolean `cache`. */
 function checkCallOptions(options: CallOptions): void {
@@ -65,6 +82,15 @@ function checkCallOptions(options: CallOptions): void {
   }
   if (options.durable !== undefined && typeof options.durable !== 'boolean') {
     throw new InvalidOptionsError(`options.durable must be a boolean, got ${describeValue(options.durable)}`);
+  }
+  const { affinity } = options;
+  if (
+    affinity !== undefined &&
+    !(typeof affinity === 'string' || (typeof affinity === 'number' && Number.isFinite(affinity)))
+  ) {
+    throw new InvalidOptionsError(
+      `options.affinity must be a string or a finite number, got ${describeValue(affinity)}`,
+    );
   }
 }
 
@@ -134,12 +160,36 @@ export class CallPipeline {
     }
     // 3. cache
     const hash = this.#cache && info.idempotent && options?.cache !== false ? this.#hash(args) : undefined;
-    const durable = options?.durable === true;
-    const onProgress = options?.onProgress;
-    if (hash !== undefined) return this.#cached(info, hash, args, timeoutMs, signal, timing, durable, onProgress);
-    // 4-7. encode, dispatch, decode, record
-    if (info.batch) return this.#tracked(this.#run(info, args, timeoutMs, signal, timing, durable, onProgress));
-    return this.#runOne(info, args, timeoutMs, signal, timing, durable, onProgress);
+    if (hash !== undefined) return this.#cached(info, hash, args, timeoutMs, signal, timing, options);
+    // 4-7. encode, dispatch, decode, record (a call with an affinity key goes as a task of its own)
+    if (info.batch && options?.affinity === undefined) {
+      return this.#tracked(this.#run(info, args, timeoutMs, signal, timing, options));
+    }
+    return this.#runOne(info, args, timeoutMs, signal, timing, options);
+  }
+
+  /** Runs one call on every live worker of the tool's pool (`bridge.broadcast`). */
+  broadcast(tool: string, args: unknown, options: BroadcastOptions | undefined): Promise<BroadcastEntry[]> {
+    if (this.#closed) return Promise.reject(new ClosedError());
+    const info = this.#catalog.get(tool);
+    if (info === undefined) return Promise.reject(this.#catalog.notFound(tool));
+    try {
+      if (options !== undefined) {
+        if (options === null || typeof options !== 'object') {
+          throw new InvalidOptionsError(`broadcast options must be an object, got ${describeValue(options)}`);
+        }
+        checkKnownKeys('options', options, ['sticky']);
+        if (options.sticky !== undefined && typeof options.sticky !== 'boolean') {
+          throw new InvalidOptionsError(`options.sticky must be a boolean, got ${describeValue(options.sticky)}`);
+        }
+      }
+      if (info.inputSchema) {
+        args = (this.#schemas ??= new ArgsSchemas()).check(tool, info.version, info.inputSchema, args);
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#tracked(this.#transport.broadcast(info, args, options?.sticky === true));
   }
 
   /** The time limit of a call of `info` given its own `timeoutMs` (validated; throws INVALID_OPTIONS). */
@@ -180,17 +230,13 @@ export class CallPipeline {
     timeoutMs: number,
     signal: AbortSignal | undefined,
     timing: CallTiming | undefined,
-    durable: boolean,
-    onProgress: ((progress: Progress) => void) | undefined,
+    route: Route | undefined,
   ): Promise<unknown> {
     const tool = info.name;
     const key = `${tool}@${info.version}:${hash}`;
     const start = performance.now();
     let ran = false;
-    const result = this.#cache!.get(
-      key,
-      () => ((ran = true), this.#run(info, args, timeoutMs, signal, timing, durable, onProgress)),
-    );
+    const result = this.#cache!.get(key, () => ((ran = true), this.#run(info, args, timeoutMs, signal, timing, route)));
     if (this.#options.telemetry.enabled) {
       const channel = ran ? cacheMiss : cacheHit;
       if (channel.hasSubscribers) channel.publish({ tool } satisfies CacheMessage);
@@ -219,11 +265,10 @@ export class CallPipeline {
     timeoutMs: number,
     signal: AbortSignal | undefined,
     timing: CallTiming | undefined,
-    durable: boolean,
-    onProgress: ((progress: Progress) => void) | undefined,
+    route: Route | undefined,
   ): Promise<unknown> {
-    if (info.batch) return this.#microBatcher(info).add(args, timeoutMs, signal);
-    return this.#runOne(info, args, timeoutMs, signal, timing, durable, onProgress);
+    if (info.batch && route?.affinity === undefined) return this.#microBatcher(info).add(args, timeoutMs, signal);
+    return this.#runOne(info, args, timeoutMs, signal, timing, route);
   }
 
   /** One call as a task of its own, recorded when it ends. (The hot path: no promise but the transport's.) */
@@ -233,8 +278,7 @@ export class CallPipeline {
     timeoutMs: number,
     signal: AbortSignal | undefined,
     timing: CallTiming | undefined,
-    durable = false,
-    onProgress?: (progress: Progress) => void,
+    route?: Route,
   ): Promise<unknown> {
     this.#hooks.began();
     const phases = timing ?? (this.#slowCallMs !== Infinity ? newTiming() : undefined);
@@ -243,7 +287,7 @@ export class CallPipeline {
       this.#stats.call(info.name, ms, failed);
       if (ms > this.#slowCallMs) this.#hooks.slowCall(info.name, ms, phases, args);
     };
-    return this.#transport.runOne(info, args, timeoutMs, signal, phases, onEnd, durable, onProgress);
+    return this.#transport.runOne(info, args, timeoutMs, signal, phases, onEnd, route);
   }
 
   #microBatcher(info: ToolInfo): MicroBatcher {

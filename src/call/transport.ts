@@ -11,16 +11,40 @@ import {
   type Encoded,
   type ErrorRecord,
 } from '../codec/message.js';
-import { InvalidArgsError, isFailure, TimeoutError, ToolBridgeError, WorkerCrashedError } from '../errors.js';
+import {
+  InvalidArgsError,
+  isFailure,
+  TimeoutError,
+  ToolBridgeError,
+  UnavailableError,
+  WorkerCrashedError,
+} from '../errors.js';
 import { ModuleNeeded, withModules } from '../codec/lazy-modules.js';
 import { Sender, type CallTiming } from './sender.js';
 import { ledger } from '../memory/ledger.js';
-import type { Dispatcher } from '../dispatch/dispatcher.js';
+import type { BroadcastReply, Dispatcher, PoolBackend } from '../dispatch/dispatcher.js';
+import { readReply } from './replies.js';
 import type { StatsRecorder } from '../telemetry/stats.js';
 import type { Progress, ToolInfo } from '../tool/define.js';
 
+/** How one call travels besides its args: the call options that concern its transport. */
+export interface Route {
+  durable?: boolean | undefined;
+  affinity?: string | number | undefined;
+  onProgress?: ((progress: Progress) => void) | undefined;
+}
+
+const NO_ROUTE: Route = Object.freeze({});
+
+/** A tool's pool as the transport uses it: the dispatch seam, and broadcasts where the pool has them. */
+type PoolOf = Dispatcher & Pick<PoolBackend, 'broadcast'>;
+
 /** An encoded message, with the time its encoding took. */
 type Sent = Encoded & { encodeMs: number };
+
+/** One worker's outcome of a broadcast (`bridge.broadcast`): its `threadId`, and its value or typed error. */
+export type BroadcastEntry<R = unknown> =
+  { workerId: number; ok: true; value: R } | { workerId: number; ok: false; error: ToolBridgeError };
 
 /** The outcome of one call of a batch: its value, or its typed error. */
 export type Outcome<R = unknown> = { ok: true; value: R } | { ok: false; error: ToolBridgeError };
@@ -75,7 +99,7 @@ export type { CallTiming };
  * nothing of Piscina.
  */
 export class CallTransport {
-  readonly #poolOf: (info: ToolInfo) => Dispatcher;
+  readonly #poolOf: (info: ToolInfo) => PoolOf;
   readonly #policy: CodecPolicy;
   readonly #stats: StatsRecorder;
   readonly #sender: Sender;
@@ -84,7 +108,7 @@ export class CallTransport {
   #nextCallId = 1;
 
   constructor(
-    poolOf: (info: ToolInfo) => Dispatcher,
+    poolOf: (info: ToolInfo) => PoolOf,
     policy: CodecPolicy,
     stats: StatsRecorder,
     known: () => readonly string[],
@@ -106,6 +130,46 @@ export class CallTransport {
     return this.#poolOf(info).idle();
   }
 
+  /**
+   * Runs one call on every live worker of the tool's pool; resolves with one entry per worker. With
+   * `sticky`, each worker started later runs it too, before any other call (its outcome there is reported
+   * as a `TOOLBRIDGE_STICKY` process warning when it fails).
+   */
+  async broadcast(info: ToolInfo, args: unknown, sticky: boolean): Promise<BroadcastEntry[]> {
+    const tool = info.name;
+    const pool = this.#poolOf(info);
+    if (pool.broadcast === undefined) throw new UnavailableError(tool, 'broadcasts run on a local bridge only');
+    const sent = await withModules(() =>
+      this.#encode({ kind: Kind.Call, callId: this.#nextCallId++, tool, deadline: 0 }, args),
+    );
+    const count = (shared: number, copied: number) => this.#stats.bytes(tool, shared, copied);
+    const entry = async ({ workerId, reply, error }: BroadcastReply): Promise<BroadcastEntry> => {
+      try {
+        if (reply === undefined) throw error instanceof ToolBridgeError ? error : new WorkerCrashedError(tool, error);
+        return { workerId, ok: true, value: await readReply(reply, tool, this.#known, count) };
+      } catch (failure) {
+        return { workerId, ok: false, error: failure as ToolBridgeError };
+      }
+    };
+    const onReplay = (reply: BroadcastReply) =>
+      void entry(reply).then((outcome) => {
+        if (outcome.ok) return;
+        process.emitWarning(
+          `sticky broadcast of ${tool} failed on worker ${outcome.workerId}: ${outcome.error.message}`,
+          {
+            code: 'TOOLBRIDGE_STICKY',
+          },
+        );
+      });
+    try {
+      const replies = await pool.broadcast(sent.message, sticky ? { sticky, onReplay } : {});
+      return await Promise.all(replies.map(entry));
+    } finally {
+      // A sticky broadcast's args are sent again to each new worker: they are kept as long as the pool.
+      if (!sticky && sent.copy) ledger().releaseHandle(sent.copy);
+    }
+  }
+
   /** The measured run time of one call of `tool` inside a chunk, in ms, once a chunk has run. */
   perCallMs(tool: string): number | undefined {
     return this.#perCallMs.get(tool);
@@ -114,7 +178,8 @@ export class CallTransport {
   /**
    * Runs one call; resolves with the tool's result or rejects with a typed error. `timing`, when given,
    * receives the phases of the task that answered; `onEnd`, when given, is told the call's duration in ms and
-   * whether it failed, just before the promise settles. (The hot path: one promise, settled from the reply.)
+   * whether it failed, just before the promise settles; `route` says how it travels (durable, affinity key,
+   * progress listener). (The hot path: one promise, settled from the reply.)
    */
   runOne(
     info: ToolInfo,
@@ -123,8 +188,7 @@ export class CallTransport {
     signal: AbortSignal | undefined,
     timing?: CallTiming,
     onEnd?: (ms: number, failed: boolean) => void,
-    durable = false,
-    onProgress?: (progress: Progress) => void,
+    route: Route = NO_ROUTE,
   ): Promise<unknown> {
     const start = performance.now();
     const callId = this.#nextCallId++;
@@ -136,14 +200,15 @@ export class CallTransport {
       // The args hold a table (or need MessagePack) and this thread has not loaded that module yet.
       if (error instanceof ModuleNeeded) {
         return error.load().then(
-          () => this.runOne(info, args, timeoutMs, signal, timing, onEnd, durable, onProgress),
+          () => this.runOne(info, args, timeoutMs, signal, timing, onEnd, route),
           (failure: unknown) => Promise.reject(ended(onEnd, performance.now() - start, moduleFailure(failure))),
         );
       }
       return Promise.reject(ended(onEnd, performance.now() - start, error));
     }
     const { message, copy } = sent;
-    if (durable) message.d = true;
+    if (route.durable === true) message.d = true;
+    if (route.affinity !== undefined) message.k = String(route.affinity);
     return new Promise<unknown>((resolve, reject) => {
       const finish = (failure: unknown, value?: unknown) => {
         try {
@@ -175,7 +240,7 @@ export class CallTransport {
         }
         finish(failure, decoded?.value);
       };
-      this.#sender.attempt(info, message, timeoutMs, signal, start, sent.encodeMs, timing, settle, onProgress);
+      this.#sender.attempt(info, message, timeoutMs, signal, start, sent.encodeMs, timing, settle, route.onProgress);
     });
   }
 

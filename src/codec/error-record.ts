@@ -6,6 +6,8 @@ import {
   InvalidOptionsError,
   QueueFullError,
   QuotaExceededError,
+  SessionClosedError,
+  SessionLostError,
   TimeoutError,
   ToolBridgeError,
   ToolFailedError,
@@ -132,6 +134,10 @@ export function errorFromWorker(tool: string, record: ErrorRecord, call: CallSid
       return asThrown(new InvalidOptionsError(record.message), record);
     case 'UNAVAILABLE':
       return asThrown(new UnavailableError(tool), record);
+    case 'SESSION_LOST':
+      return asThrown(new SessionLostError(tool, record.message), record);
+    case 'SESSION_CLOSED':
+      return asThrown(new SessionClosedError(tool), record);
     default:
       return new ToolFailedError(tool, cause);
   }

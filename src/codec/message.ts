@@ -42,6 +42,8 @@ export interface WireMessage {
   y?: WireMessage;
   /** A call to send through a remote backend's durable queue (`call(..., { durable: true })`). */
   d?: true;
+  /** The call's affinity key (`call(..., { affinity })`): the local pool runs calls of one key on one worker. */
+  k?: string;
 }
 
 /** `WireMessage.x` of a reply that is a split call's plan. */

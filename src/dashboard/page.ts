@@ -27,6 +27,9 @@ export function dashboardPage(nonce: string, intervalMs: number): string {
   h2 { font-size: 14px; margin: 0 0 8px; }
   svg { width: 100%; height: 200px; display: block; }
   svg text { fill: var(--muted); font-size: 11px; }
+  table { width: 100%; border-collapse: collapse; font-size: 12px; }
+  th, td { text-align: right; padding: 3px 6px; border-bottom: 1px solid var(--grid); }
+  th:first-child, td:first-child, td:last-child, th:last-child { text-align: left; }
   .legend { display: flex; flex-wrap: wrap; gap: 4px 12px; font-size: 12px; color: var(--muted); min-height: 18px; }
   .legend span::before { content: ""; display: inline-block; width: 10px; height: 3px; margin-right: 4px; vertical-align: middle; background: var(--c); }
 </style>
@@ -45,6 +48,7 @@ export function dashboardPage(nonce: string, intervalMs: number): string {
   <section><h2>Heap per worker, MiB (line: its recycle threshold)</h2><svg data-chart="heap"></svg><div class="legend" data-legend="heap"></div></section>
   <section><h2>Bytes across threads, MiB/s</h2><svg data-chart="bytes"></svg><div class="legend" data-legend="bytes"></div></section>
   <section><h2>Cache hit rate, %</h2><svg data-chart="cache"></svg><div class="legend" data-legend="cache"></div></section>
+  <section id="sessions" hidden><h2>Sessions (bridge.open)</h2><table data-table="sessions"><thead><tr><th>session</th><th>open</th><th>opened</th><th>closed</th><th>lost</th><th>calls</th><th>errors</th><th>p50 ms</th><th>open per worker</th></tr></thead><tbody></tbody></table></section>
   <section id="hosts" hidden><h2>Tool hosts (toolbridge/nats): answer p50, ms</h2><svg data-chart="hosts"></svg><div class="legend" data-legend="hosts"></div></section>
 </main>
 <script nonce="${nonce}">
@@ -137,8 +141,29 @@ function render() {
       return { name: host + " (" + h.inFlight + " in flight, " + h.queued + " queued, " + h.calls + " calls)", key: host, values: history.map((e) => e.stats.hosts && e.stats.hosts[host] ? e.stats.hosts[host].latency.p50 : NaN) };
     }));
   }
+  sessionTable(latest.sessions || {});
   const calls = tools.reduce((n, t) => n + latest.tools[t].calls, 0);
   document.getElementById("summary").textContent = calls + " calls, " + latest.recycles.total + " recycles, RSS " + latest.memory.rssMb + " MiB, shared " + latest.memory.sharedMb + " MiB, up " + (latest.uptimeMs / 1000).toFixed(0) + " s";
+}
+
+/** One row per session name: how many are open, their lifecycle counts, calls, and where they live. */
+function sessionTable(sessions) {
+  const names = Object.keys(sessions);
+  document.getElementById("sessions").hidden = names.length === 0;
+  const body = document.querySelector('[data-table="sessions"] tbody');
+  body.replaceChildren();
+  for (const name of names) {
+    const s = sessions[name];
+    const row = document.createElement("tr");
+    row.dataset.session = name;
+    const where = Object.entries(s.workers).map(([id, n]) => "worker " + id + ": " + n).join(", ");
+    for (const cell of [name, s.open, s.opened, s.closed, s.lost, s.calls, s.errors, s.latency.p50.toFixed(2), where || "-"]) {
+      const td = document.createElement("td");
+      td.textContent = String(cell);
+      row.append(td);
+    }
+    body.append(row);
+  }
 }
 
 /** Bars: each worker's heap, with a line at the heap it may reach. */
@@ -155,7 +180,7 @@ function heapChart(workers) {
       const y = box.y + box.h - (box.h * w.heapLimitMb) / yMax;
       el("line", { x1: x - 2, x2: x + bw + 2, y1: y, y2: y, stroke: "#c62828", "stroke-width": 2, "data-threshold": w.heapLimitMb }, svg);
     }
-    el("text", { x: x + bw / 2, y: box.y + box.h + 14, "text-anchor": "middle" }, svg).textContent = w.pool + "/" + w.id;
+    el("text", { x: x + bw / 2, y: box.y + box.h + 14, "text-anchor": "middle" }, svg).textContent = w.pool + "/" + w.id + (w.sessions ? " (" + w.sessions + " sessions)" : "");
   });
   legend("heap", [...new Set(workers.map((w) => w.pool))]);
 }

@@ -36,6 +36,44 @@ export interface Dispatcher {
   destroy(): Promise<void>;
 }
 
+/**
+ * A session's hold on the worker that runs it (`PoolBackend.openSession`): the pool counts its sessions and
+ * the session's calls in flight (a worker running one takes no other call), and will not stop it gracefully
+ * while it holds one.
+ */
+export interface WorkerLease {
+  /** The worker's `threadId`. */
+  readonly workerId: number;
+  /** Calls `listener` (at once if it already has) when the worker is gone: the session is lost. */
+  whenGone(listener: (detail: string) => void): void;
+  /** A call of the session starts, or ends, on the worker. */
+  begin(): void;
+  end(): void;
+  /** The session is closed: the worker no longer holds it (once; later calls do nothing). */
+  release(): void;
+}
+
+/** The open message's reply (the session's methods, or the error `create` threw), and the worker's lease. */
+export interface SessionOpened {
+  reply: WireMessage;
+  lease: WorkerLease;
+}
+
+/** One worker's answer to a broadcast message: its reply, or why it has none. */
+export interface BroadcastReply {
+  workerId: number;
+  reply?: WireMessage;
+  error?: unknown;
+}
+
+/** Options of a broadcast message. */
+export interface BroadcastOptions {
+  /** Also run it on every worker that starts later, before that worker takes any other call. */
+  sticky?: boolean;
+  /** Told each reply of a sticky replay on a worker started later. */
+  onReplay?: (reply: BroadcastReply) => void;
+}
+
 /** Rejects a submitted message whose deadline passed before it could start: it never ran. */
 export class DeadlinePassed extends Error {}
 
@@ -58,4 +96,12 @@ export interface PoolBackend extends Dispatcher {
   recycle(): Promise<void>;
   /** A remote backend's hosts, by name. */
   hosts?(): Record<string, HostStats>;
+  /**
+   * Runs a session's open message (its `s` port set) on the worker holding the fewest sessions (starting
+   * one when every worker holds some and the pool may grow), and leases that worker to the session.
+   * Absent where a backend has no sessions (a remote one).
+   */
+  openSession?(message: WireMessage, options: SubmitOptions): Promise<SessionOpened>;
+  /** Runs a message on every live worker, once each. Absent where a backend cannot (a remote one). */
+  broadcast?(message: WireMessage, options: BroadcastOptions): Promise<BroadcastReply[]>;
 }

@@ -48,6 +48,8 @@ export interface WorkerStats {
   /** Its memory outside the V8 heap (ArrayBuffers and typed arrays it allocated), in MiB, as last sampled. */
   readonly externalMb: number;
   readonly tasks: number;
+  /** Sessions open on it (`bridge.open`). */
+  readonly sessions: number;
   readonly ageMs: number;
   /** `starting` while it loads its tools, `draining` once marked for recycling. */
   readonly state: 'starting' | 'ready' | 'draining';

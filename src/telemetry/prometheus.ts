@@ -133,6 +133,22 @@ export function renderMetrics(stats: BridgeStats, distributions: ToolDistributio
     for (const [host, h] of hosts) out.sample('toolbridge_host_latency_p50_seconds', { host }, h.latency.p50 / 1000);
   }
 
+  // Sessions (bridge.open), by name; none when no session was ever opened.
+  const sessions = Object.entries(stats.sessions);
+  if (sessions.length > 0) {
+    out.family('toolbridge_sessions_open', 'gauge', 'Sessions open now, by session.');
+    for (const [session, s] of sessions) out.sample('toolbridge_sessions_open', { session }, s.open);
+    out.family('toolbridge_sessions_ended_total', 'counter', 'Sessions ended, by session and how (closed, lost).');
+    for (const [session, s] of sessions) {
+      out.sample('toolbridge_sessions_ended_total', { session, how: 'closed' }, s.closed);
+      out.sample('toolbridge_sessions_ended_total', { session, how: 'lost' }, s.lost);
+    }
+    out.family('toolbridge_session_calls_total', 'counter', 'Session method calls completed, by session.');
+    for (const [session, s] of sessions) out.sample('toolbridge_session_calls_total', { session }, s.calls);
+    out.family('toolbridge_session_call_errors_total', 'counter', 'Session method calls that failed, by session.');
+    for (const [session, s] of sessions) out.sample('toolbridge_session_call_errors_total', { session }, s.errors);
+  }
+
   out.family('toolbridge_worker_recycles_total', 'counter', 'Workers replaced, by reason.');
   for (const [reason, count] of Object.entries(stats.recycles.byReason)) {
     out.sample('toolbridge_worker_recycles_total', { reason }, count);

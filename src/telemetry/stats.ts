@@ -43,6 +43,25 @@ export interface ToolStats {
   readonly bytes: { readonly shared: number; readonly copied: number };
 }
 
+/** The sessions of one name (`bridge.open`): how many are open, and their calls. */
+export interface SessionStats {
+  /** Sessions open now. */
+  readonly open: number;
+  /** Sessions opened so far; of those, closed (by `close()`, idle time or the bridge closing) and lost. */
+  readonly opened: number;
+  readonly closed: number;
+  readonly lost: number;
+  /** Method calls that completed, and those that failed. */
+  readonly calls: number;
+  readonly errors: number;
+  /** Time from a method call to its answer, over every completed call. */
+  readonly latency: LatencySummary;
+  /** Bytes of the sessions' args and results that crossed by reference, and that were copied. */
+  readonly bytes: { readonly shared: number; readonly copied: number };
+  /** Sessions open now, by worker `threadId`. */
+  readonly workers: Readonly<Record<number, number>>;
+}
+
 /** One pool, now. */
 export interface PoolStats {
   /** Worker threads alive (starting, serving or draining). */
@@ -90,6 +109,8 @@ export interface BridgeStats {
   };
   /** A remote bridge's tool hosts (`toolbridge/nats`), by name; empty for a local bridge. */
   readonly hosts: Readonly<Record<string, HostStats>>;
+  /** Sessions (`bridge.open`), by name. */
+  readonly sessions: Readonly<Record<string, SessionStats>>;
 }
 
 /** One tool host as a remote bridge sees it: its answers to this caller, and the load it last reported. */
@@ -218,6 +239,39 @@ export class Rate {
   }
 }
 
+class SessionCounter {
+  opened = 0;
+  closed = 0;
+  lost = 0;
+  calls = 0;
+  errors = 0;
+  shared = 0;
+  copied = 0;
+  readonly latency = new Distribution();
+  /** Open sessions by worker. */
+  readonly workers = new Map<number, number>();
+
+  snapshot(): SessionStats {
+    let open = 0;
+    const workers: Record<number, number> = {};
+    for (const [worker, count] of this.workers) {
+      open += count;
+      workers[worker] = count;
+    }
+    return {
+      open,
+      opened: this.opened,
+      closed: this.closed,
+      lost: this.lost,
+      calls: this.calls,
+      errors: this.errors,
+      latency: this.latency.summary(),
+      bytes: { shared: this.shared, copied: this.copied },
+      workers,
+    };
+  }
+}
+
 class ToolCounter {
   calls = 0;
   errors = 0;
@@ -261,6 +315,7 @@ export class StatsRecorder {
   readonly enabled: boolean;
   readonly startedAt = performance.now();
   readonly #tools = new Map<string, ToolCounter>();
+  readonly #sessions = new Map<string, SessionCounter>();
   readonly #codecs = zeroCodecs();
   #shared = 0;
   #copied = 0;
@@ -288,6 +343,47 @@ export class StatsRecorder {
     c.clone += counts.clone;
     c.msgpack += counts.msgpack;
     c.copied += counts.copied;
+  }
+
+  #session(name: string): SessionCounter {
+    let counter = this.#sessions.get(name);
+    if (counter === undefined) this.#sessions.set(name, (counter = new SessionCounter()));
+    return counter;
+  }
+
+  /** A session of `name` opened on worker `workerId`. */
+  sessionOpened(name: string, workerId: number): void {
+    const counter = this.#session(name);
+    counter.opened++;
+    counter.workers.set(workerId, (counter.workers.get(workerId) ?? 0) + 1);
+  }
+
+  /** A session of `name` on worker `workerId` ended: closed, or lost with its worker. */
+  sessionEnded(name: string, workerId: number, lost: boolean): void {
+    const counter = this.#session(name);
+    if (lost) counter.lost++;
+    else counter.closed++;
+    const left = (counter.workers.get(workerId) ?? 1) - 1;
+    if (left > 0) counter.workers.set(workerId, left);
+    else counter.workers.delete(workerId);
+  }
+
+  /** A method call of a session of `name` completed in `ms`. */
+  sessionCall(name: string, ms: number, failed: boolean): void {
+    const counter = this.#session(name);
+    counter.calls++;
+    if (failed) counter.errors++;
+    if (this.enabled) counter.latency.record(ms, performance.now());
+  }
+
+  /** Bytes of a session's args or result (counted in `bytes` too). */
+  sessionBytes(name: string, shared: number, copied: number): void {
+    this.#shared += shared;
+    this.#copied += copied;
+    if (shared === 0 && copied === 0) return;
+    const counter = this.#session(name);
+    counter.shared += shared;
+    counter.copied += copied;
   }
 
   #counter(tool: string): ToolCounter {
@@ -398,6 +494,7 @@ export class StatsRecorder {
         workers: pools.workers,
       },
       hosts: pools.hosts ?? {},
+      sessions: Object.fromEntries([...this.#sessions].map(([name, counter]) => [name, counter.snapshot()])),
     };
   }
 }

@@ -176,7 +176,7 @@ const SPEC_KEYS = [
   'annotations',
 ] as const satisfies ReadonlyArray<keyof ToolSpec>;
 
-const NAME = /^[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)*$/;
+export const TOOL_NAME = /^[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)*$/;
 
 /**
  * Defines a tool. Export the result from a module and pass the module's URL to `createBridge({ tools })`.
@@ -192,7 +192,7 @@ export function defineTool<A = unknown, R = unknown>(spec: ToolSpec<A, R>): Tool
     throw new InvalidOptionsError(`defineTool expects an object, got ${describeValue(spec)}`);
   }
   const { name, run, runBatch, description = '', version = '1', idempotent = false, timeoutMs } = spec;
-  if (typeof name !== 'string' || !NAME.test(name)) {
+  if (typeof name !== 'string' || !TOOL_NAME.test(name)) {
     throw new InvalidOptionsError(
       `defineTool: name must be a dotted identifier such as "vector.topk", got ${describeValue(name)}`,
     );
@@ -342,11 +342,16 @@ export function isPositiveNumber(value: unknown): value is number {
 
 /** The tools a module exports: every named export that is a tool, and a default export of a tool or tools. */
 export function toolsOfModule(namespace: Record<string, unknown>): ToolDefinition[] {
-  const found: ToolDefinition[] = [];
+  return exportsOf(namespace, isToolDefinition);
+}
+
+/** The exports of a module that pass `test`: named exports, and the items of a default-exported array. */
+export function exportsOf<T>(namespace: Record<string, unknown>, test: (value: unknown) => value is T): T[] {
+  const found: T[] = [];
   for (const [key, value] of Object.entries(namespace)) {
     if (key === 'default' && Array.isArray(value)) {
-      for (const item of value) if (isToolDefinition(item)) found.push(item);
-    } else if (isToolDefinition(value)) {
+      for (const item of value) if (test(item)) found.push(item);
+    } else if (test(value)) {
       found.push(value);
     }
   }

@@ -14,6 +14,13 @@ export {
   type Progress,
   type ToolAnnotations,
 } from './define.js';
+export {
+  defineSession,
+  type SessionContext,
+  type SessionDefinition,
+  type SessionInfo,
+  type SessionSpec,
+} from './session.js';
 export { isShared, shared, toShared, type SharedArray, type TypedArray, type TypedArrayConstructor } from './shared.js';
 export {
   AbortedError,
@@ -23,6 +30,8 @@ export {
   InvalidOptionsError,
   QueueFullError,
   QuotaExceededError,
+  SessionClosedError,
+  SessionLostError,
   TimeoutError,
   ToolBridgeError,
   ToolFailedError,

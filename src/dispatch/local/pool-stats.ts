@@ -39,6 +39,7 @@ export function workerStats(
       heapMb: round(record.heapMb),
       externalMb: round(record.externalMb),
       tasks: record.tasks,
+      sessions: record.sessions,
       ageMs: Math.round(record.ageMs(now)),
       heapLimitMb: round(heapLimitMb(record)),
       state: slot.draining !== undefined ? 'draining' : record.ready ? 'ready' : 'starting',

@@ -8,8 +8,18 @@ import type { ReadyNotice, RuntimeConfig } from '../../runtime-protocol.js';
 import type { CodecCounts, RecycleEvent, RecycleReason, WorkerExitEvent, WorkerStats } from '../../telemetry/events.js';
 import { Rate, type PoolStats } from '../../telemetry/stats.js';
 import type { ToolInfo } from '../../tool/define.js';
-import { DeadlinePassed, type PoolBackend, type SubmitOptions } from '../dispatcher.js';
-import { CallQueue } from './queue.js';
+import type { SessionInfo } from '../../tool/session.js';
+import {
+  DeadlinePassed,
+  type BroadcastOptions,
+  type BroadcastReply,
+  type PoolBackend,
+  type SessionOpened,
+  type SubmitOptions,
+  type WorkerLease,
+} from '../dispatcher.js';
+import { AffinityMap } from './affinity.js';
+import { CallQueue, type Job } from './queue.js';
 import { Startup } from './startup.js';
 import { Watchdog } from './watchdog.js';
 import { poolStats, round, workerStats } from './pool-stats.js';
@@ -43,6 +53,12 @@ const STOP_GRACE_MS = 50;
 /** Longest a graceful close waits for an idle worker's own close before stopping it. */
 const CLOSE_GRACE_MS = 5_000;
 
+/**
+ * Longest a call with an affinity key waits for its worker while that worker is busy: past it, any free
+ * worker takes the call (and the key moves there).
+ */
+export const AFFINITY_WAIT_MS = 20;
+
 export class LocalPool implements PoolBackend, ToolSource {
   readonly #options: LocalPoolOptions;
   readonly #name: string;
@@ -62,6 +78,14 @@ export class LocalPool implements PoolBackend, ToolSource {
   readonly #exitedCodecs: CodecCounts = { shared: 0, arrow: 0, clone: 0, msgpack: 0, copied: 0 };
 
   readonly #watchdog: Watchdog;
+  /** Affinity keys -> the worker that last ran a call of the key. */
+  readonly #keys = new AffinityMap<WorkerRecord>();
+  /** Calls waiting in workers' own queues (see {@link WorkerSlot.pinned}). */
+  #pinnedWaiting = 0;
+  /** The sessions the workers' modules define, once a worker has started. */
+  #sessionInfos: SessionInfo[] = [];
+  /** Sticky broadcasts: each worker that starts runs them before anything else. */
+  readonly #sticky: Array<{ message: WireMessage; onReplay: BroadcastOptions['onReplay'] }> = [];
 
   constructor(options: LocalPoolOptions) {
     this.#options = options;
@@ -101,14 +125,20 @@ export class LocalPool implements PoolBackend, ToolSource {
 
   submit(message: WireMessage, options: SubmitOptions): Promise<WireMessage> {
     if (this.#closing) return Promise.reject(new ClosedError());
+    if (message.k !== undefined) {
+      // Calls of one key go to the worker that ran the key's last call, while it serves; if it is busy, the
+      // call waits for it a little (AFFINITY_WAIT_MS), then goes to whichever worker is free.
+      const home = this.#home(message.k);
+      if (home !== undefined) {
+        if (home.idle) return this.#run(home, message, options);
+        if (this.#queue.waiting + this.#pinnedWaiting >= this.#options.pool.maxQueue) return this.#refuse();
+        return this.#pin(home, message, options, performance.now() + AFFINITY_WAIT_MS);
+      }
+    }
     const slot = this.#idleSlot();
     if (slot !== undefined) return this.#run(slot, message, options);
     if (this.#startup.failure && !this.#canServe()) return Promise.reject(this.#startup.loadError());
-    const { maxQueue } = this.#options.pool;
-    if (this.#queue.waiting >= maxQueue) {
-      this.#refused = true;
-      return Promise.reject(new QueueFullError(maxQueue));
-    }
+    if (this.#queue.waiting + this.#pinnedWaiting >= this.#options.pool.maxQueue) return this.#refuse();
     const queued = this.#queue.push(message, options);
     this.#grow();
     return queued;
@@ -116,6 +146,244 @@ export class LocalPool implements PoolBackend, ToolSource {
 
   idle(): boolean {
     return !this.#closing && this.#idleSlot() !== undefined;
+  }
+
+  /** The sessions the tool modules define (known once a worker has started: after `discover()`). */
+  sessionInfos(): SessionInfo[] {
+    return this.#sessionInfos;
+  }
+
+  #refuse(): Promise<never> {
+    this.#refused = true;
+    return Promise.reject(new QueueFullError(this.#options.pool.maxQueue));
+  }
+
+  /** The worker an affinity key lives on, while it serves; forgets the key otherwise. */
+  #home(key: string): WorkerSlot | undefined {
+    const record = this.#keys.get(key);
+    if (record === undefined) return undefined;
+    const slot = this.#slots.find((s) => s.current === record);
+    if (slot !== undefined && slot.draining === undefined && !slot.gone) return slot;
+    this.#keys.delete(key);
+    return undefined;
+  }
+
+  // --- sessions and broadcasts ---
+
+  async openSession(message: WireMessage, options: SubmitOptions): Promise<SessionOpened> {
+    let record = await this.#placeSession(options.signal);
+    const slot = this.#slots.find((s) => s.current === record);
+    let reply: WireMessage;
+    try {
+      if (slot === undefined) throw new Error('the worker chosen for the session stopped before it opened');
+      // The session is counted on its worker from now: a second open goes elsewhere at once.
+      reply = await this.#pin(slot, message, options, undefined, (ran) => {
+        if (ran === record) return;
+        record.sessions--;
+        ran.sessions++;
+        record = ran;
+      });
+    } catch (error) {
+      record.sessions--;
+      if (slot) this.#vacated(slot);
+      throw error;
+    }
+    return { reply, lease: this.#lease(slot, record) };
+  }
+
+  /**
+   * The worker for a new session, with the session counted on it: the serving worker holding the fewest
+   * sessions; when every one holds some and the pool may grow, a new worker (waited for).
+   */
+  async #placeSession(signal: AbortSignal | undefined): Promise<WorkerRecord> {
+    const { maxThreads } = this.#options.pool;
+    for (;;) {
+      if (this.#closing) throw new ClosedError();
+      if (signal?.aborted) throw new ToolBridgeError('ABORTED', 'The session was not opened: its opening was stopped');
+      let best: WorkerRecord | undefined;
+      let serving = 0;
+      let starting = 0;
+      for (const slot of this.#slots) {
+        if (slot.draining !== undefined || slot.gone) continue;
+        serving++;
+        const record = slot.current;
+        if (record?.ready !== true) {
+          starting++;
+          continue;
+        }
+        if (best === undefined || record.sessions < best.sessions) best = record;
+      }
+      const mayGrow = serving < maxThreads && !this.#startup.backingOff;
+      if (best !== undefined && (best.sessions === 0 || (!mayGrow && starting === 0))) {
+        best.sessions++;
+        return best;
+      }
+      if (this.#startup.failure && !this.#canServe()) throw this.#startup.loadError();
+      if (starting === 0) {
+        if (mayGrow) this.#addSlot();
+        else if (serving === 0) this.#fill();
+      }
+      await this.#change(signal);
+    }
+  }
+
+  /** The hold a session has on its worker. */
+  #lease(slot: WorkerSlot, record: WorkerRecord): WorkerLease {
+    let held = true;
+    return {
+      workerId: record.threadId,
+      whenGone: (listener) => {
+        if (slot.current !== record || slot.gone) listener('its worker has stopped');
+        else record.whenGone(listener);
+      },
+      begin: () => record.sessionCalls++,
+      end: () => {
+        if (--record.sessionCalls > 0 || slot.current !== record) return;
+        this.#watchdog.afterTask(slot, record);
+        this.#pump();
+      },
+      release: () => {
+        if (!held) return;
+        held = false;
+        record.sessions--;
+        this.#vacated(slot);
+      },
+    };
+  }
+
+  /** A session on the slot closed: a draining worker holding none now stops once free. */
+  #vacated(slot: WorkerSlot): void {
+    if (slot.draining !== undefined && !slot.busy && slot.vacant) this.#retire(slot);
+    else this.#pump();
+  }
+
+  broadcast(message: WireMessage, options: BroadcastOptions): Promise<BroadcastReply[]> {
+    if (this.#closing) return Promise.reject(new ClosedError());
+    const targets = this.#slots.filter((slot) => slot.draining === undefined && !slot.gone && slot.current);
+    if (options.sticky) {
+      this.#sticky.push({ message, onReplay: options.onReplay });
+      // The workers reached now run it below; the ones that start later run it when they are ready.
+      for (const slot of targets) slot.current!.stickyDone = this.#sticky.length;
+    }
+    return Promise.all(targets.map((slot) => this.#runOn(slot, message)));
+  }
+
+  /** Runs a message on one worker (after those pinned to it), whatever it answers. */
+  #runOn(slot: WorkerSlot, message: WireMessage): Promise<BroadcastReply> {
+    let workerId = slot.current?.threadId ?? 0;
+    return this.#pin(slot, message, {}, undefined, (record) => (workerId = record.threadId)).then(
+      (reply) => ({ workerId, reply }),
+      (error: unknown) => ({ workerId, error }),
+    );
+  }
+
+  /**
+   * A worker has started: it runs the sticky broadcasts it has not run before any other call, even one
+   * already pinned to it (they go to the front of its queue, in the order they were made).
+   */
+  #replaySticky(slot: WorkerSlot, record: WorkerRecord): void {
+    const missed = this.#sticky.slice(record.stickyDone);
+    record.stickyDone = this.#sticky.length;
+    const waiting = slot.pinned.splice(0);
+    for (const { message, onReplay } of missed) void this.#runOn(slot, message).then((reply) => onReplay?.(reply));
+    slot.pinned.push(...waiting);
+  }
+
+  /**
+   * Queues a message for one worker: it runs there before any call of the common queue. With `anyAfter`
+   * (a `performance.now()` time), any free worker may take it from then on.
+   */
+  #pin(
+    slot: WorkerSlot,
+    message: WireMessage,
+    options: SubmitOptions,
+    anyAfter?: number,
+    onStart?: (record: WorkerRecord) => void,
+  ): Promise<WireMessage> {
+    return new Promise<WireMessage>((resolve, reject) => {
+      const job: Job = { message, options, resolve, reject, done: false, onStart, anyAfter };
+      slot.pinned.push(job);
+      this.#pinnedWaiting++;
+      options.signal?.addEventListener(
+        'abort',
+        () => {
+          if (job.done) return;
+          job.done = true;
+          this.#pinnedWaiting--;
+          reject(new ToolBridgeError('ABORTED', 'The call was stopped while it waited for a worker'));
+        },
+        { once: true },
+      );
+      // (A timer may fire a little before performance.now() reaches its time: a millisecond of margin.)
+      if (anyAfter !== undefined) setTimeout(() => this.#pump(), Math.max(0, anyAfter - performance.now()) + 1).unref();
+      this.#pump();
+    });
+  }
+
+  /** Starts a job taken from a queue on a free worker. */
+  #start(slot: WorkerSlot, job: Job): void {
+    const { deadline } = job.options;
+    // A call whose time ran out while it waited never starts (its caller is told TIMEOUT).
+    if (deadline && Date.now() >= deadline) return job.reject(new DeadlinePassed());
+    job.onStart?.(slot.current!);
+    this.#run(slot, job.message, job.options).then(job.resolve, job.reject);
+  }
+
+  /** The next pinned job still waiting on `slot`, taken out. */
+  #takePinned(slot: WorkerSlot, anyBefore?: number): Job | undefined {
+    const { pinned } = slot;
+    for (let i = 0; i < pinned.length; i++) {
+      const job = pinned[i]!;
+      if (job.done) {
+        pinned.splice(i--, 1);
+        continue;
+      }
+      if (anyBefore !== undefined && !(job.anyAfter !== undefined && job.anyAfter <= anyBefore)) continue;
+      pinned.splice(i, 1);
+      job.done = true;
+      this.#pinnedWaiting--;
+      return job;
+    }
+    return undefined;
+  }
+
+  /** A job pinned to another worker that any worker may now take (an affinity call that waited long enough). */
+  #takeOverdue(): Job | undefined {
+    if (this.#pinnedWaiting === 0) return undefined;
+    const now = performance.now();
+    for (const slot of this.#slots) {
+      const job = this.#takePinned(slot, now);
+      if (job !== undefined) return job;
+    }
+    return undefined;
+  }
+
+  /** The jobs pinned to a slot that stops: affinity calls go to any worker, the others fail. */
+  #unpin(slot: WorkerSlot): void {
+    for (let job = this.#takePinned(slot); job !== undefined; job = this.#takePinned(slot)) {
+      const { message } = job;
+      if (job.anyAfter !== undefined)
+        this.submit({ ...message, k: undefined }, job.options).then(job.resolve, job.reject);
+      else job.reject(new Error('its worker stopped before the call could run'));
+    }
+  }
+
+  /**
+   * Resolves at the next change of the pool's workers (one ready, one gone), at close, when `signal` fires,
+   * or after the start-up time.
+   */
+  #change(signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#readyWaiters.delete(done);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, this.#options.startTimeoutMs);
+      this.#readyWaiters.add(done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
   }
 
   /** Recycles every worker gracefully; resolves when the old ones have stopped and their replacements serve. */
@@ -227,6 +495,7 @@ export class LocalPool implements PoolBackend, ToolSource {
     slot.busy = true;
     slot.taskStart = performance.now();
     const record = slot.current!;
+    if (message.k !== undefined) this.#keys.set(message.k, record);
     // The caller's signal stops this worker only if the call is still running after the grace period.
     let stop: AbortController | undefined;
     let grace: NodeJS.Timeout | undefined;
@@ -267,19 +536,23 @@ export class LocalPool implements PoolBackend, ToolSource {
     } else {
       this.#watchdog.afterTask(slot, record);
     }
-    if (slot.draining !== undefined) this.#retire(slot);
+    if (slot.draining !== undefined && slot.vacant) this.#retire(slot);
     this.#pump();
   }
 
-  /** Hands queued calls to idle workers. */
+  /** Hands waiting calls to free workers: first those pinned to a worker, then the common queue. */
   #pump(): void {
+    if (this.#pinnedWaiting > 0) {
+      for (const slot of this.#slots) {
+        for (let job: Job | undefined; slot.free && (job = this.#takePinned(slot)) !== undefined;) {
+          this.#start(slot, job);
+        }
+      }
+    }
     for (let slot = this.#idleSlot(); slot !== undefined; slot = this.#idleSlot()) {
-      const job = this.#queue.take();
+      const job = this.#takeOverdue() ?? this.#queue.take();
       if (job === undefined) break;
-      const { deadline } = job.options;
-      // A call whose time ran out while it waited never starts (its caller is told TIMEOUT).
-      if (deadline && Date.now() >= deadline) job.reject(new DeadlinePassed());
-      else this.#run(slot, job.message, job.options).then(job.resolve, job.reject);
+      this.#start(slot, job);
     }
     if (this.#refused && this.#queue.empty) {
       this.#refused = false;
@@ -327,14 +600,18 @@ export class LocalPool implements PoolBackend, ToolSource {
       return this.#startFailed(slot, startupError(notice.error));
     }
     this.#startup.ready(notice.tools);
+    this.#sessionInfos = notice.sessions;
+    if (record.stickyDone < this.#sticky.length) this.#replaySticky(slot, record);
     this.#readyWaiters.forEach((check) => check());
     this.#pump();
   }
 
   #onExit(slot: WorkerSlot, record: WorkerRecord, code: number): void {
     record.addCodecs(this.#exitedCodecs);
+    record.gone(`its worker exited with code ${code} (${record.fate ?? 'crash'})`);
     // Whoever waits for this worker to stop (a recycle) is told first, closing or not.
     this.#exitWaiters.get(slot)?.forEach((resolve) => resolve());
+    this.#readyWaiters.forEach((check) => check());
     if (record.fate === 'timeout') {
       // Stopped to end a call, it exits with code 1 (as terminate() makes it); a worker that ended itself
       // with another code as its call's grace period ran out is a crash.
@@ -383,6 +660,7 @@ export class LocalPool implements PoolBackend, ToolSource {
   #remove(slot: WorkerSlot): void {
     const at = this.#slots.indexOf(slot);
     if (at >= 0) this.#slots.splice(at, 1);
+    this.#unpin(slot);
   }
 
   /** Drains a worker: no new calls; its replacement starts now; it stops once its call is done. */
@@ -392,7 +670,8 @@ export class LocalPool implements PoolBackend, ToolSource {
     if (slot.current) this.#count(slot.current, reason);
     this.#fill();
     if (this.#slots.filter((s) => s.draining === undefined && !s.gone).length === 0) this.#addSlot();
-    if (!slot.busy) this.#retire(slot);
+    // A worker holding sessions stops once they are all closed.
+    if (!slot.busy && slot.vacant) this.#retire(slot);
   }
 
   #retire(slot: WorkerSlot): void {

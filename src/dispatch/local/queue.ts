@@ -1,6 +1,7 @@
 import type { WireMessage } from '../../codec/message.js';
 import { ToolBridgeError } from '../../errors.js';
 import type { SubmitOptions } from '../dispatcher.js';
+import type { WorkerRecord } from './worker-slot.js';
 
 /** A message waiting for a worker. */
 export interface Job {
@@ -10,6 +11,10 @@ export interface Job {
   readonly reject: (error: unknown) => void;
   /** Handed to a worker, cancelled or failed: it no longer waits. */
   done: boolean;
+  /** Told which worker runs it, just before it starts. */
+  onStart?: ((record: WorkerRecord) => void) | undefined;
+  /** For a call pinned to a worker: the `performance.now()` time from which any worker may take it. */
+  anyAfter?: number | undefined;
 }
 
 /**

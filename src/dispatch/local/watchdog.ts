@@ -63,7 +63,13 @@ export class Watchdog {
         continue;
       }
       if (memory.maxHeapMb !== Infinity && slot.busy) this.#readLiveHeap(slot, record);
-      if (!slot.busy && serving > minThreads && now - slot.idleSince >= idleTimeoutMs && this.#host.waiting() === 0) {
+      if (
+        slot.free &&
+        slot.vacant &&
+        serving > minThreads &&
+        now - slot.idleSince >= idleTimeoutMs &&
+        this.#host.waiting() === 0
+      ) {
         serving--;
         this.#host.retireIdle(slot);
       }

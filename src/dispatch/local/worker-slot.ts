@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { releaseHandlesOf } from '../../memory/ledger.js';
+import type { Job } from './queue.js';
 import type { CodecCounts, ExitReason } from '../../telemetry/events.js';
 import {
   GAUGE_ARROW,
@@ -37,6 +38,13 @@ export class WorkerRecord {
   #gauges: Float64Array | undefined;
   /** The heap in use read from the main thread (`worker.getHeapStatistics()`), when newer than the gauge. */
   liveHeap: number | undefined;
+  /** Sessions it holds open (`bridge.open`), and their calls now running. */
+  sessions = 0;
+  sessionCalls = 0;
+  /** Sticky broadcasts it has run (or was sent when they were made), by count. */
+  stickyDone = 0;
+  /** Told why, when it exits: the sessions it held are lost. */
+  readonly #onGone: Array<(detail: string) => void> = [];
 
   constructor(worker: Worker) {
     this.worker = worker;
@@ -45,6 +53,16 @@ export class WorkerRecord {
 
   /** How many handles of each shared-memory ledger entry it holds. */
   held: SharedArrayBuffer | undefined;
+
+  /** Runs `listener` when this worker exits (its sessions are lost). */
+  whenGone(listener: (detail: string) => void): void {
+    this.#onGone.push(listener);
+  }
+
+  /** It exited: tells those waiting for that. */
+  gone(detail: string): void {
+    for (const listener of this.#onGone.splice(0)) listener(detail);
+  }
 
   markReady(notice: ReadyNotice): void {
     this.ready = true;
@@ -131,6 +149,9 @@ export class WorkerSlot {
       idleTimeout: Infinity,
       // toolbridge keeps its own latency figures: Piscina's histograms would time every task again.
       recordTiming: false,
+      // An idle worker waits with Atomics.waitAsync, not Atomics.wait: its event loop keeps running between
+      // tasks, so that sessions' ports (and a tool's timers) are served. Measured no slower for no-op calls.
+      atomics: 'async',
       workerData: options.runtime,
       ...(options.hardHeapMb ? { resourceLimits: { maxOldGenerationSizeMb: options.hardHeapMb } } : {}),
     });
@@ -140,9 +161,23 @@ export class WorkerSlot {
     this.adopt();
   }
 
-  /** Usable for a new call now. */
+  /** Calls waiting for this worker in particular (a session's open, a broadcast, an affinity key), in order. */
+  readonly pinned: Job[] = [];
+
+  /** Usable for a new call now: started, not running a task nor a session's method, not draining. */
   get idle(): boolean {
-    return !this.busy && this.draining === undefined && this.current?.ready === true;
+    return this.free && this.draining === undefined;
+  }
+
+  /** Not running anything now (a draining worker may be free: it takes only calls pinned to it). */
+  get free(): boolean {
+    const record = this.current;
+    return !this.busy && record?.ready === true && record.sessionCalls === 0;
+  }
+
+  /** Holds no open session: a draining worker may stop once it is also free. */
+  get vacant(): boolean {
+    return (this.current?.sessions ?? 0) === 0;
   }
 
   /** Picks up a worker Piscina has started (at first, or in place of one that died). */

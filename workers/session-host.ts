@@ -1,0 +1,59 @@
+/**
+ * The worker side of a session (`defineSession`): exposes a session's object on its port through comlink,
+ * runs its methods one at a time (unless the session is concurrent), and closes it. Loaded by the runtime
+ * on the first session a worker opens.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import { expose, type Endpoint } from 'comlink';
+import type { WireMessage } from '../src/codec/message.js';
+import { Packed, registerPacked, type SessionPort } from '../src/session/port.js';
+
+export interface HostOptions {
+  concurrent: boolean;
+  /** Aborted once the session is closed (the `signal` of its `create` context). */
+  controller: AbortController;
+  /** Runs one method call: decodes its args, runs it, encodes the result or the error. */
+  call(method: string, args: WireMessage): Promise<WireMessage>;
+  /** Runs the object's own `close()`, encoding what it returned or threw. */
+  close(): Promise<WireMessage>;
+}
+
+/** Serves a session's object on `port` until the session closes or the port does. */
+export function serveSession(port: MessagePort, options: HostOptions): void {
+  registerPacked();
+  let tail: Promise<unknown> = Promise.resolve();
+  let closed: Promise<Packed> | undefined;
+  const inTurn = <T>(work: () => Promise<T>): Promise<T> => {
+    if (options.concurrent) return work();
+    const next = tail.then(work, work);
+    tail = next.catch(() => undefined);
+    return next;
+  };
+  const api: SessionPort = {
+    invoke: (method, args) => inTurn(() => options.call(method, args.message)).then((reply) => new Packed(reply)),
+    close: () =>
+      (closed ??= inTurn(async () => {
+        try {
+          return new Packed(await options.close());
+        } finally {
+          options.controller.abort(new Error('the session was closed'));
+        }
+      })),
+  };
+  // A caller gone without closing (its port closed): the session ends all the same.
+  port.once('close', () => void api.close());
+  expose(api, port as unknown as Endpoint);
+}
+
+/** The names of an object's methods (own and inherited, up to `Object.prototype`), but `close`. */
+export function methodsOf(object: object): string[] {
+  const names = new Set<string>();
+  for (let proto: object | null = object; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+    for (const name of Object.getOwnPropertyNames(proto)) {
+      if (name === 'constructor' || name === 'close' || names.has(name)) continue;
+      const descriptor = Object.getOwnPropertyDescriptor(proto, name);
+      if (typeof descriptor?.value === 'function') names.add(name);
+    }
+  }
+  return [...names];
+}
