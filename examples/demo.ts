@@ -92,7 +92,9 @@ function printStats(stats: BridgeStats): void {
 
 async function main(): Promise<void> {
   const t0 = performance.now();
-  const bridge = await createBridge();
+  // The built-in tools, and examples/tools.js (a session among them). From dist/examples/ or examples/.
+  const tools = new URL(`${import.meta.url.includes('/dist/') ? '../../' : '../'}examples/tools.js`, import.meta.url);
+  const bridge = await createBridge({ tools: [tools] });
   console.log(
     `bridge ready in ${fmt(performance.now() - t0, 0)} ms with tools: ${bridge
       .tools()
@@ -118,6 +120,21 @@ async function main(): Promise<void> {
   const top = await bridge.call<{ indices: Int32Array; scores: Float64Array }>('vector.topk', { query, matrix, k: 5 });
   console.log(`\nvector.topk over ${rows} x ${dim} in ${fmt(performance.now() - t)} ms`);
   top.indices.forEach((row, i) => console.log(`  #${i + 1} row ${row}  cosine ${fmt(top.scores[i]!, 4)}`));
+
+  // The same search on an index kept in a session: the row norms are computed once, at open, in one worker.
+  t = performance.now();
+  const index = await bridge.open<{ query(q: Float32Array, k: number): Array<{ row: number; score: number }> }>(
+    'example.index',
+    { matrix, dim },
+  );
+  const opened = performance.now() - t;
+  t = performance.now();
+  let hits: Array<{ row: number; score: number }> = [];
+  for (let i = 0; i < 3; i++) hits = await index.query(query, 5);
+  console.log(
+    `session example.index: opened in ${fmt(opened)} ms, then 3 queries in ${fmt(performance.now() - t)} ms; best row ${hits[0]!.row} (cosine ${fmt(hits[0]!.score, 4)})`,
+  );
+  await index.close();
 
   // Dot product of two rows, passed as zero-copy subarrays of the big matrix.
   const a = matrix.subarray(0, dim);

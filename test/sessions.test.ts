@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { tableFromArrays, type Table } from 'apache-arrow';
 import {
@@ -251,6 +254,14 @@ describe('sessions', () => {
     await until(() => Atomics.load(gate, 0) === 1);
     await other.destroy();
     expect((await waiting).code).toBe('SESSION_CLOSED');
+  });
+
+  test('`await using` (Node >= 24; Symbol.asyncDispose before) closes a session; the process exits on its own', async () => {
+    // Node 20 and 22 cannot parse `await using`: they run the same script written with Symbol.asyncDispose.
+    const awaitUsing = Number(process.versions.node.split('.')[0]) >= 24;
+    const script = fileURLToPath(fixture(awaitUsing ? 'session-await-using.mjs' : 'session-dispose.mjs'));
+    const { stdout } = await promisify(execFile)(process.execPath, [script], { timeout: 20_000 });
+    expect(stdout).toBe('ping=pong\nclosed=1\ncount=2\nopen after bridge.close=false\n');
   });
 
   test('the definition types the proxy', async () => {
