@@ -100,7 +100,7 @@ export class SessionClient {
     this.#argsCopy = argsCopy;
     this.#idleTimeoutMs = idleTimeoutMs;
     this.#remote = wrap<SessionPort>(port as unknown as Endpoint);
-    // An idle session does not keep the process alive; one with calls in flight does (see #call).
+    // An idle session does not keep the process alive; one with calls in flight does (see #begin).
     port.unref();
     // Lost when the pool has seen its worker exit (not at the port's close, which comes first: by then the
     // pool would still hand calls to that worker).

@@ -314,10 +314,23 @@ export class LocalPool implements PoolBackend, ToolSource {
         },
         { once: true },
       );
-      // (A timer may fire a little before performance.now() reaches its time: a millisecond of margin.)
-      if (anyAfter !== undefined) setTimeout(() => this.#pump(), Math.max(0, anyAfter - performance.now()) + 1).unref();
+      if (anyAfter !== undefined) this.#pumpAt(anyAfter);
       this.#pump();
     });
+  }
+
+  /**
+   * Pumps once `performance.now()` has reached `time`. A timer may fire before that (its clock is the event
+   * loop's, which lags when the loop is busy): then it is set again for what is left.
+   */
+  #pumpAt(time: number): void {
+    setTimeout(
+      () => {
+        if (performance.now() < time) this.#pumpAt(time);
+        else this.#pump();
+      },
+      Math.max(0, time - performance.now()) + 1,
+    ).unref();
   }
 
   /** Starts a job taken from a queue on a free worker. */
@@ -356,6 +369,15 @@ export class LocalPool implements PoolBackend, ToolSource {
       if (job !== undefined) return job;
     }
     return undefined;
+  }
+
+  /** Rejects every call still waiting, in the common queue and pinned to a worker, with `CLOSED`. */
+  #failWaiting(): void {
+    this.#queue.failAll(() => new ClosedError());
+    for (const slot of this.#slots) {
+      for (let job = this.#takePinned(slot); job !== undefined; job = this.#takePinned(slot))
+        job.reject(new ClosedError());
+    }
   }
 
   /** The jobs pinned to a slot that stops: affinity calls go to any worker, the others fail. */
@@ -427,7 +449,7 @@ export class LocalPool implements PoolBackend, ToolSource {
     if (this.#destroyed) return this.#destroyed;
     this.#closing = true;
     this.#stopTimers();
-    this.#queue.failAll(() => new ClosedError());
+    this.#failWaiting();
     // A task still running is one that ended its call with a time limit and is being stopped: let it go
     // first, since Piscina's close waits for tasks to end, and a stopped task never ends.
     await Promise.all(
@@ -472,7 +494,7 @@ export class LocalPool implements PoolBackend, ToolSource {
     this.#destroyed ??= (async () => {
       this.#closing = true;
       this.#stopTimers();
-      this.#queue.failAll(() => new ClosedError());
+      this.#failWaiting();
       await Promise.all(
         this.#slots.map(async (slot) => {
           // As in close(): a worker still loading its modules is let finish before it is stopped.
