@@ -1,6 +1,5 @@
-/** comlink over worker_threads: exposes the no-op task. */
-import { expose } from 'comlink';
-import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
-import { parentPort } from 'node:worker_threads';
+/** comlink over worker_threads: exposes the no-op task on the port it is sent (a MessagePort is an endpoint). */
+import { expose, type Endpoint } from 'comlink';
+import { parentPort, type MessagePort } from 'node:worker_threads';
 
-expose({ noop: () => undefined }, nodeEndpoint(parentPort!));
+parentPort!.once('message', (port: MessagePort) => expose({ noop: () => undefined }, port as unknown as Endpoint));
