@@ -4,6 +4,7 @@
  *
  *   toolbridge mcp --tools ./my-tools.js [--tools ...] [--threads N]   an MCP server over stdio
  *   toolbridge mcp ... --http 127.0.0.1:8808 [--token T]                 ... over streamable HTTP
+ *   toolbridge mcp ... --dataset embeddings=./emb.npy                  a dataset tools take by handle
  *
  * Over stdio its standard output is the MCP channel: everything else goes to standard error.
  */
@@ -11,7 +12,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
-const usage = `usage: toolbridge mcp --tools <module> [--tools <module> ...] [--threads <n>] [--http <host:port> [--token <t>]]`;
+const usage = `usage: toolbridge mcp --tools <module> [--tools <module> ...] [--threads <n>] [--dataset <name>=<file> ...] [--http <host:port> [--token <t>]]`;
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -26,6 +27,7 @@ async function main(argv: string[]): Promise<void> {
       threads: { type: 'string' },
       http: { type: 'string' },
       token: { type: 'string' },
+      dataset: { type: 'string', multiple: true, default: [] },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -38,11 +40,23 @@ async function main(argv: string[]): Promise<void> {
     console.error(`toolbridge: --threads must be a positive integer, got ${values.threads}`);
     process.exit(2);
   }
-  const [{ createBridge }, { createMcpServer, serveMcpHttp }, { StdioServerTransport }] = await Promise.all([
-    import('./index.js'),
-    import('./mcp/index.js'),
-    import('@modelcontextprotocol/sdk/server/stdio.js'),
-  ]);
+  const [{ createBridge }, { createMcpServer, serveMcpHttp }, { StdioServerTransport }, { loadDataset }] =
+    await Promise.all([
+      import('./index.js'),
+      import('./mcp/index.js'),
+      import('@modelcontextprotocol/sdk/server/stdio.js'),
+      import('./mcp/datasets.js'),
+    ]);
+  // --dataset name=path, loaded into shared memory before the server starts.
+  const datasets: Record<string, unknown> = {};
+  for (const spec of values.dataset) {
+    const at = spec.indexOf('=');
+    if (at <= 0) {
+      console.error(`toolbridge: --dataset must be <name>=<path>, got ${spec}`);
+      process.exit(2);
+    }
+    datasets[spec.slice(0, at)] = await loadDataset(resolve(spec.slice(at + 1)));
+  }
   const bridge = await createBridge({
     tools: values.tools.map((path) => pathToFileURL(resolve(path))),
     ...(threads !== undefined ? { maxThreads: threads } : {}),
@@ -55,7 +69,12 @@ async function main(argv: string[]): Promise<void> {
       console.error(`toolbridge: --http must be <host>:<port>, got ${values.http}`);
       process.exit(2);
     }
-    const http = await serveMcpHttp(bridge, { host, port, ...(values.token ? { token: values.token } : {}) });
+    const http = await serveMcpHttp(bridge, {
+      host,
+      port,
+      datasets,
+      ...(values.token ? { token: values.token } : {}),
+    });
     const stopHttp = async () => {
       await http.close();
       await bridge.close();
@@ -66,7 +85,7 @@ async function main(argv: string[]): Promise<void> {
     console.error(`toolbridge: MCP server at ${http.url}, ${bridge.tools().length} tools`);
     return;
   }
-  const server = createMcpServer(bridge);
+  const server = createMcpServer(bridge, { datasets });
   const transport = new StdioServerTransport();
   const stop = async () => {
     await server.close().catch(() => undefined);

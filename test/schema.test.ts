@@ -81,6 +81,45 @@ describe('inputSchema', () => {
     expect(tasks()).toBe(before);
   });
 
+  test('a zod schema (Standard JSON Schema) is converted where the tool is defined and checked before dispatch', async () => {
+    const info = bridge.tools().find((tool) => tool.name === 'schema.zod')!;
+    expect(info.inputSchema).toMatchObject({
+      type: 'object',
+      properties: { text: { type: 'string', minLength: 1 }, limit: { type: 'integer', maximum: 10 } },
+      required: ['text', 'limit'],
+    });
+    const before = tasks();
+    const error = (await rejection(bridge.call('schema.zod', { text: '', limit: 11 }))) as Error & {
+      code?: string;
+      issues?: Array<{ path: string; message: string }>;
+    };
+    expect(error.code).toBe('INVALID_ARGS');
+    expect(error.issues).toEqual(
+      expect.arrayContaining([
+        { path: 'args.text', message: 'must NOT have fewer than 1 characters' },
+        { path: 'args.limit', message: 'must be <= 10' },
+      ]),
+    );
+    expect(tasks()).toBe(before);
+    // A type JSON Schema cannot say (a typed array) is left to the tool.
+    expect(await bridge.call('schema.zod', { text: 'a', limit: 2, weights: new Float32Array(2) })).toEqual({
+      text: 'a',
+      limit: 2,
+      weights: 'Float32Array',
+    });
+    const noConverter = { '~standard': { vendor: 'valibot', version: 1, validate: () => ({ value: 1 }) } };
+    expect(() => defineTool({ name: 'bad.standard', run: () => 0, inputSchema: noConverter as never })).toThrow(
+      /cannot convert itself to JSON Schema/,
+    );
+  });
+
+  test('a draft 2020-12 schema is checked as 2020-12', async () => {
+    expect(await bridge.call('schema.pair', { pair: ['a', 1] })).toEqual(['a', 1]);
+    const error = await rejection(bridge.call('schema.pair', { pair: [1, 'a', 3] }));
+    expect(error.code).toBe('INVALID_ARGS');
+    expect(error.message).toContain('args.pair[0]: must be string');
+  });
+
   test('defineTool refuses a schema that is not plain JSON, and bad annotations', () => {
     const bad = [
       { inputSchema: 'object' },

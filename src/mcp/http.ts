@@ -12,7 +12,7 @@ import type { Bridge } from '../bridge-api.js';
 import { InvalidOptionsError, describeValue } from '../errors.js';
 import { checkKnownKeys } from '../known-keys.js';
 import { serverOver, type McpServerOptions } from './server.js';
-import { RESULT_PREFIX, ResultStore } from './result-store.js';
+import { encodeValue, RESULT_PREFIX, ResultStore } from './result-store.js';
 
 export interface McpHttpOptions extends McpServerOptions {
   /** @default '127.0.0.1' */
@@ -48,17 +48,22 @@ export async function serveMcpHttp(bridge: Bridge, options: McpHttpOptions = {})
     'maxInlineBytes',
     'maxResults',
     'maxResultBytes',
+    'datasets',
   ]);
   const { host = '127.0.0.1', port = 0, token, allowedHosts = [] } = options;
   if (!LOOPBACK.has(host) && !token) {
     throw new InvalidOptionsError(`serveMcpHttp: listening on ${host} (beyond loopback) needs a token`);
   }
-  const { name, version, maxInlineBytes, maxResults, maxResultBytes } = options;
+  const { name, version, maxInlineBytes, maxResults, maxResultBytes, datasets } = options;
   const serverOptions: McpServerOptions = Object.fromEntries(
-    Object.entries({ name, version, maxInlineBytes, maxResults, maxResultBytes }).filter(([, v]) => v !== undefined),
+    Object.entries({ name, version, maxInlineBytes, maxResults, maxResultBytes, datasets }).filter(
+      ([, v]) => v !== undefined,
+    ),
   );
   const store = new ResultStore(options.maxResults ?? 64, options.maxResultBytes ?? 256 * 2 ** 20);
   const sessions = new Map<string, StreamableHTTPServerTransport>();
+  /** Datasets as bytes for the side endpoint, encoded on their first read. */
+  const datasetBytes = new Map<string, ReturnType<typeof encodeValue>>();
   let hosts: string[] = [];
 
   const refuse = (res: ServerResponse, status: number, message: string) => {
@@ -80,6 +85,15 @@ export async function serveMcpHttp(bridge: Bridge, options: McpHttpOptions = {})
       if (!stored) return refuse(res, 404, 'no such result');
       res.writeHead(200, { 'content-type': stored.mimeType, 'content-length': stored.bytes.byteLength });
       return void res.end(stored.bytes);
+    }
+    if (req.method === 'GET' && path.startsWith('/datasets/')) {
+      const name = decodeURIComponent(path.slice('/datasets/'.length));
+      if (datasets === undefined || !Object.hasOwn(datasets, name)) return refuse(res, 404, 'no such dataset');
+      let encoded = datasetBytes.get(name);
+      if (encoded === undefined) datasetBytes.set(name, (encoded = encodeValue(datasets[name])));
+      const { mimeType, bytes } = await encoded;
+      res.writeHead(200, { 'content-type': mimeType, 'content-length': bytes.byteLength });
+      return void res.end(bytes);
     }
     if (path !== '/mcp') return refuse(res, 404, 'not found');
     const id = req.headers['mcp-session-id'];

@@ -1,7 +1,7 @@
 /**
- * Results too large to send inline, kept on the server for `resources/read`: bounded in count and bytes,
- * the oldest dropped first. A typed array is kept as its raw little-endian bytes, an Arrow table as Arrow
- * IPC (stream format), anything else as JSON.
+ * Results too large to send inline, kept on the server for `resources/read` and for later calls (by handle):
+ * bounded in count and bytes, the oldest dropped first. A typed array is read as its raw little-endian
+ * bytes, an Arrow table as Arrow IPC (stream format), anything else as JSON.
  */
 import { looksLikeTable } from '../codec/arrow-table.js';
 import { toJson } from '../schema/json.js';
@@ -11,6 +11,8 @@ export interface Stored {
   mimeType: string;
   description: string;
   bytes: Uint8Array;
+  /** The value as the tool returned it: what a later call gets for a handle to this result. */
+  value: unknown;
 }
 
 export const RESULT_PREFIX = 'toolbridge://results/';
@@ -25,7 +27,7 @@ export class ResultStore {
   ) {}
 
   async put(id: string, value: unknown): Promise<Stored> {
-    const stored = { uri: `${RESULT_PREFIX}${id}`, ...(await encode(value)) };
+    const stored = { uri: `${RESULT_PREFIX}${id}`, value, ...(await encodeValue(value)) };
     this.#entries.set(stored.uri, stored);
     this.#bytes += stored.bytes.byteLength;
     for (const [uri, old] of this.#entries) {
@@ -46,10 +48,10 @@ export class ResultStore {
   }
 }
 
-async function encode(value: unknown): Promise<Omit<Stored, 'uri'>> {
+/** A value as bytes for `resources/read`: raw for a typed array (its own memory, not a copy), IPC for a table, else JSON. */
+export async function encodeValue(value: unknown): Promise<Omit<Stored, 'uri' | 'value'>> {
   if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
-    const bytes = new Uint8Array(value.byteLength);
-    bytes.set(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
+    const bytes = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
     const length = (value as unknown as ArrayLike<number>).length;
     return { mimeType: 'application/octet-stream', description: `${value.constructor.name}(${length})`, bytes };
   }

@@ -12,7 +12,8 @@ import type { Bridge } from '../bridge-api.js';
 import type { Progress } from '../tool/define.js';
 import { InvalidOptionsError, ToolBridgeError, describeValue } from '../errors.js';
 import { checkKnownKeys } from '../known-keys.js';
-import { ResultStore, type Stored } from './result-store.js';
+import { resolveHandles, withHandles } from './handles.js';
+import { encodeValue, RESULT_PREFIX, ResultStore, type Stored } from './result-store.js';
 import { toJson } from '../schema/json.js';
 import { llmToolName } from '../schema/names.js';
 
@@ -27,7 +28,16 @@ export interface McpServerOptions {
   maxResults?: number;
   /** Bytes of results kept at most; the oldest go first. @default 268_435_456 (256 MiB) */
   maxResultBytes?: number;
+  /**
+   * Named values kept on the server (typed arrays, shared arrays, Arrow tables, any value a tool takes),
+   * which clients pass to tools by handle, `{ "dataset": "embeddings" }`, instead of sending the data; a
+   * result the server kept (`toolbridge://results/<id>`) is passed the same way. Listed as resources
+   * (`toolbridge://datasets/<name>`).
+   */
+  datasets?: Record<string, unknown>;
 }
+
+export const DATASET_PREFIX = 'toolbridge://datasets/';
 
 /** `vector.topk` -> `vector_topk`: names MCP clients accept (Claude Desktop, the OpenAI API and Copilot reject dots). */
 export const mcpToolName: (name: string) => string = llmToolName;
@@ -50,7 +60,8 @@ export function serverOver(bridge: Bridge, options: McpServerOptions, shared?: R
   if (options === null || typeof options !== 'object') {
     throw new InvalidOptionsError(`createMcpServer options must be an object, got ${describeValue(options)}`);
   }
-  checkKnownKeys('options', options, ['name', 'version', 'maxInlineBytes', 'maxResults', 'maxResultBytes']);
+  checkKnownKeys('options', options, ['name', 'version', 'maxInlineBytes', 'maxResults', 'maxResultBytes', 'datasets']);
+  const datasets = checkDatasets(options.datasets);
   const maxInlineBytes = positive('maxInlineBytes', options.maxInlineBytes, 65_536);
   const store =
     shared ??
@@ -68,6 +79,13 @@ export function serverOver(bridge: Bridge, options: McpServerOptions, shared?: R
     names = new Map(bridge.tools().map((tool) => [mcpToolName(tool.name), tool.name]));
   };
 
+  /** What a handle names: a dataset, or a result kept here. */
+  const lookup = (name: string): unknown =>
+    datasets.has(name) ? datasets.get(name) : name.startsWith(RESULT_PREFIX) ? store.get(name)?.value : undefined;
+  const datasetNames = () => [...datasets.keys()];
+  /** Datasets as resources, encoded on their first read. */
+  const datasetBytes = new Map<string, Promise<Omit<Stored, 'uri' | 'value'>>>();
+
   server.setRequestHandler(ListToolsRequestSchema, () => {
     refresh();
     return {
@@ -75,7 +93,8 @@ export function serverOver(bridge: Bridge, options: McpServerOptions, shared?: R
         name: mcpToolName(tool.name),
         title: tool.annotations?.title ?? tool.name,
         description: tool.description || tool.name,
-        inputSchema: { type: 'object' as const, ...(tool.inputSchema ?? {}) },
+        // Typed-array and table arguments also take a handle to data kept here.
+        inputSchema: { type: 'object' as const, ...withHandles(tool.inputSchema ?? {}) },
         annotations: { ...tool.annotations },
         _meta: { 'toolbridge/name': tool.name },
       })),
@@ -110,7 +129,8 @@ export function serverOver(bridge: Bridge, options: McpServerOptions, shared?: R
               .catch(() => undefined);
     let value: unknown;
     try {
-      value = await bridge.call(tool, request.params.arguments ?? {}, {
+      const args = resolveHandles(request.params.arguments ?? {}, lookup, datasetNames);
+      value = await bridge.call(tool, args, {
         signal: extra.signal,
         ...(onProgress ? { onProgress } : {}),
       });
@@ -143,17 +163,31 @@ export function serverOver(bridge: Bridge, options: McpServerOptions, shared?: R
   });
 
   server.setRequestHandler(ListResourcesRequestSchema, () => ({
-    resources: store.list().map((stored: Stored) => ({
-      uri: stored.uri,
-      name: stored.uri.slice(stored.uri.lastIndexOf('/') + 1),
-      mimeType: stored.mimeType,
-      description: stored.description,
-    })),
+    resources: [
+      ...[...datasets.keys()].map((name) => ({
+        uri: `${DATASET_PREFIX}${name}`,
+        name,
+        description: `Dataset "${name}": pass it to a tool as {"dataset": "${name}"}`,
+      })),
+      ...store.list().map((stored: Stored) => ({
+        uri: stored.uri,
+        name: stored.uri.slice(stored.uri.lastIndexOf('/') + 1),
+        mimeType: stored.mimeType,
+        description: `${stored.description}: pass it to a tool as {"dataset": "${stored.uri}"}`,
+      })),
+    ],
   }));
 
-  server.setRequestHandler(ReadResourceRequestSchema, (request) => {
-    const stored = store.get(request.params.uri);
-    if (stored === undefined) throw new Error(`No result at ${request.params.uri} (gone from the result store?)`);
+  server.setRequestHandler(ReadResourceRequestSchema, async (request) => {
+    const { uri } = request.params;
+    let stored: Omit<Stored, 'value'> | undefined = store.get(uri);
+    const name = uri.startsWith(DATASET_PREFIX) ? uri.slice(DATASET_PREFIX.length) : undefined;
+    if (stored === undefined && name !== undefined && datasets.has(name)) {
+      let encoded = datasetBytes.get(name);
+      if (encoded === undefined) datasetBytes.set(name, (encoded = encodeValue(datasets.get(name))));
+      stored = { uri, ...(await encoded) };
+    }
+    if (stored === undefined) throw new Error(`No result at ${uri} (gone from the result store?)`);
     return {
       contents: [
         stored.mimeType === 'application/json'
@@ -164,4 +198,22 @@ export function serverOver(bridge: Bridge, options: McpServerOptions, shared?: R
   });
 
   return server;
+}
+
+/** The `datasets` option, checked: an object of named values. */
+function checkDatasets(given: unknown): ReadonlyMap<string, unknown> {
+  if (given === undefined) return new Map();
+  if (given === null || typeof given !== 'object' || Array.isArray(given)) {
+    throw new InvalidOptionsError(`options.datasets must be an object of named values, got ${describeValue(given)}`);
+  }
+  const out = new Map<string, unknown>();
+  for (const [name, value] of Object.entries(given)) {
+    if (name === '' || name.includes('://') || value === undefined) {
+      throw new InvalidOptionsError(
+        `options.datasets: ${JSON.stringify(name)} must be a name (no "://") with a value, got ${describeValue(value)}`,
+      );
+    }
+    out.set(name, value);
+  }
+  return out;
 }

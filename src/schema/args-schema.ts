@@ -8,6 +8,7 @@
  * - `'x-arrowTable': true`: the value is an Arrow table (any installed copy of apache-arrow).
  */
 import AjvModule, { type ErrorObject, type ValidateFunction } from 'ajv';
+import Ajv2020Module from 'ajv/dist/2020.js';
 
 /** ajv is CommonJS: its class is the module's `default` export under Node's ESM interop. */
 type AjvClass = typeof AjvModule.default;
@@ -29,10 +30,14 @@ const TYPED_ARRAYS: Record<string, new (values: ArrayLike<number>) => ArrayLike<
   Uint8ClampedArray,
 };
 
-const Ajv: AjvClass = (AjvModule as unknown as { default?: AjvClass }).default ?? (AjvModule as unknown as AjvClass);
+const classOf = (module: unknown): AjvClass =>
+  (module as { default?: AjvClass }).default ?? (module as AjvClass);
+/** Draft-07 (ajv's default), and draft 2020-12 for a schema whose `$schema` names it. */
+const Ajv: AjvClass = classOf(AjvModule);
+const Ajv2020: AjvClass = classOf(Ajv2020Module);
 
-function newAjv() {
-  const ajv = new Ajv({ allErrors: true, strict: false });
+function newAjv(Class: AjvClass) {
+  const ajv = new Class({ allErrors: true, strict: false });
   ajv.addKeyword({
     keyword: 'x-typedArray',
     modifying: true,
@@ -121,7 +126,8 @@ function pathOf(error: ErrorObject): string {
 
 /** Checks (and converts, for `x-typedArray`) the args of one tool's calls. */
 export class ArgsSchemas {
-  readonly #ajv = newAjv();
+  #ajv: ReturnType<typeof newAjv> | undefined;
+  #ajv2020: ReturnType<typeof newAjv> | undefined;
   readonly #validators = new Map<string, ValidateFunction>();
 
   /** The args checked (JSON arrays converted in place); throws `INVALID_ARGS` with every issue. */
@@ -129,7 +135,9 @@ export class ArgsSchemas {
     const key = `${tool}@${version}`;
     let validate = this.#validators.get(key);
     if (validate === undefined) {
-      validate = this.#ajv.compile(forTypedArrays(schema) as JsonSchema) as ValidateFunction;
+      const draft2020 = typeof schema.$schema === 'string' && schema.$schema.includes('2020-12');
+      const ajv = draft2020 ? (this.#ajv2020 ??= newAjv(Ajv2020)) : (this.#ajv ??= newAjv(Ajv));
+      validate = ajv.compile(forTypedArrays(schema) as JsonSchema) as ValidateFunction;
       this.#validators.set(key, validate);
     }
     // Conversions (x-typedArray) go into a copy of the top-level object, not the caller's own.

@@ -66,20 +66,37 @@ export interface ToolSpec<A = unknown, R = unknown> {
    */
   split?: SplitSpec<A, R>;
   /**
-   * A JSON Schema (draft 2020-12 or 07) of the args, checked on the caller's thread before any worker is
-   * used: a call that fails it rejects with `INVALID_ARGS` listing every failing path (`error.issues`).
-   * `'x-typedArray': 'Float32Array'` (or a list of names) on an array schema accepts that typed array, or a
-   * JSON array of numbers converted to it once; `'x-arrowTable': true` accepts an Arrow table.
+   * A JSON Schema (draft-07, or 2020-12 when its `$schema` says so) of the args, checked on the caller's
+   * thread before any worker is used: a call that fails it rejects with `INVALID_ARGS` listing every failing
+   * path (`error.issues`). `'x-typedArray': 'Float32Array'` (or a list of names) on an array schema accepts
+   * that typed array, or a JSON array of numbers converted to it once; `'x-arrowTable': true` accepts an
+   * Arrow table. Or a Standard Schema that converts itself to JSON Schema (Standard JSON Schema: zod 4.2
+   * and later, say), converted once, here.
    */
-  inputSchema?: JsonSchema;
-  /** A JSON Schema of the result, for listings (agents read it); not checked. */
-  outputSchema?: JsonSchema;
+  inputSchema?: JsonSchema | StandardJsonSchema;
+  /** A JSON Schema (or a Standard JSON Schema) of the result, for listings (agents read it); not checked. */
+  outputSchema?: JsonSchema | StandardJsonSchema;
   /** Hints for agents (MCP tool annotations); `idempotentHint` defaults to `idempotent`. */
   annotations?: ToolAnnotations;
 }
 
 /** A JSON Schema, as a plain JSON object. */
 export type JsonSchema = Record<string, unknown>;
+
+/**
+ * A schema of a validation library that implements Standard JSON Schema (`~standard.jsonSchema`: zod 4.2
+ * and later, for one). toolbridge converts it to JSON Schema where the tool is defined: a tool's schema
+ * must cross threads (and machines) to check args on the caller's side.
+ */
+export interface StandardJsonSchema {
+  readonly '~standard': {
+    readonly vendor: string;
+    readonly jsonSchema?: {
+      readonly input: (options: { target: string; libraryOptions?: Record<string, unknown> }) => Record<string, unknown>;
+      readonly output: (options: { target: string; libraryOptions?: Record<string, unknown> }) => Record<string, unknown>;
+    };
+  };
+}
 
 /** Hints about a tool's behaviour, as MCP's tool annotations. */
 export interface ToolAnnotations {
@@ -273,9 +290,28 @@ export function defineTool<A = unknown, R = unknown>(spec: ToolSpec<A, R>): Tool
   });
 }
 
-/** A schema given to defineTool: a plain JSON object (it crosses threads and machines), or undefined. */
-function jsonSchema(name: string, key: string, schema: unknown): JsonSchema | undefined {
+/**
+ * A schema given to defineTool as plain JSON (it crosses threads and machines), or undefined. A Standard
+ * JSON Schema is converted (draft 2020-12; a type it cannot represent, a typed array say, accepts anything).
+ */
+function jsonSchema(name: string, key: 'inputSchema' | 'outputSchema', schema: unknown): JsonSchema | undefined {
   if (schema === undefined) return undefined;
+  const standard = schema !== null && typeof schema === 'object' ? (schema as StandardJsonSchema)['~standard'] : undefined;
+  if (standard !== undefined) {
+    const convert = key === 'inputSchema' ? standard.jsonSchema?.input : standard.jsonSchema?.output;
+    if (typeof convert !== 'function') {
+      throw new InvalidOptionsError(
+        `defineTool(${name}): ${key} is a Standard Schema (${String(standard.vendor)}) that cannot convert itself to JSON Schema (no ~standard.jsonSchema): args are checked on the caller's thread, where only JSON crosses. Use a library with Standard JSON Schema (zod 4.2 or later) or a JSON Schema`,
+      );
+    }
+    try {
+      schema = convert({ target: 'draft-2020-12', libraryOptions: { unrepresentable: 'any' } });
+    } catch (error) {
+      throw new InvalidOptionsError(
+        `defineTool(${name}): ${key} (${String(standard.vendor)}) could not be converted to JSON Schema: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  }
   let plain = schema !== null && typeof schema === 'object' && !Array.isArray(schema);
   if (plain) {
     try {

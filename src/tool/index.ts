@@ -11,6 +11,7 @@ export {
   type ToolInfo,
   type ToolSpec,
   type JsonSchema,
+  type StandardJsonSchema,
   type Progress,
   type ToolAnnotations,
 } from './define.js';
