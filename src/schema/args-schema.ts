@@ -30,8 +30,7 @@ const TYPED_ARRAYS: Record<string, new (values: ArrayLike<number>) => ArrayLike<
   Uint8ClampedArray,
 };
 
-const classOf = (module: unknown): AjvClass =>
-  (module as { default?: AjvClass }).default ?? (module as AjvClass);
+const classOf = (module: unknown): AjvClass => (module as { default?: AjvClass }).default ?? (module as AjvClass);
 /** Draft-07 (ajv's default), and draft 2020-12 for a schema whose `$schema` names it. */
 const Ajv: AjvClass = classOf(AjvModule);
 const Ajv2020: AjvClass = classOf(Ajv2020Module);

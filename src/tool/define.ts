@@ -92,8 +92,14 @@ export interface StandardJsonSchema {
   readonly '~standard': {
     readonly vendor: string;
     readonly jsonSchema?: {
-      readonly input: (options: { target: string; libraryOptions?: Record<string, unknown> }) => Record<string, unknown>;
-      readonly output: (options: { target: string; libraryOptions?: Record<string, unknown> }) => Record<string, unknown>;
+      readonly input: (options: {
+        target: string;
+        libraryOptions?: Record<string, unknown>;
+      }) => Record<string, unknown>;
+      readonly output: (options: {
+        target: string;
+        libraryOptions?: Record<string, unknown>;
+      }) => Record<string, unknown>;
     };
   };
 }
@@ -296,7 +302,8 @@ export function defineTool<A = unknown, R = unknown>(spec: ToolSpec<A, R>): Tool
  */
 function jsonSchema(name: string, key: 'inputSchema' | 'outputSchema', schema: unknown): JsonSchema | undefined {
   if (schema === undefined) return undefined;
-  const standard = schema !== null && typeof schema === 'object' ? (schema as StandardJsonSchema)['~standard'] : undefined;
+  const standard =
+    schema !== null && typeof schema === 'object' ? (schema as StandardJsonSchema)['~standard'] : undefined;
   if (standard !== undefined) {
     const convert = key === 'inputSchema' ? standard.jsonSchema?.input : standard.jsonSchema?.output;
     if (typeof convert !== 'function') {
