@@ -10,7 +10,11 @@ let http: McpHttpServer;
 let secured: McpHttpServer;
 beforeAll(async () => {
   bridge = await createBridge({ maxThreads: 1 });
-  http = await serveMcpHttp(bridge, { maxInlineBytes: 1024 });
+  http = await serveMcpHttp(bridge, {
+    maxInlineBytes: 1024,
+    maxReadBytes: 4096,
+    datasets: { ramp: Float64Array.from({ length: 1000 }, (_, i) => i) },
+  });
   secured = await serveMcpHttp(bridge, { token: 's3cret' });
 });
 afterAll(async () => {
@@ -46,6 +50,18 @@ describe('toolbridge/mcp over streamable HTTP', () => {
       const values = new Float64Array(await response.arrayBuffer());
       expect(values.length).toBe(n * n);
       expect(values.every((v) => v === n)).toBe(true);
+      // Past maxReadBytes, resources/read sends a note, not the bytes: no MCP message grows past its limits.
+      const read = await client.readResource({ uri: link.uri! });
+      const note = read.contents[0] as { mimeType?: string; text?: string; blob?: string };
+      expect(note.blob).toBeUndefined();
+      expect(note.mimeType).toBe('text/plain');
+      expect(note.text).toContain(`GET /results/${id}`);
+      expect(note.text).toContain(`{"dataset": "${link.uri}"}`);
+      // A dataset's bytes, at the side endpoint.
+      const ramp = new Float64Array(await (await fetch(new URL('/datasets/ramp', http.url))).arrayBuffer());
+      expect(ramp.length).toBe(1000);
+      expect(ramp[999]).toBe(999);
+      expect((await fetch(new URL('/datasets/nope', http.url))).status).toBe(404);
     } finally {
       await client.close();
     }

@@ -9,8 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { createBridge } from '../../src/index.js';
-import { serveMcpHttp } from '../../src/mcp/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { createBridge, shared, type Bridge } from '../../src/index.js';
+import { createMcpServer, serveMcpHttp } from '../../src/mcp/index.js';
 import { fmt, summarize } from '../harness.js';
 import type { Check, Scenario } from '../scenario.js';
 
@@ -63,7 +64,15 @@ export const mcp: Scenario = async ({ tiny, threads }) => {
         rows.push({ call: `${label}: ${job.tool}`, system, p50: fmt(s.p50), p99: fmt(s.p99) });
       }
     }
+    const crossing = await whatCrosses(bridge, tiny);
+    rows.push(...crossing.rows);
     const checks: Check[] = [
+      {
+        criterion: 'largest MCP message (tools/call and resources/read), results up to an 8 MiB n x n product',
+        measured: `${(crossing.largest / 1024).toFixed(1)} KiB`,
+        target: '< 10 MiB (an MCP stdio message)',
+        pass: crossing.largest < 10 * 2 ** 20,
+      },
       {
         criterion: 'small call over MCP stdio, p50',
         measured: `${p50s['small|MCP over stdio']!.toFixed(2)} ms (bridge.call ${p50s['small|bridge.call']!.toFixed(3)} ms)`,
@@ -77,6 +86,7 @@ export const mcp: Scenario = async ({ tiny, threads }) => {
       rows,
       checks,
       notes: [
+        'What crosses: matrix.multiply of two n x n float64 datasets kept on the server (passed by handle), through an in-process MCP server and client; bytes are the JSON-RPC messages as serialized (a tools/call request and its response, and a resources/read response for a result kept as a resource_link).',
         `${rounds} rounds of ${perRound} calls each, the systems in turn. The stdio server is a process of its own (the toolbridge command) with its own bridge; the HTTP server runs in this process over the same bridge as bridge.call. The heavy call's ${n}^2 product goes back inline as JSON (maxInlineBytes raised for it).`,
       ],
     };
@@ -87,3 +97,60 @@ export const mcp: Scenario = async ({ tiny, threads }) => {
     await bridge.close();
   }
 };
+
+/**
+ * What crosses the MCP transport for results of growing size: the serialized tools/call request and
+ * response, and (for a result kept on the server) the resources/read response, through an in-process pair.
+ */
+async function whatCrosses(bridge: Bridge, tiny: boolean) {
+  const sizes = tiny ? [16, 64] : [16, 64, 256, 1024];
+  const datasets: Record<string, Float64Array> = {};
+  for (const n of sizes) datasets[`m${n}`] = shared(Float64Array, n * n).fill(1);
+  const server = createMcpServer(bridge, { datasets });
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  const sent: number[] = [];
+  const send = serverSide.send.bind(serverSide);
+  serverSide.send = (message, options) => {
+    sent.push(JSON.stringify(message).length);
+    return send(message, options);
+  };
+  await server.connect(serverSide);
+  const client = new Client({ name: 'bench', version: '1.0.0' });
+  await client.connect(clientSide);
+  const rows: Array<Record<string, string | number>> = [];
+  let largest = 0;
+  try {
+    for (const n of sizes) {
+      const args = { a: { dataset: `m${n}` }, b: { dataset: `m${n}` }, m: n, k: n, n };
+      const request = JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'matrix_multiply', arguments: args },
+      }).length;
+      sent.length = 0;
+      const result = await client.callTool({ name: 'matrix_multiply', arguments: args });
+      const response = sent.at(-1)!;
+      largest = Math.max(largest, request, response);
+      const link = (result.content as Array<{ type: string; uri?: string }>).find((c) => c.type === 'resource_link');
+      let read = '';
+      if (link?.uri) {
+        sent.length = 0;
+        const contents = (await client.readResource({ uri: link.uri })).contents[0]!;
+        const bytes = sent.at(-1)!;
+        largest = Math.max(largest, bytes);
+        read = `resources/read ${(bytes / 1024).toFixed(1)} KiB (${'blob' in contents ? 'base64' : 'a note: too large to read over MCP'})`;
+      }
+      rows.push({
+        call: `what crosses: ${n} x ${n} product (${((n * n * 8) / 1024).toFixed(0)} KiB of float64)`,
+        system: link ? 'resource_link' : 'inline JSON',
+        p50: `request ${(request / 1024).toFixed(1)} KiB, response ${(response / 1024).toFixed(1)} KiB`,
+        p99: read || '-',
+      });
+    }
+  } finally {
+    await client.close();
+    await server.close();
+  }
+  return { rows, largest };
+}

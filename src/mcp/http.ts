@@ -48,15 +48,16 @@ export async function serveMcpHttp(bridge: Bridge, options: McpHttpOptions = {})
     'maxInlineBytes',
     'maxResults',
     'maxResultBytes',
+    'maxReadBytes',
     'datasets',
   ]);
   const { host = '127.0.0.1', port = 0, token, allowedHosts = [] } = options;
   if (!LOOPBACK.has(host) && !token) {
     throw new InvalidOptionsError(`serveMcpHttp: listening on ${host} (beyond loopback) needs a token`);
   }
-  const { name, version, maxInlineBytes, maxResults, maxResultBytes, datasets } = options;
+  const { name, version, maxInlineBytes, maxResults, maxResultBytes, maxReadBytes, datasets } = options;
   const serverOptions: McpServerOptions = Object.fromEntries(
-    Object.entries({ name, version, maxInlineBytes, maxResults, maxResultBytes, datasets }).filter(
+    Object.entries({ name, version, maxInlineBytes, maxResults, maxResultBytes, maxReadBytes, datasets }).filter(
       ([, v]) => v !== undefined,
     ),
   );

@@ -29,6 +29,13 @@ export interface McpServerOptions {
   /** Bytes of results kept at most; the oldest go first. @default 268_435_456 (256 MiB) */
   maxResultBytes?: number;
   /**
+   * Largest result (or dataset) `resources/read` sends, in bytes before base64: past it the read answers
+   * with a note (pass it to tools by handle, or fetch it over HTTP at `/results/<id>`) instead of the bytes,
+   * so that no message passes the 10 MiB an MCP stdio message may carry.
+   * @default 6_291_456 (6 MiB: 8 MiB of base64)
+   */
+  maxReadBytes?: number;
+  /**
    * Named values kept on the server (typed arrays, shared arrays, Arrow tables, any value a tool takes),
    * which clients pass to tools by handle, `{ "dataset": "embeddings" }`, instead of sending the data; a
    * result the server kept (`toolbridge://results/<id>`) is passed the same way. Listed as resources
@@ -60,7 +67,16 @@ export function serverOver(bridge: Bridge, options: McpServerOptions, shared?: R
   if (options === null || typeof options !== 'object') {
     throw new InvalidOptionsError(`createMcpServer options must be an object, got ${describeValue(options)}`);
   }
-  checkKnownKeys('options', options, ['name', 'version', 'maxInlineBytes', 'maxResults', 'maxResultBytes', 'datasets']);
+  checkKnownKeys('options', options, [
+    'name',
+    'version',
+    'maxInlineBytes',
+    'maxResults',
+    'maxResultBytes',
+    'maxReadBytes',
+    'datasets',
+  ]);
+  const maxReadBytes = positive('maxReadBytes', options.maxReadBytes, 6 * 2 ** 20);
   const datasets = checkDatasets(options.datasets);
   const maxInlineBytes = positive('maxInlineBytes', options.maxInlineBytes, 65_536);
   const store =
@@ -188,6 +204,11 @@ export function serverOver(bridge: Bridge, options: McpServerOptions, shared?: R
       stored = { uri, ...(await encoded) };
     }
     if (stored === undefined) throw new Error(`No result at ${uri} (gone from the result store?)`);
+    if (stored.bytes.byteLength > maxReadBytes) {
+      const path = name === undefined ? `/results/${uri.slice(RESULT_PREFIX.length)}` : `/datasets/${name}`;
+      const text = `${stored.description} is ${(stored.bytes.byteLength / 2 ** 20).toFixed(1)} MiB, past what resources/read sends (maxReadBytes ${(maxReadBytes / 2 ** 20).toFixed(1)} MiB; MCP carries at most 10 MiB a stdio message). Pass it to a tool as {"dataset": "${uri}"}, or fetch its bytes (${stored.mimeType}) at GET ${path} of the toolbridge MCP HTTP server.`;
+      return { contents: [{ uri, mimeType: 'text/plain', text }] };
+    }
     return {
       contents: [
         stored.mimeType === 'application/json'
