@@ -33,7 +33,10 @@ export class Payloads {
     this.#store ??= (async () => {
       const { Objm, setSha256Backend } = await import('@nats-io/obj');
       setSha256Backend('native');
-      return new Objm(this.#nc).create(this.#bucket, { ttl: nanos(600_000) });
+      const objm = new Objm(this.#nc);
+      // In memory: a payload lives for one call (or until its TTL), and file storage wrote and read every
+      // byte through the server's disk. A bucket made before (with other settings) is used as it is.
+      return objm.create(this.#bucket, { ttl: nanos(600_000), storage: 'memory' }).catch(() => objm.open(this.#bucket));
     })();
     return this.#store;
   }
