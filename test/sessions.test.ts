@@ -340,6 +340,15 @@ describe('broadcast', () => {
     expect(typeof (await bridge.call('test.whoami'))).toBe('number');
   });
 
+  test('each worker has the time limit: one that does not answer in time is TIMEOUT, and replaced', async () => {
+    const bridge = await sessionBridge();
+    const entries = await bridge.broadcast('test.slowWho', { ms: 60_000 }, { timeoutMs: 100 });
+    expect(entries).toHaveLength(2);
+    expect(entries.every((entry) => !entry.ok && entry.error.code === 'TIMEOUT')).toBe(true);
+    expect(typeof (await bridge.call('test.whoami'))).toBe('number');
+    expect((await rejection(bridge.broadcast('test.warm', {}, { timeoutMs: -1 })))?.code).toBe('INVALID_OPTIONS');
+  });
+
   test('a sticky broadcast also runs on a worker started later, before its first call', async () => {
     const bridge = await sessionBridge();
     await bridge.broadcast('test.warm', { key: 'plain' });

@@ -30,6 +30,11 @@ import { ArgsSchemas } from '../schema/args-schema.js';
 export interface BroadcastOptions {
   /** Also run the call on every worker of the pool started later, before it takes any other call. @default false */
   sticky?: boolean;
+  /**
+   * Each worker's time limit in ms: past it that worker's entry is `TIMEOUT` (the worker is stopped and
+   * replaced, as for a call). @default the tool's `timeoutMs`, else the bridge's
+   */
+  timeoutMs?: number;
 }
 
 /** Options of one call. */
@@ -178,7 +183,7 @@ export class CallPipeline {
         if (options === null || typeof options !== 'object') {
           throw new InvalidOptionsError(`broadcast options must be an object, got ${describeValue(options)}`);
         }
-        checkKnownKeys('options', options, ['sticky']);
+        checkKnownKeys('options', options, ['sticky', 'timeoutMs']);
         if (options.sticky !== undefined && typeof options.sticky !== 'boolean') {
           throw new InvalidOptionsError(`options.sticky must be a boolean, got ${describeValue(options.sticky)}`);
         }
@@ -189,7 +194,13 @@ export class CallPipeline {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#tracked(this.#transport.broadcast(info, args, options?.sticky === true));
+    let timeoutMs: number;
+    try {
+      timeoutMs = this.limitOf(info, options?.timeoutMs);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#tracked(this.#transport.broadcast(info, args, options?.sticky === true, timeoutMs));
   }
 
   /** The time limit of a call of `info` given its own `timeoutMs` (validated; throws INVALID_OPTIONS). */

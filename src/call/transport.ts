@@ -131,11 +131,12 @@ export class CallTransport {
   }
 
   /**
-   * Runs one call on every live worker of the tool's pool; resolves with one entry per worker. With
+   * Runs one call on every live worker of the tool's pool, each within `timeoutMs`; resolves with one entry
+   * per worker. With
    * `sticky`, each worker started later runs it too, before any other call (its outcome there is reported
    * as a `TOOLBRIDGE_STICKY` process warning when it fails).
    */
-  async broadcast(info: ToolInfo, args: unknown, sticky: boolean): Promise<BroadcastEntry[]> {
+  async broadcast(info: ToolInfo, args: unknown, sticky: boolean, timeoutMs: number): Promise<BroadcastEntry[]> {
     const tool = info.name;
     const pool = this.#poolOf(info);
     if (pool.broadcast === undefined) throw new UnavailableError(tool, 'broadcasts run on a local bridge only');
@@ -143,8 +144,9 @@ export class CallTransport {
       this.#encode({ kind: Kind.Call, callId: this.#nextCallId++, tool, deadline: 0 }, args),
     );
     const count = (shared: number, copied: number) => this.#stats.bytes(tool, shared, copied);
-    const entry = async ({ workerId, reply, error }: BroadcastReply): Promise<BroadcastEntry> => {
+    const entry = async ({ workerId, reply, error, timedOut }: BroadcastReply): Promise<BroadcastEntry> => {
       try {
+        if (timedOut) throw new TimeoutError(tool, timeoutMs);
         if (reply === undefined) throw error instanceof ToolBridgeError ? error : new WorkerCrashedError(tool, error);
         return { workerId, ok: true, value: await readReply(reply, tool, this.#known, count) };
       } catch (failure) {
@@ -162,7 +164,7 @@ export class CallTransport {
         );
       });
     try {
-      const replies = await pool.broadcast(sent.message, sticky ? { sticky, onReplay } : {});
+      const replies = await pool.broadcast(sent.message, sticky ? { sticky, onReplay, timeoutMs } : { timeoutMs });
       return await Promise.all(replies.map(entry));
     } finally {
       // A sticky broadcast's args are sent again to each new worker: they are kept as long as the pool.

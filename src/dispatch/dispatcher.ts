@@ -64,6 +64,8 @@ export interface BroadcastReply {
   workerId: number;
   reply?: WireMessage;
   error?: unknown;
+  /** Its time limit passed before it answered (it was stopped, or never started). */
+  timedOut?: true;
 }
 
 /** Options of a broadcast message. */
@@ -72,6 +74,11 @@ export interface BroadcastOptions {
   sticky?: boolean;
   /** Told each reply of a sticky replay on a worker started later. */
   onReplay?: (reply: BroadcastReply) => void;
+  /**
+   * Each worker's time limit, in ms, from when it is asked (Infinity for none): past it the worker's run is
+   * stopped as a call's would be (the worker replaced after a grace period) and its reply is `timedOut`.
+   */
+  timeoutMs?: number;
 }
 
 /** Rejects a submitted message whose deadline passed before it could start: it never ran. */

@@ -102,12 +102,12 @@ export class SessionClient {
     this.#remote = wrap<SessionPort>(port as unknown as Endpoint);
     // An idle session does not keep the process alive; one with calls in flight does (see #begin).
     port.unref();
-    // Lost when the pool has seen its worker exit (not at the port's close, which comes first: by then the
-    // pool would still hand calls to that worker).
-    lease.whenGone((detail) => this.#lose(detail));
     deps.stats.sessionOpened(name, lease.workerId);
     this.proxy = this.#makeProxy();
     this.#armIdle();
+    // Lost when the pool has seen its worker exit (not at the port's close, which comes first: by then the
+    // pool would still hand calls to that worker). Last: a worker already gone ends the session at once.
+    lease.whenGone((detail) => this.#lose(detail));
   }
 
   get open(): boolean {

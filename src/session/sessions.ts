@@ -140,7 +140,7 @@ export class Sessions {
       options.idleTimeoutMs ?? info.idleTimeoutMs,
       { policy, stats, known: () => [...this.#catalog.keys()], ended: (ended) => this.#open.delete(ended) },
     );
-    this.#open.add(client);
+    if (client.open) this.#open.add(client);
     return client.proxy;
   }
 

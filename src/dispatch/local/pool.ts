@@ -85,7 +85,7 @@ export class LocalPool implements PoolBackend, ToolSource {
   /** The sessions the workers' modules define, once a worker has started. */
   #sessionInfos: SessionInfo[] = [];
   /** Sticky broadcasts: each worker that starts runs them before anything else. */
-  readonly #sticky: Array<{ message: WireMessage; onReplay: BroadcastOptions['onReplay'] }> = [];
+  readonly #sticky: Array<{ message: WireMessage; options: BroadcastOptions }> = [];
 
   constructor(options: LocalPoolOptions) {
     this.#options = options;
@@ -261,19 +261,23 @@ export class LocalPool implements PoolBackend, ToolSource {
     if (this.#closing) return Promise.reject(new ClosedError());
     const targets = this.#slots.filter((slot) => slot.draining === undefined && !slot.gone && slot.current);
     if (options.sticky) {
-      this.#sticky.push({ message, onReplay: options.onReplay });
+      this.#sticky.push({ message, options });
       // The workers reached now run it below; the ones that start later run it when they are ready.
       for (const slot of targets) slot.current!.stickyDone = this.#sticky.length;
     }
-    return Promise.all(targets.map((slot) => this.#runOn(slot, message)));
+    return Promise.all(targets.map((slot) => this.#runOn(slot, message, options.timeoutMs ?? Infinity)));
   }
 
-  /** Runs a message on one worker (after those pinned to it), whatever it answers. */
-  #runOn(slot: WorkerSlot, message: WireMessage): Promise<BroadcastReply> {
+  /** Runs a message on one worker (after those pinned to it) within `timeoutMs`, whatever it answers. */
+  #runOn(slot: WorkerSlot, message: WireMessage, timeoutMs: number): Promise<BroadcastReply> {
     let workerId = slot.current?.threadId ?? 0;
-    return this.#pin(slot, message, {}, undefined, (record) => (workerId = record.threadId)).then(
-      (reply) => ({ workerId, reply }),
-      (error: unknown) => ({ workerId, error }),
+    const limited = timeoutMs !== Infinity;
+    const signal = limited ? AbortSignal.timeout(timeoutMs) : undefined;
+    const options: SubmitOptions = limited ? { signal, deadline: Date.now() + timeoutMs } : {};
+    return this.#pin(slot, message, options, undefined, (record) => (workerId = record.threadId)).then(
+      (reply): BroadcastReply => ({ workerId, reply }),
+      (error: unknown): BroadcastReply =>
+        signal?.aborted || error instanceof DeadlinePassed ? { workerId, error, timedOut: true } : { workerId, error },
     );
   }
 
@@ -285,7 +289,9 @@ export class LocalPool implements PoolBackend, ToolSource {
     const missed = this.#sticky.slice(record.stickyDone);
     record.stickyDone = this.#sticky.length;
     const waiting = slot.pinned.splice(0);
-    for (const { message, onReplay } of missed) void this.#runOn(slot, message).then((reply) => onReplay?.(reply));
+    for (const { message, options } of missed) {
+      void this.#runOn(slot, message, options.timeoutMs ?? Infinity).then((reply) => options.onReplay?.(reply));
+    }
     slot.pinned.push(...waiting);
   }
 
