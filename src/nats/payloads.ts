@@ -10,7 +10,6 @@ import type { ObjectStore } from '@nats-io/obj';
 
 /** Header naming the object that holds a message's body. */
 export const OBJECT = 'tb-object';
-const CHUNK = 1024 * 1024;
 /** Room kept under `max_payload` for the headers and the protocol. */
 const HEADROOM = 16 * 1024;
 
@@ -45,8 +44,9 @@ export class Payloads {
   async outgoing(name: string, body: Uint8Array, headers: MsgHdrs): Promise<Uint8Array> {
     if (body.byteLength <= this.limit) return body;
     const store = await this.#open();
-    // 1 MiB chunks (or a message's limit, if smaller): 128 KiB chunks, the default, put 8 MiB 3x slower here.
-    await store.putBlob({ name, options: { max_chunk_size: Math.min(CHUNK, this.limit) } }, body);
+    // Chunks as large as a message may be: each is an acknowledged publish, so fewer is faster (64 MiB went
+    // at 93 MiB/s in 1 MiB chunks, 99 in 4 MiB, 109-111 in 8 MB ones; 128 KiB, the default, was 3x slower).
+    await store.putBlob({ name, options: { max_chunk_size: this.limit } }, body);
     headers.set(OBJECT, name);
     return new Uint8Array(0);
   }
