@@ -133,6 +133,10 @@ describe('sessions', () => {
     const most = (values: number[]) => Math.max(...values);
     expect(most(await Promise.all([serial.nap(20), serial.nap(20), serial.nap(20)]))).toBe(1);
     expect(most(await Promise.all([concurrent.nap(50), concurrent.nap(50), concurrent.nap(50)]))).toBeGreaterThan(1);
+    // A concurrent session's close waits for the calls in flight: they answer, then it closes.
+    const naps = [concurrent.nap(30), concurrent.nap(30)];
+    await concurrent.close();
+    expect((await Promise.all(naps)).every((n) => n >= 1)).toBe(true);
   });
 
   test('close() runs the object’s close, frees the worker, and later calls reject with SESSION_CLOSED', async () => {
@@ -254,6 +258,9 @@ describe('sessions', () => {
     await until(() => Atomics.load(gate, 0) === 1);
     await other.destroy();
     expect((await waiting).code).toBe('SESSION_CLOSED');
+    // Closing a session its bridge ended settles at once.
+    await sleeper.close();
+    expect(sleeper.open).toBe(false);
   });
 
   test('`await using` (Node >= 24; Symbol.asyncDispose before) closes a session; the process exits on its own', async () => {

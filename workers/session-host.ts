@@ -23,8 +23,18 @@ export function serveSession(port: MessagePort, options: HostOptions): void {
   registerPacked();
   let tail: Promise<unknown> = Promise.resolve();
   let closed: Promise<Packed> | undefined;
+  /** Calls running now (a concurrent session's close waits for them). */
+  const running = new Set<Promise<unknown>>();
   const inTurn = <T>(work: () => Promise<T>): Promise<T> => {
-    if (options.concurrent) return work();
+    if (options.concurrent) {
+      const call = work();
+      const settled: Promise<void> = call.then(
+        () => void running.delete(settled),
+        () => void running.delete(settled),
+      );
+      running.add(settled);
+      return call;
+    }
     const next = tail.then(work, work);
     tail = next.catch(() => undefined);
     return next;
@@ -32,13 +42,16 @@ export function serveSession(port: MessagePort, options: HostOptions): void {
   const api: SessionPort = {
     invoke: (method, args) => inTurn(() => options.call(method, args.message)).then((reply) => new Packed(reply)),
     close: () =>
-      (closed ??= inTurn(async () => {
+      (closed ??= (async () => {
+        // After the calls in flight: in turn for a serial session, all of them for a concurrent one.
+        if (options.concurrent) await Promise.all(running);
+        else await tail;
         try {
           return new Packed(await options.close());
         } finally {
           options.controller.abort(new Error('the session was closed'));
         }
-      })),
+      })()),
   };
   // A caller gone without closing (its port closed): the session ends all the same.
   port.once('close', () => void api.close());

@@ -77,6 +77,8 @@ export class SessionClient {
   /** Rejects the calls in flight when the session is lost. */
   readonly #inFlight = new Set<(error: ToolBridgeError) => void>();
   #closing: Promise<void> | undefined;
+  /** Calls made and not yet answered. */
+  readonly #calls = new Set<Promise<void>>();
   #idleTimer: NodeJS.Timeout | undefined;
   readonly proxy: Session;
 
@@ -114,14 +116,24 @@ export class SessionClient {
     return this.#state === STATE_OPEN && this.#closing === undefined;
   }
 
-  /** Runs a method of the session's object in its worker. */
-  async call(method: string, args: unknown[]): Promise<unknown> {
-    if (!this.open) throw this.#endedError();
+  /** Runs a method of the session's object in its worker. A call made before `close()` still runs. */
+  call(method: string, args: unknown[]): Promise<unknown> {
+    if (!this.open) return Promise.reject(this.#endedError());
+    const call = this.#call(method, args);
+    const settled = call.then(
+      () => void this.#calls.delete(settled),
+      () => void this.#calls.delete(settled),
+    );
+    this.#calls.add(settled);
+    return call;
+  }
+
+  async #call(method: string, args: unknown[]): Promise<unknown> {
     const start = performance.now();
     const encoded = await encodeArgs({ callId: this.id, tool: `${this.name}.${method}` }, args, this.#deps.policy);
     this.#deps.stats.sessionBytes(this.name, encoded.sharedBytes, encoded.copiedBytes);
     this.#deps.stats.codecs(encoded.counts);
-    if (!this.open) {
+    if (this.#state !== STATE_OPEN) {
       if (encoded.copy) ledger().releaseHandle(encoded.copy);
       throw this.#endedError();
     }
@@ -144,11 +156,15 @@ export class SessionClient {
 
   /** Closes the session (once): waits for its calls, runs the object's `close()`, frees it. */
   close(why = 'it was closed'): Promise<void> {
-    if (this.#state === STATE_LOST) return Promise.resolve();
+    // Lost, or ended at once by a destroy: nothing is left to close.
+    if (this.#state !== STATE_OPEN) return this.#closing ?? Promise.resolve();
     this.#closing ??= (async () => {
       this.#why = why;
       clearTimeout(this.#idleTimer);
       let failure: unknown;
+      // The calls made before close() go first (the worker then runs them before the object's close).
+      await Promise.all(this.#calls);
+      if (this.#state !== STATE_OPEN) return;
       try {
         this.#begin();
         const reply = await this.#answer(this.#remote.close());

@@ -58,6 +58,9 @@ function checkOpenOptions(options: OpenOptions | undefined): OpenOptions {
 
 let nextSessionId = 1;
 
+/** The longest delay `AbortSignal.timeout` takes. */
+const MAX_TIMER_MS = 4_294_967_295;
+
 export interface SessionsDeps {
   policy: CodecPolicy;
   stats: StatsRecorder;
@@ -92,7 +95,9 @@ export class Sessions {
     }
     const { policy, stats } = this.#deps;
     const id = nextSessionId++;
-    const timeoutMs = options.timeoutMs ?? this.#deps.timeoutMs;
+    // A limit past what a timer can hold (~49 days) is no limit.
+    const limit = options.timeoutMs ?? this.#deps.timeoutMs;
+    const timeoutMs = limit > MAX_TIMER_MS ? Infinity : limit;
     const deadline = timeoutMs === Infinity ? 0 : Date.now() + timeoutMs;
     const encoded = await encodeArgs({ callId: id, tool: name, deadline }, args, policy);
     stats.sessionBytes(name, encoded.sharedBytes, encoded.copiedBytes);

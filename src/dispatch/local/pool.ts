@@ -271,7 +271,8 @@ export class LocalPool implements PoolBackend, ToolSource {
   /** Runs a message on one worker (after those pinned to it) within `timeoutMs`, whatever it answers. */
   #runOn(slot: WorkerSlot, message: WireMessage, timeoutMs: number): Promise<BroadcastReply> {
     let workerId = slot.current?.threadId ?? 0;
-    const limited = timeoutMs !== Infinity;
+    // A limit past what a timer can hold (~49 days) is no limit.
+    const limited = timeoutMs <= 4_294_967_295;
     const signal = limited ? AbortSignal.timeout(timeoutMs) : undefined;
     const options: SubmitOptions = limited ? { signal, deadline: Date.now() + timeoutMs } : {};
     return this.#pin(slot, message, options, undefined, (record) => (workerId = record.threadId)).then(
