@@ -100,6 +100,16 @@ module.exports = {
         dependencyTypesNot: ['type-only', 'dynamic-import'],
       },
     },
+    {
+      name: 'runtime-loads-comlink-on-first-session',
+      severity: 'error',
+      comment: 'The worker runtime loads comlink (through workers/session-host.ts) with import() when a session opens.',
+      from: { path: '^workers/runtime\\.ts$|^workers/tools/' },
+      to: {
+        path: 'node_modules/comlink/|^src/session/port\\.ts$',
+        dependencyTypesNot: ['type-only', 'dynamic-import'],
+      },
+    },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

@@ -40,6 +40,7 @@ import {
 import { loadingRefusal, setLoadingModule } from '../src/loading-module.js';
 import { toolsOfModule, type ToolContext, type ToolDefinition, type ToolInfo } from '../src/tool/define.js';
 import { sessionsOfModule, type SessionDefinition, type SessionInfo } from '../src/tool/session.js';
+import { isScalar, type Scalar } from '../src/session/scalar.js';
 import { builtinTools } from './tools/index.js';
 
 /**
@@ -487,22 +488,31 @@ async function openSession(
   }
 }
 
-/** Runs one method of a session's object: decodes its args list, runs it, encodes the result or the error. */
+/**
+ * Runs one method of a session's object: decodes its args list (a list of scalars comes as it is), runs it,
+ * and gives a scalar result as it is, or encodes the result or the error.
+ */
 async function sessionCall(
   object: SessionObject,
   name: string,
   method: string,
-  message: WireMessage,
-): Promise<WireMessage> {
+  message: WireMessage | Scalar[],
+): Promise<WireMessage | Scalar> {
   const received = performance.now();
   let started = received;
   try {
-    const decoded = await withModules(() => decodeMessage(message));
+    let args: unknown[];
+    if (Array.isArray(message)) {
+      args = message;
+    } else {
+      const decoded = await withModules(() => decodeMessage(message));
+      args = Array.isArray(decoded.value) ? (decoded.value as unknown[]) : [];
+    }
     started = performance.now();
     const fn = object[method];
     if (typeof fn !== 'function') throw new TypeError(`session "${name}" has no method "${method}"`);
-    const args = Array.isArray(decoded.value) ? (decoded.value as unknown[]) : [];
     const out: unknown = await (fn as (...list: unknown[]) => unknown).apply(object, args);
+    if (isScalar(out)) return out;
     return await reply(0, name, out, performance.now() - started, started - received);
   } catch (error) {
     return fail(0, name, error, undefined, performance.now() - started, started - received);

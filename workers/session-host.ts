@@ -6,14 +6,17 @@
 import type { MessagePort } from 'node:worker_threads';
 import { expose, type Endpoint } from 'comlink';
 import type { WireMessage } from '../src/codec/message.js';
-import { Packed, registerPacked, type SessionPort } from '../src/session/port.js';
+import { isScalar, Packed, registerPacked, type Scalar, type SessionPort } from '../src/session/port.js';
 
 export interface HostOptions {
   concurrent: boolean;
   /** Aborted once the session is closed (the `signal` of its `create` context). */
   controller: AbortController;
-  /** Runs one method call: decodes its args, runs it, encodes the result or the error. */
-  call(method: string, args: WireMessage): Promise<WireMessage>;
+  /**
+   * Runs one method call: decodes its args (or takes a list of scalars as it is), runs it, and gives a scalar
+   * result as it is, or encodes the result or the error.
+   */
+  call(method: string, args: WireMessage | Scalar[]): Promise<WireMessage | Scalar>;
   /** Runs the object's own `close()`, encoding what it returned or threw. */
   close(): Promise<WireMessage>;
 }
@@ -40,7 +43,10 @@ export function serveSession(port: MessagePort, options: HostOptions): void {
     return next;
   };
   const api: SessionPort = {
-    invoke: (method, args) => inTurn(() => options.call(method, args.message)).then((reply) => new Packed(reply)),
+    invoke: (method, args) =>
+      inTurn(() => options.call(method, args instanceof Packed ? args.message : args)).then((reply) =>
+        isScalar(reply) ? reply : new Packed(reply),
+      ),
     close: () =>
       (closed ??= (async () => {
         // After the calls in flight: in turn for a serial session, all of them for a concurrent one.

@@ -13,7 +13,7 @@ import { isFailure, SessionClosedError, SessionLostError, ToolBridgeError } from
 import { ledger } from '../memory/ledger.js';
 import type { StatsRecorder } from '../telemetry/stats.js';
 import type { SessionDefinition } from '../tool/session.js';
-import { Packed, registerPacked, type SessionPort } from './port.js';
+import { isScalar, Packed, registerPacked, type Scalar, type SessionPort } from './port.js';
 
 /** A method of a session's object, as the caller sees it: the same arguments, a promise of the result. */
 type Promised<F> = F extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
@@ -129,6 +129,8 @@ export class SessionClient {
   }
 
   async #call(method: string, args: unknown[]): Promise<unknown> {
+    // Scalars only (numbers, strings, ...): no codec either way, nothing to count.
+    if (args.every(isScalar)) return this.#callScalars(method, args as Scalar[]);
     const start = performance.now();
     const encoded = await encodeArgs({ callId: this.id, tool: `${this.name}.${method}` }, args, this.#deps.policy);
     this.#deps.stats.sessionBytes(this.name, encoded.sharedBytes, encoded.copiedBytes);
@@ -141,7 +143,7 @@ export class SessionClient {
     this.#begin();
     try {
       const reply = await this.#answer(this.#remote.invoke(method, new Packed(encoded.message)));
-      const value = await this.#read(reply, method);
+      const value = isScalar(reply) ? reply : await this.#read(reply, method);
       failed = false;
       return value;
     } catch (error) {
@@ -149,6 +151,26 @@ export class SessionClient {
       throw error;
     } finally {
       if (encoded.copy) ledger().releaseHandle(encoded.copy);
+      this.#end();
+      this.#deps.stats.sessionCall(this.name, performance.now() - start, failed);
+    }
+  }
+
+  /** A call whose args are all scalars: they cross as they are; so does a scalar result. */
+  async #callScalars(method: string, args: Scalar[]): Promise<unknown> {
+    const start = performance.now();
+    if (this.#state !== STATE_OPEN) throw this.#endedError();
+    let failed = true;
+    this.#begin();
+    try {
+      const reply = await this.#answer(this.#remote.invoke(method, args));
+      const value = isScalar(reply) ? reply : await this.#read(reply, method);
+      failed = false;
+      return value;
+    } catch (error) {
+      failed = isFailure(error);
+      throw error;
+    } finally {
       this.#end();
       this.#deps.stats.sessionCall(this.name, performance.now() - start, failed);
     }
@@ -168,7 +190,7 @@ export class SessionClient {
       try {
         this.#begin();
         const reply = await this.#answer(this.#remote.close());
-        await this.#read(reply, 'close');
+        if (!isScalar(reply)) await this.#read(reply, 'close');
       } catch (error) {
         // A session lost meanwhile is ended already; an object whose close() threw is closed all the same.
         if (!(error instanceof SessionLostError)) failure = error;
@@ -222,15 +244,15 @@ export class SessionClient {
     this.#deps.ended(this);
   }
 
-  /** The worker's answer, or `SESSION_LOST` as soon as the worker is gone. */
-  #answer(reply: Promise<Packed>): Promise<WireMessage> {
-    return new Promise<WireMessage>((resolve, reject) => {
+  /** The worker's answer (an encoded message, or a scalar as it is), or `SESSION_LOST` once the worker is gone. */
+  #answer(reply: Promise<Packed | Scalar>): Promise<WireMessage | Scalar> {
+    return new Promise<WireMessage | Scalar>((resolve, reject) => {
       if (this.#lostError) return reject(this.#lostError);
       this.#inFlight.add(reject);
       reply.then(
         (packed) => {
           this.#inFlight.delete(reject);
-          resolve(packed.message);
+          resolve(packed instanceof Packed ? packed.message : packed);
         },
         (error: unknown) => {
           this.#inFlight.delete(reject);

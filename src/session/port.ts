@@ -16,10 +16,18 @@ export class Packed {
   }
 }
 
-/** What a session's worker exposes on the session's port. Every reply is an encoded result or error. */
+import type { Scalar } from './scalar.js';
+
+export { isScalar, type Scalar } from './scalar.js';
+
+/**
+ * What a session's worker exposes on the session's port. Args and results go through the codec
+ * ({@link Packed}), except a list of scalar args and a scalar result, which go as they are (no envelope).
+ * An error is always an encoded error record.
+ */
 export interface SessionPort {
-  /** Runs `method` of the session's object with the encoded args list (one at a time unless concurrent). */
-  invoke(method: string, args: Packed): Promise<Packed>;
+  /** Runs `method` of the session's object (one call at a time unless the session is concurrent). */
+  invoke(method: string, args: Packed | Scalar[]): Promise<Packed | Scalar>;
   /** Waits for the calls in flight, runs the object's own `close()` if any, and ends the session. */
   close(): Promise<Packed>;
 }
