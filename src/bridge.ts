@@ -27,6 +27,7 @@ import { judgeHealth, type HealthReport } from './telemetry/health.js';
 import { renderMetrics } from './telemetry/prometheus.js';
 import { renderReport } from './telemetry/report.js';
 import { shapeOf } from './codec/shape.js';
+import { warmSchemas } from './schema/args-schema.js';
 import { StatsRecorder, type BridgeStats, type HostStats } from './telemetry/stats.js';
 import { DEFAULT_POOL, type ToolInfo } from './tool/define.js';
 import type { SessionInfo } from './tool/session.js';
@@ -417,6 +418,8 @@ export async function createBridge(options?: BridgeOptions): Promise<Bridge> {
       }),
     );
   }
+  // While the workers start, the main thread makes the validator the first schema check will need.
+  const warming = setImmediate(warmSchemas);
   let tools: ToolInfo[];
   let sessions: SessionInfo[];
   try {
@@ -430,6 +433,7 @@ export async function createBridge(options?: BridgeOptions): Promise<Bridge> {
       );
     }
   } catch (error) {
+    clearImmediate(warming);
     await Promise.all([...pools.values()].map((pool) => pool.destroy().catch(() => undefined)));
     throw error;
   }

@@ -123,6 +123,29 @@ function pathOf(error: ErrorObject): string {
   return path;
 }
 
+/**
+ * A draft-07 validator made ahead of need ({@link warmSchemas}), for the next {@link ArgsSchemas} to take:
+ * making one (ajv compiles its meta-schema on first use) takes ~35-45 ms here, which the first call of a
+ * tool with a schema would otherwise wait for.
+ */
+let spare: ReturnType<typeof newAjv> | undefined;
+
+/**
+ * Makes a validator now, for the next bridge's first schema check. `createBridge` calls it while its
+ * workers start, when the main thread would otherwise wait for them.
+ */
+export function warmSchemas(): void {
+  if (spare !== undefined) return;
+  spare = newAjv(Ajv);
+  spare.compile({ type: 'object' });
+}
+
+function takeSpare(): ReturnType<typeof newAjv> | undefined {
+  const taken = spare;
+  spare = undefined;
+  return taken;
+}
+
 /** Checks (and converts, for `x-typedArray`) the args of one tool's calls. */
 export class ArgsSchemas {
   #ajv: ReturnType<typeof newAjv> | undefined;
@@ -135,7 +158,7 @@ export class ArgsSchemas {
     let validate = this.#validators.get(key);
     if (validate === undefined) {
       const draft2020 = typeof schema.$schema === 'string' && schema.$schema.includes('2020-12');
-      const ajv = draft2020 ? (this.#ajv2020 ??= newAjv(Ajv2020)) : (this.#ajv ??= newAjv(Ajv));
+      const ajv = draft2020 ? (this.#ajv2020 ??= newAjv(Ajv2020)) : (this.#ajv ??= takeSpare() ?? newAjv(Ajv));
       validate = ajv.compile(forTypedArrays(schema) as JsonSchema) as ValidateFunction;
       this.#validators.set(key, validate);
     }
