@@ -11,7 +11,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import type { Bridge } from '../bridge-api.js';
 import { InvalidOptionsError, describeValue } from '../errors.js';
 import { checkKnownKeys } from '../known-keys.js';
-import { serverOver, type McpServerOptions } from './server.js';
+import { SERVER_OPTION_KEYS, serverOver, type McpServerOptions } from './server.js';
 import { encodeValue, RESULT_PREFIX, ResultStore } from './result-store.js';
 
 export interface McpHttpOptions extends McpServerOptions {
@@ -38,28 +38,14 @@ export async function serveMcpHttp(bridge: Bridge, options: McpHttpOptions = {})
   if (options === null || typeof options !== 'object') {
     throw new InvalidOptionsError(`serveMcpHttp options must be an object, got ${describeValue(options)}`);
   }
-  checkKnownKeys('options', options, [
-    'host',
-    'port',
-    'token',
-    'allowedHosts',
-    'name',
-    'version',
-    'maxInlineBytes',
-    'maxResults',
-    'maxResultBytes',
-    'maxReadBytes',
-    'datasets',
-  ]);
+  checkKnownKeys('options', options, ['host', 'port', 'token', 'allowedHosts', ...SERVER_OPTION_KEYS]);
   const { host = '127.0.0.1', port = 0, token, allowedHosts = [] } = options;
   if (!LOOPBACK.has(host) && !token) {
     throw new InvalidOptionsError(`serveMcpHttp: listening on ${host} (beyond loopback) needs a token`);
   }
-  const { name, version, maxInlineBytes, maxResults, maxResultBytes, maxReadBytes, datasets } = options;
+  const { datasets } = options;
   const serverOptions: McpServerOptions = Object.fromEntries(
-    Object.entries({ name, version, maxInlineBytes, maxResults, maxResultBytes, maxReadBytes, datasets }).filter(
-      ([, v]) => v !== undefined,
-    ),
+    SERVER_OPTION_KEYS.filter((key) => options[key] !== undefined).map((key) => [key, options[key]]),
   );
   const store = new ResultStore(options.maxResults ?? 64, options.maxResultBytes ?? 256 * 2 ** 20);
   const sessions = new Map<string, StreamableHTTPServerTransport>();

@@ -46,6 +46,17 @@ export interface McpServerOptions {
 
 export const DATASET_PREFIX = 'toolbridge://datasets/';
 
+/** The keys of {@link McpServerOptions} (`serveMcpHttp` passes them on to each session's server). */
+export const SERVER_OPTION_KEYS = [
+  'name',
+  'version',
+  'maxInlineBytes',
+  'maxResults',
+  'maxResultBytes',
+  'maxReadBytes',
+  'datasets',
+] as const satisfies ReadonlyArray<keyof McpServerOptions>;
+
 /** `vector.topk` -> `vector_topk`: names MCP clients accept (Claude Desktop, the OpenAI API and Copilot reject dots). */
 export const mcpToolName: (name: string) => string = llmToolName;
 
@@ -67,15 +78,7 @@ export function serverOver(bridge: Bridge, options: McpServerOptions, shared?: R
   if (options === null || typeof options !== 'object') {
     throw new InvalidOptionsError(`createMcpServer options must be an object, got ${describeValue(options)}`);
   }
-  checkKnownKeys('options', options, [
-    'name',
-    'version',
-    'maxInlineBytes',
-    'maxResults',
-    'maxResultBytes',
-    'maxReadBytes',
-    'datasets',
-  ]);
+  checkKnownKeys('options', options, SERVER_OPTION_KEYS);
   const maxReadBytes = positive('maxReadBytes', options.maxReadBytes, 6 * 2 ** 20);
   const datasets = checkDatasets(options.datasets);
   const maxInlineBytes = positive('maxInlineBytes', options.maxInlineBytes, 65_536);

@@ -129,20 +129,27 @@ export class SessionClient {
   }
 
   async #call(method: string, args: unknown[]): Promise<unknown> {
-    // Scalars only (numbers, strings, ...): no codec either way, nothing to count.
-    if (args.every(isScalar)) return this.#callScalars(method, args as Scalar[]);
     const start = performance.now();
-    const encoded = await encodeArgs({ callId: this.id, tool: `${this.name}.${method}` }, args, this.#deps.policy);
-    this.#deps.stats.sessionBytes(this.name, encoded.sharedBytes, encoded.copiedBytes);
-    this.#deps.stats.codecs(encoded.counts);
+    // Scalars only (numbers, strings, ...) cross as they are: no codec either way, nothing to count.
+    let payload: Packed | Scalar[];
+    let copy: SharedArrayBuffer | undefined;
+    if (args.every(isScalar)) {
+      payload = args;
+    } else {
+      const encoded = await encodeArgs({ callId: this.id, tool: `${this.name}.${method}` }, args, this.#deps.policy);
+      this.#deps.stats.sessionBytes(this.name, encoded.sharedBytes, encoded.copiedBytes);
+      this.#deps.stats.codecs(encoded.counts);
+      payload = new Packed(encoded.message);
+      copy = encoded.copy;
+    }
     if (this.#state !== STATE_OPEN) {
-      if (encoded.copy) ledger().releaseHandle(encoded.copy);
+      if (copy) ledger().releaseHandle(copy);
       throw this.#endedError();
     }
     let failed = true;
     this.#begin();
     try {
-      const reply = await this.#answer(this.#remote.invoke(method, new Packed(encoded.message)));
+      const reply = await this.#answer(this.#remote.invoke(method, payload));
       const value = isScalar(reply) ? reply : await this.#read(reply, method);
       failed = false;
       return value;
@@ -150,27 +157,7 @@ export class SessionClient {
       failed = isFailure(error);
       throw error;
     } finally {
-      if (encoded.copy) ledger().releaseHandle(encoded.copy);
-      this.#end();
-      this.#deps.stats.sessionCall(this.name, performance.now() - start, failed);
-    }
-  }
-
-  /** A call whose args are all scalars: they cross as they are; so does a scalar result. */
-  async #callScalars(method: string, args: Scalar[]): Promise<unknown> {
-    const start = performance.now();
-    if (this.#state !== STATE_OPEN) throw this.#endedError();
-    let failed = true;
-    this.#begin();
-    try {
-      const reply = await this.#answer(this.#remote.invoke(method, args));
-      const value = isScalar(reply) ? reply : await this.#read(reply, method);
-      failed = false;
-      return value;
-    } catch (error) {
-      failed = isFailure(error);
-      throw error;
-    } finally {
+      if (copy) ledger().releaseHandle(copy);
       this.#end();
       this.#deps.stats.sessionCall(this.name, performance.now() - start, failed);
     }

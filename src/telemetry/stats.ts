@@ -239,14 +239,23 @@ export class Rate {
   }
 }
 
-class SessionCounter {
+/** Bytes that crossed by reference and that were copied, for one tool or one session. */
+class ByteCounts {
+  shared = 0;
+  copied = 0;
+
+  addBytes(shared: number, copied: number): void {
+    this.shared += shared;
+    this.copied += copied;
+  }
+}
+
+class SessionCounter extends ByteCounts {
   opened = 0;
   closed = 0;
   lost = 0;
   calls = 0;
   errors = 0;
-  shared = 0;
-  copied = 0;
   readonly latency = new Distribution();
   /** Open sessions by worker. */
   readonly workers = new Map<number, number>();
@@ -272,14 +281,12 @@ class SessionCounter {
   }
 }
 
-class ToolCounter {
+class ToolCounter extends ByteCounts {
   calls = 0;
   errors = 0;
   chunks = 0;
   splits = 0;
   splitParts = 0;
-  shared = 0;
-  copied = 0;
   readonly latency = new Distribution();
   readonly wait = new Distribution();
   readonly run = new Distribution();
@@ -326,12 +333,14 @@ export class StatsRecorder {
 
   /** Bytes of one message of `tool` that crossed by reference and that were copied. */
   bytes(tool: string, shared: number, copied: number): void {
+    if (this.#total(shared, copied)) this.#counter(tool).addBytes(shared, copied);
+  }
+
+  /** Adds bytes to the bridge's totals; true when there were any (for the tool's or session's own count). */
+  #total(shared: number, copied: number): boolean {
     this.#shared += shared;
     this.#copied += copied;
-    if (shared === 0 && copied === 0) return;
-    const counter = this.#counter(tool);
-    counter.shared += shared;
-    counter.copied += copied;
+    return shared !== 0 || copied !== 0;
   }
 
   /** Values of a message the main thread encoded, by path. */
@@ -378,12 +387,7 @@ export class StatsRecorder {
 
   /** Bytes of a session's args or result (counted in `bytes` too). */
   sessionBytes(name: string, shared: number, copied: number): void {
-    this.#shared += shared;
-    this.#copied += copied;
-    if (shared === 0 && copied === 0) return;
-    const counter = this.#session(name);
-    counter.shared += shared;
-    counter.copied += copied;
+    if (this.#total(shared, copied)) this.#session(name).addBytes(shared, copied);
   }
 
   #counter(tool: string): ToolCounter {
