@@ -28,6 +28,7 @@ import { renderMetrics } from './telemetry/prometheus.js';
 import { renderReport } from './telemetry/report.js';
 import { shapeOf } from './codec/shape.js';
 import { warmSchemas } from './schema/args-schema.js';
+import { warmCodec } from './codec/message.js';
 import { StatsRecorder, type BridgeStats, type HostStats } from './telemetry/stats.js';
 import { DEFAULT_POOL, type ToolInfo } from './tool/define.js';
 import type { SessionInfo } from './tool/session.js';
@@ -418,8 +419,12 @@ export async function createBridge(options?: BridgeOptions): Promise<Bridge> {
       }),
     );
   }
-  // While the workers start, the main thread makes the validator the first schema check will need.
-  const warming = setImmediate(warmSchemas);
+  // While the workers start, the main thread makes the validators the first schema checks will need (one
+  // that checks schemas against the meta-schema only where tool modules may bring schemas of their own).
+  const warming = setImmediate(() => {
+    warmSchemas(resolved.modules.length > 0);
+    warmCodec(resolved.codec);
+  });
   let tools: ToolInfo[];
   let sessions: SessionInfo[];
   try {

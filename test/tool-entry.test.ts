@@ -77,7 +77,7 @@ describe('workers load apache-arrow and msgpackr on first need', () => {
     }
     const workerLoads = (phase: string) => phases.get(phase) ?? [];
     // The worker started and loaded its runtime and the tool module before the first call.
-    expect(workerLoads('start').some((url) => url.endsWith('/dist/workers/bundle/runtime.js'))).toBe(true);
+    expect(workerLoads('start').some((url) => url.endsWith('/dist/workers/bundle/runtime.cjs'))).toBe(true);
     const upToSmall = [...workerLoads('start'), ...workerLoads('small')];
     expect(upToSmall.filter((url) => HEAVY.test(url) && !url.includes('/piscina/'))).toEqual([]);
     // Nor any main-thread part of toolbridge, at any point.

@@ -6,7 +6,9 @@
  * `require()` finds instead: it hands Piscina a promise of the runtime's task handler, which Piscina awaits
  * once and caches, so no call pays for the indirection.
  */
-// The bundle `npm run build` makes of runtime.js (scripts/bundle-runtime.mjs): one file to load, not ~30.
-const runtime = './bundle/runtime.js';
-const handler: Promise<unknown> = import(runtime).then((loaded: { default: unknown }) => loaded.default);
+// The bundle `npm run build` makes of runtime.js (scripts/bundle-runtime.mjs): one CommonJS file to load,
+// not ~30 ES modules. `started` settles with the task handler once the tool modules have loaded.
+const runtime = './bundle/runtime.cjs';
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const handler: Promise<unknown> = (require(runtime) as { started: Promise<unknown> }).started;
 export = handler;

@@ -13,6 +13,7 @@ import { attachLedger, ledger } from '../src/memory/ledger.js';
 import {
   decodeMessage,
   encodeMessage,
+  warmCodec,
   Kind,
   SPLIT_MERGE,
   SPLIT_PLAN,
@@ -41,6 +42,7 @@ import { loadingRefusal, setLoadingModule } from '../src/loading-module.js';
 import { toolsOfModule, type ToolContext, type ToolDefinition, type ToolInfo } from '../src/tool/define.js';
 import { sessionsOfModule, type SessionDefinition, type SessionInfo } from '../src/tool/session.js';
 import { isScalar, type Scalar } from '../src/session/scalar.js';
+import { prepareKernels } from './kernels/kernels.js';
 import { builtinTools } from './tools/index.js';
 
 /**
@@ -110,29 +112,6 @@ async function load(): Promise<void> {
   }
 }
 
-await load();
-const catalog: ToolInfo[] = [...registry.values()].map(({ tool, module }) => ({
-  name: tool.name,
-  description: tool.description,
-  version: tool.version,
-  idempotent: tool.idempotent,
-  timeoutMs: tool.timeoutMs,
-  retries: tool.retries,
-  module,
-  batch: tool.batch,
-  pool: tool.pool,
-  inputSchema: tool.inputSchema,
-  outputSchema: tool.outputSchema,
-  annotations: tool.annotations,
-}));
-const sessionCatalog: SessionInfo[] = [...sessions.values()].map(({ session, module }) => ({
-  name: session.name,
-  description: session.description,
-  pool: session.pool,
-  concurrent: session.concurrent,
-  idleTimeoutMs: session.idleTimeoutMs,
-  module,
-}));
 const gauges = new Float64Array(new SharedArrayBuffer(GAUGE_COUNT * Float64Array.BYTES_PER_ELEMENT));
 /**
  * Least time between two heap samples after tasks: a sample costs a few microseconds, which a stream of tiny
@@ -149,16 +128,58 @@ const sampleHeap = (): void => {
   gauges[GAUGE_HEAP] = heap.used_heap_size;
   gauges[GAUGE_EXTERNAL] = heap.external_memory;
 };
-sampleHeap();
-gauges[GAUGE_HEAP_LIMIT] = getHeapStatistics().heap_size_limit;
-notify({
-  toolbridge: 'ready',
-  threadId,
-  tools: catalog,
-  sessions: sessionCatalog,
-  gauges: gauges.buffer as SharedArrayBuffer,
-  held,
-  ...(loadFailure ? { error: loadFailure } : {}),
+
+/** Tells the pool this worker is ready: the tools and sessions its modules define, or why they failed. */
+function announce(): void {
+  const catalog: ToolInfo[] = [...registry.values()].map(({ tool, module }) => ({
+    name: tool.name,
+    description: tool.description,
+    version: tool.version,
+    idempotent: tool.idempotent,
+    timeoutMs: tool.timeoutMs,
+    retries: tool.retries,
+    module,
+    batch: tool.batch,
+    pool: tool.pool,
+    inputSchema: tool.inputSchema,
+    outputSchema: tool.outputSchema,
+    annotations: tool.annotations,
+  }));
+  const sessionCatalog: SessionInfo[] = [...sessions.values()].map(({ session, module }) => ({
+    name: session.name,
+    description: session.description,
+    pool: session.pool,
+    concurrent: session.concurrent,
+    idleTimeoutMs: session.idleTimeoutMs,
+    module,
+  }));
+  sampleHeap();
+  gauges[GAUGE_HEAP_LIMIT] = getHeapStatistics().heap_size_limit;
+  notify({
+    toolbridge: 'ready',
+    threadId,
+    tools: catalog,
+    sessions: sessionCatalog,
+    gauges: gauges.buffer as SharedArrayBuffer,
+    held,
+    ...(loadFailure ? { error: loadFailure } : {}),
+  });
+  if (loadFailure) return;
+  // While the first call is on its way: the built-in tools' WebAssembly, compiled off the thread, and a
+  // first run of the codec (after Piscina has heard this worker is ready, which waits for `started`).
+  prepareKernels();
+  setImmediate(warmCodec, policy);
+}
+
+/**
+ * Settles once the tool modules have loaded and the pool has been told, with the task handler: what Piscina
+ * runs each task with (workers/entry.cts hands it this promise). No top-level await: the bundle is CommonJS,
+ * which a worker loads in a few milliseconds less than an ES module (no ES module loader to start for the
+ * built-in tools alone).
+ */
+export const started: Promise<(task: Task) => WireMessage | Promise<WireMessage>> = load().then(() => {
+  announce();
+  return handle;
 });
 
 /** The `ctx` a tool receives. The AbortSignal and its deadline timer are made only if the tool asks. */
@@ -352,7 +373,7 @@ async function runChunk(
 }
 
 /** Runs one call (or chunk), then samples the heap. Never throws: every failure becomes an error envelope. */
-export default function handle(task: Task): WireMessage | Promise<WireMessage> {
+function handle(task: Task): WireMessage | Promise<WireMessage> {
   const out = run(task);
   if (out instanceof Promise) return out.finally(sampleHeap);
   sampleHeap();

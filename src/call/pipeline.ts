@@ -158,8 +158,7 @@ export class CallPipeline {
       if (signal?.aborted) return Promise.reject(new AbortedError(tool, signal.reason));
       timeoutMs = this.limitOf(info, options?.timeoutMs);
       // The tool's input schema, on this thread: a call that fails it never reaches a worker.
-      if (info.inputSchema)
-        args = (this.#schemas ??= new ArgsSchemas()).check(tool, info.version, info.inputSchema, args);
+      if (info.inputSchema) args = (this.#schemas ??= new ArgsSchemas()).checkTool(info, args);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -189,7 +188,7 @@ export class CallPipeline {
         }
       }
       if (info.inputSchema) {
-        args = (this.#schemas ??= new ArgsSchemas()).check(tool, info.version, info.inputSchema, args);
+        args = (this.#schemas ??= new ArgsSchemas()).checkTool(info, args);
       }
     } catch (error) {
       return Promise.reject(error);
@@ -227,8 +226,7 @@ export class CallPipeline {
         return { threads: maxThreads, maxQueue };
       },
       limitOf: (info, timeoutMs) => this.limitOf(info, timeoutMs),
-      checkArgs: (info, args) =>
-        (this.#schemas ??= new ArgsSchemas()).check(info.name, info.version, info.inputSchema!, args),
+      checkArgs: (info, args) => (this.#schemas ??= new ArgsSchemas()).checkTool(info, args),
     };
     return this.#tracked(runBatch(context, calls, options, emit));
   }

@@ -224,5 +224,25 @@ function decodeValue(message: WireMessage): Decoded {
   return { fields, value };
 }
 
+/**
+ * Encodes and decodes a small call and its result once, as a bridge's first call would: run while the
+ * thread would otherwise wait (the main thread while its workers start, a worker once it is ready), it spares
+ * that call the first run of this code (~1-2 ms here). Its array is in shared memory of its own, not the
+ * ledger's: nothing is counted.
+ */
+export function warmCodec(policy: CodecPolicy): void {
+  const args = { a: new Float64Array(new SharedArrayBuffer(128)), b: [1, 'two', { three: 3 }] };
+  try {
+    for (const [kind, value] of [
+      [Kind.Call, args],
+      [Kind.Result, 1.5],
+    ] as const) {
+      decodeMessage(encodeMessage({ kind, callId: 0, tool: 'warm', deadline: 0 }, value, policy, 'args').message);
+    }
+  } catch {
+    // A policy that needs msgpackr, not yet loaded: the first call loads it, and this was only a warm-up.
+  }
+}
+
 export { Kind, Payload };
 export type { CodecCounts, ErrorRecord, EnvelopeFields };

@@ -14,7 +14,8 @@ import Ajv2020Module from 'ajv/dist/2020.js';
 type AjvClass = typeof AjvModule.default;
 import { looksLikeTable } from '../codec/arrow-table.js';
 import { InvalidArgsError } from '../errors.js';
-import type { JsonSchema } from '../tool/define.js';
+import { BUILTIN_MODULE } from '../runtime-protocol.js';
+import type { JsonSchema, ToolInfo } from '../tool/define.js';
 
 import type { ArgsIssue } from '../errors.js';
 
@@ -35,8 +36,13 @@ const classOf = (module: unknown): AjvClass => (module as { default?: AjvClass }
 const Ajv: AjvClass = classOf(AjvModule);
 const Ajv2020: AjvClass = classOf(Ajv2020Module);
 
-function newAjv(Class: AjvClass) {
-  const ajv = new Class({ allErrors: true, strict: false });
+/**
+ * `checked`: the schemas it compiles are first checked against the JSON Schema meta-schema, which ajv
+ * compiles on first use (~30 ms here). The built-in tools' schemas are the package's own, checked by its tests:
+ * they skip that step, so a bridge of built-in tools alone never pays for it.
+ */
+function newAjv(Class: AjvClass, checked = true) {
+  const ajv = new Class({ allErrors: true, strict: false, validateSchema: checked });
   ajv.addKeyword({
     keyword: 'x-typedArray',
     modifying: true,
@@ -124,25 +130,47 @@ function pathOf(error: ErrorObject): string {
 }
 
 /**
- * A draft-07 validator made ahead of need ({@link warmSchemas}), for the next {@link ArgsSchemas} to take:
- * making one (ajv compiles its meta-schema on first use) takes ~35-45 ms here, which the first call of a
+ * Validators made ahead of need ({@link warmSchemas}), for the next {@link ArgsSchemas} to take: making one
+ * takes ~5 ms here, and one that checks schemas against the meta-schema ~35-45 ms, which the first call of a
  * tool with a schema would otherwise wait for.
  */
 let spare: ReturnType<typeof newAjv> | undefined;
+let spareBuiltin: ReturnType<typeof newAjv> | undefined;
 
 /**
- * Makes a validator now, for the next bridge's first schema check. `createBridge` calls it while its
- * workers start, when the main thread would otherwise wait for them.
+ * Makes validators now, for the next bridge's first schema checks: one for the built-in tools' schemas, and
+ * with `userSchemas` one that checks the tool modules' schemas too. `createBridge` calls it while its workers
+ * start, when the main thread would otherwise wait for them.
  */
-export function warmSchemas(): void {
-  if (spare !== undefined) return;
-  spare = newAjv(Ajv);
-  spare.compile({ type: 'object' });
+export function warmSchemas(userSchemas: boolean): void {
+  if (spareBuiltin === undefined) {
+    spareBuiltin = newAjv(Ajv, false);
+    // A schema of the usual shape, so that the code generating validators has run once (the first real
+    // schema then compiles in a fraction of the time), and checked once.
+    spareBuiltin.compile(forTypedArrays(WARM_SCHEMA) as JsonSchema)(WARM_ARGS);
+  }
+  if (userSchemas && spare === undefined) {
+    spare = newAjv(Ajv);
+    spare.compile({ type: 'object' });
+  }
 }
 
-function takeSpare(): ReturnType<typeof newAjv> | undefined {
-  const taken = spare;
-  spare = undefined;
+const WARM_SCHEMA = {
+  type: 'object',
+  properties: {
+    x: { type: 'array', items: { type: 'number' }, 'x-typedArray': ['Float64Array', 'Float32Array'] },
+    k: { type: 'integer', minimum: 1 },
+    mode: { enum: ['a', 'b'] },
+    table: { 'x-arrowTable': true },
+  },
+  required: ['x', 'k'],
+};
+const WARM_ARGS = { x: new Float64Array(4), k: 2, mode: 'a' };
+
+function takeSpare(builtin: boolean): ReturnType<typeof newAjv> | undefined {
+  const taken = builtin ? spareBuiltin : spare;
+  if (builtin) spareBuiltin = undefined;
+  else spare = undefined;
   return taken;
 }
 
@@ -150,15 +178,28 @@ function takeSpare(): ReturnType<typeof newAjv> | undefined {
 export class ArgsSchemas {
   #ajv: ReturnType<typeof newAjv> | undefined;
   #ajv2020: ReturnType<typeof newAjv> | undefined;
+  #builtin: ReturnType<typeof newAjv> | undefined;
   readonly #validators = new Map<string, ValidateFunction>();
 
-  /** The args checked (JSON arrays converted in place); throws `INVALID_ARGS` with every issue. */
-  check(tool: string, version: string, schema: JsonSchema, args: unknown): unknown {
+  /** The args of a call of `info`'s tool checked against its input schema (which it must have). */
+  checkTool(info: ToolInfo, args: unknown): unknown {
+    return this.check(info.name, info.version, info.inputSchema!, args, info.module === BUILTIN_MODULE);
+  }
+
+  /**
+   * The args checked (JSON arrays converted in place); throws `INVALID_ARGS` with every issue. `builtin`: the
+   * schema is a built-in tool's (draft-07, not checked against the meta-schema).
+   */
+  check(tool: string, version: string, schema: JsonSchema, args: unknown, builtin = false): unknown {
     const key = `${tool}@${version}`;
     let validate = this.#validators.get(key);
     if (validate === undefined) {
       const draft2020 = typeof schema.$schema === 'string' && schema.$schema.includes('2020-12');
-      const ajv = draft2020 ? (this.#ajv2020 ??= newAjv(Ajv2020)) : (this.#ajv ??= takeSpare() ?? newAjv(Ajv));
+      const ajv = builtin
+        ? (this.#builtin ??= takeSpare(true) ?? newAjv(Ajv, false))
+        : draft2020
+          ? (this.#ajv2020 ??= newAjv(Ajv2020))
+          : (this.#ajv ??= takeSpare(false) ?? newAjv(Ajv));
       validate = ajv.compile(forTypedArrays(schema) as JsonSchema) as ValidateFunction;
       this.#validators.set(key, validate);
     }

@@ -11,6 +11,7 @@ export type FloatArray = Float32Array | Float64Array;
 /** The part of the WebAssembly JS API used here (the project's TypeScript libs carry no DOM types). */
 declare const WebAssembly: {
   Module: new (bytes: Uint8Array) => object;
+  compile(bytes: Uint8Array): Promise<object>;
   Instance: new (module: object) => { exports: unknown };
   validate(bytes: Uint8Array): boolean;
 };
@@ -83,6 +84,21 @@ export function simdPeakGflops(rounds = 2_000_000): number {
     best = Math.max(best, (48 * rounds) / (performance.now() - start) / 1e6);
   }
   return best;
+}
+
+/**
+ * Compiles the module in the background (V8 compiles WebAssembly off the thread), so that a worker's first
+ * kernel call does not wait for it. The worker runtime calls it once its tools have loaded.
+ */
+export function prepareKernels(): void {
+  if (compiled !== undefined) return;
+  WebAssembly.compile(kernelBytes()).then(
+    (module) => {
+      compiled ??= module;
+    },
+    // A failure shows where the module is first needed, compiled there.
+    () => undefined,
+  );
 }
 
 /** The kernels, with at least `bytes` of memory. */
