@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { gemm, kernelFlavour } from '../../workers/kernels/kernels.js';
+import { dotProduct, gemm, kernelFlavour, scanRows, ScanMode } from '../../workers/kernels/kernels.js';
 
 test('the relaxed-SIMD module is chosen where the runtime has relaxed SIMD (Node 22 and later)', () => {
   const major = Number(process.versions.node.split('.')[0]);
@@ -26,5 +26,50 @@ test('f64 products on every edge of the register tile equal the plain loop', () 
     }
     // Small integers: every sum is exact, fused or not.
     expect(c).toEqual(plain);
+  }
+});
+
+test('row scans equal the plain loop in every mode, for every length around the 8- and 4-value steps', () => {
+  for (const Matrix of [Float32Array, Float64Array]) {
+    for (let dim = 1; dim <= 19; dim++) {
+      const rows = 5;
+      // Small integers (and halves): every product and sum is exact in f64, whatever the order.
+      const matrix = Matrix.from({ length: rows * dim }, (_, i) => (((i * 37) % 17) - 8) / 2);
+      const query = Matrix.from({ length: dim }, (_, i) => ((i * 11) % 13) - 6);
+      for (const mode of [ScanMode.DotAndNorm, ScanMode.Dot, ScanMode.SquaredDistance]) {
+        const seen: number[] = [];
+        scanRows(matrix, query, mode, 1, rows, (out, first, count) => {
+          expect(first).toBe(1);
+          seen.push(...out.subarray(0, count * (mode === ScanMode.DotAndNorm ? 2 : 1)));
+        });
+        const expected: number[] = [];
+        for (let r = 1; r < rows; r++) {
+          let dot = 0;
+          let norm = 0;
+          let distance = 0;
+          for (let j = 0; j < dim; j++) {
+            const x = matrix[r * dim + j]!;
+            dot += x * query[j]!;
+            norm += x * x;
+            distance += (x - query[j]!) ** 2;
+          }
+          if (mode === ScanMode.DotAndNorm) expected.push(dot, norm);
+          else expected.push(mode === ScanMode.Dot ? dot : distance);
+        }
+        expect(seen, `${Matrix.name} dim ${dim} mode ${mode}`).toEqual(expected);
+      }
+    }
+  }
+});
+
+test('dot products of f32 and f64 arrays, across scan blocks, equal the plain loop', () => {
+  for (const length of [1, 7, 8, 9, 5000, 40_003]) {
+    for (const Kind of [Float32Array, Float64Array]) {
+      const a = Kind.from({ length }, (_, i) => (i % 7) - 3);
+      const b = Kind.from({ length }, (_, i) => (i % 5) - 2);
+      let plain = 0;
+      for (let i = 0; i < length; i++) plain += a[i]! * b[i]!;
+      expect(dotProduct(a, b), `${Kind.name} ${length}`).toBe(plain);
+    }
   }
 });

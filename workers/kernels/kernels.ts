@@ -218,19 +218,21 @@ export function scanRows(
   visit: (out: Float64Array, first: number, count: number) => void,
 ): void {
   const dim = query.length;
-  // Same element types: read as they are; mixed: both as f64, so no value loses precision.
+  // Same element types: f32 rows against the query widened to f64 once (the kernel widens each row's values);
+  // otherwise both as f64, so no value loses precision.
   const single = matrix instanceof Float32Array && query instanceof Float32Array;
   const size = single ? 4 : 8;
   const blockRows = Math.max(1, Math.floor(SCAN_BLOCK_BYTES / (dim * size)));
-  const qBytes = align(dim * size);
+  const qBytes = align(dim * 8);
   const blockBytes = align(blockRows * dim * size);
   const perRow = mode === ScanMode.DotAndNorm ? 2 : 1;
   const ex = kernels(qBytes + blockBytes + blockRows * perRow * 8);
   try {
-    const View = single ? Float32Array : Float64Array;
     const memory = ex.memory.buffer;
-    new View(memory, 0, dim).set(query);
-    const rowsView = new View(memory, qBytes, blockRows * dim);
+    new Float64Array(memory, 0, dim).set(query);
+    const rowsView = single
+      ? new Float32Array(memory, qBytes, blockRows * dim)
+      : new Float64Array(memory, qBytes, blockRows * dim);
     const out = new Float64Array(memory, qBytes + blockBytes, blockRows * perRow);
     const scan = single ? ex.scan32 : ex.scan64;
     for (let first = rowStart; first < rowEnd; first += blockRows) {
@@ -247,25 +249,27 @@ export function scanRows(
 /** The dot product of two same-length arrays, summed in f64 (in blocks that stay in cache). */
 export function dotProduct(a: FloatArray, b: FloatArray): number {
   const n = a.length;
-  // Two same-length vectors are one "row" each: scan a block of a against the same block of b.
+  // Two same-length vectors are one "row" each: a block of a against the same block of b (for f32, b's block
+  // widened to f64, as the scan reads its query).
   const single = a instanceof Float32Array && b instanceof Float32Array;
   const size = single ? 4 : 8;
-  const block = Math.min(n, Math.floor(SCAN_BLOCK_BYTES / size / 2 / 4) * 4);
-  const blockBytes = align(block * size);
-  const ex = kernels(2 * blockBytes + 16);
+  const block = Math.min(n, Math.floor(SCAN_BLOCK_BYTES / 8 / 2 / 4) * 4);
+  const leftBytes = align(block * size);
+  const rightBytes = align(block * 8);
+  const ex = kernels(leftBytes + rightBytes + 16);
   try {
-    const View = single ? Float32Array : Float64Array;
     const memory = ex.memory.buffer;
-    const left = new View(memory, 0, block);
-    const right = new View(memory, blockBytes, block);
-    const out = new Float64Array(memory, 2 * blockBytes, 1);
+    const left = single ? new Float32Array(memory, 0, block) : new Float64Array(memory, 0, block);
+    const right = new Float64Array(memory, leftBytes, block);
+    const out = new Float64Array(memory, leftBytes + rightBytes, 1);
     const scan = single ? ex.scan32 : ex.scan64;
     let sum = 0;
     for (let start = 0; start < n; start += block) {
       const count = Math.min(block, n - start);
       left.set(a.subarray(start, start + count));
       right.set(b.subarray(start, start + count));
-      scan(0, blockBytes, 1, count, 2 * blockBytes, ScanMode.Dot);
+      // The query (b's block) at leftBytes, the row (a's block) at 0.
+      scan(0, leftBytes, 1, count, leftBytes + rightBytes, ScanMode.Dot);
       sum += out[0]!;
     }
     return sum;
