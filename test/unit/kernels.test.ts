@@ -34,8 +34,8 @@ test('row scans equal the plain loop in every mode, for every length around the 
     for (let dim = 1; dim <= 19; dim++) {
       const rows = 5;
       // Small integers (and halves): every product and sum is exact in f64, whatever the order.
-      const matrix = Matrix.from({ length: rows * dim }, (_, i) => (((i * 37) % 17) - 8) / 2);
-      const query = Matrix.from({ length: dim }, (_, i) => ((i * 11) % 13) - 6);
+      const matrix = new Matrix(rows * dim).map((_, i) => (((i * 37) % 17) - 8) / 2);
+      const query = new Matrix(dim).map((_, i) => ((i * 11) % 13) - 6);
       for (const mode of [ScanMode.DotAndNorm, ScanMode.Dot, ScanMode.SquaredDistance]) {
         const seen: number[] = [];
         scanRows(matrix, query, mode, 1, rows, (out, first, count) => {
@@ -65,8 +65,8 @@ test('row scans equal the plain loop in every mode, for every length around the 
 test('dot products of f32 and f64 arrays, across scan blocks, equal the plain loop', () => {
   for (const length of [1, 7, 8, 9, 5000, 40_003]) {
     for (const Kind of [Float32Array, Float64Array]) {
-      const a = Kind.from({ length }, (_, i) => (i % 7) - 3);
-      const b = Kind.from({ length }, (_, i) => (i % 5) - 2);
+      const a = new Kind(length).map((_, i) => (i % 7) - 3);
+      const b = new Kind(length).map((_, i) => (i % 5) - 2);
       let plain = 0;
       for (let i = 0; i < length; i++) plain += a[i]! * b[i]!;
       expect(dotProduct(a, b), `${Kind.name} ${length}`).toBe(plain);
