@@ -7,25 +7,35 @@ test('the relaxed-SIMD module is chosen where the runtime has relaxed SIMD (Node
   expect(kernelFlavour()).toBe(major >= 22 || flagged ? 'relaxed-simd' : 'simd128');
 });
 
-test('f64 products on every edge of the register tile equal the plain loop', () => {
-  // m from 1 to 13 crosses the 4- and 6-row panels, n the 4-column panels, k the 128-deep blocks.
-  for (const [m, k, n] of [
-    [1, 1, 1],
-    [5, 3, 7],
-    [6, 130, 4],
-    [7, 129, 9],
-    [13, 257, 5],
-  ] as const) {
-    const a = Float64Array.from({ length: m * k }, (_, i) => ((i * 37) % 17) - 8);
-    const b = Float64Array.from({ length: k * n }, (_, i) => ((i * 11) % 13) - 6);
-    const c = new Float64Array(m * n);
-    gemm(a, b, c, m, k, n);
-    const plain = new Float64Array(m * n);
-    for (let i = 0; i < m; i++) {
-      for (let p = 0; p < k; p++) for (let j = 0; j < n; j++) plain[i * n + j]! += a[i * k + p]! * b[p * n + j]!;
+test('f64 and f32 products on every edge of the register tile equal the plain loop', () => {
+  // m from 1 to 13 crosses the 4- and 6-row panels, n the 4- and 8-column panels, k the 128-deep blocks.
+  for (const Kind of [Float64Array, Float32Array]) {
+    for (const [m, k, n] of [
+      [1, 1, 1],
+      [5, 3, 7],
+      [6, 130, 4],
+      [7, 129, 9],
+      [13, 257, 5],
+      [9, 33, 17],
+      // Rows in two steps (a step's packed A and C stay under 8 MiB).
+      [300, 4000, 3],
+    ] as const) {
+      const a = new Kind(m * k).map((_, i) => ((i * 37) % 17) - 8);
+      const b = new Kind(k * n).map((_, i) => ((i * 11) % 13) - 6);
+      const c = new Kind(m * n);
+      gemm(a, b, c, m, k, n);
+      const plain = new Kind(m * n);
+      for (let i = 0; i < m; i++) {
+        for (let p = 0; p < k; p++) for (let j = 0; j < n; j++) plain[i * n + j]! += a[i * k + p]! * b[p * n + j]!;
+      }
+      // Small integers: every sum is exact (within f32's 24 bits here too), fused or not.
+      expect(c, `${Kind.name} ${m} x ${k} x ${n}`).toEqual(plain);
+      // Some rows only (a split's part): the others are left as they were.
+      const part = new Kind(m * n).fill(-1);
+      gemm(a, b, part, m, k, n, 1, m);
+      expect(part.subarray(0, n).every((v) => v === -1)).toBe(true);
+      expect(part.subarray(n)).toEqual(plain.subarray(n));
     }
-    // Small integers: every sum is exact, fused or not.
-    expect(c).toEqual(plain);
   }
 });
 

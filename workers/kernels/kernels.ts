@@ -30,6 +30,8 @@ interface KernelExports {
     mr6: number,
   ): void;
   sgemm(ap: number, bp: number, c: number, mp: number, np: number, k: number, kc: number, mc: number): void;
+  packB(src: number, dst: number, rows: number, rowBytes: number, k: number, p0: number): void;
+  packA(src: number, dst: number, count: number, k: number, mr: number, size: number): void;
   scan32(m: number, q: number, rows: number, dim: number, out: number, mode: number): void;
   scan64(m: number, q: number, rows: number, dim: number, out: number, mode: number): void;
   peak(rounds: number): number;
@@ -144,44 +146,28 @@ export function gemm(
   const rows = Math.min(stepRows, Math.ceil((rowEnd - rowStart) / mr) * mr);
   const bBytes = align(np * nr * k * size);
   const aBytes = align(rows * k * size);
-  const ex = kernels(bBytes + aBytes + rows * np * nr * size);
+  const cBytes = align(rows * np * nr * size);
+  // Rows of b or of a, copied in as they are, which the kernels then spread into panels.
+  const stage = bBytes + aBytes + cBytes;
+  const ex = kernels(stage + Math.max(aBytes, align(PACK_ROWS * n * size)));
   try {
     const View = single ? Float32Array : Float64Array;
     const memory = ex.memory.buffer;
-    // B as panels of nr columns, each p-major; columns past n are zero.
-    const bp = new View(memory, 0, np * nr * k);
-    // A few rows of b at a time across every panel, so that those rows stay in cache while they are spread.
+    // B as panels of nr columns, each p-major (columns past n are zero), a few rows of b at a time.
+    const staged = new View(memory, stage, Math.max(rows * k, PACK_ROWS * n));
     for (let p0 = 0; p0 < k; p0 += PACK_ROWS) {
       const p1 = Math.min(k, p0 + PACK_ROWS);
-      for (let jp = 0; jp < np; jp++) {
-        const j0 = jp * nr;
-        const width = Math.min(nr, n - j0);
-        let o = (jp * k + p0) * nr;
-        for (let p = p0; p < p1; p++) {
-          const row = p * n + j0;
-          for (let r = 0; r < width; r++) bp[o + r] = b[row + r]!;
-          for (let r = width; r < nr; r++) bp[o + r] = 0;
-          o += nr;
-        }
-      }
+      staged.set(b.subarray(p0 * n, p1 * n));
+      ex.packB(stage, 0, p1 - p0, n * size, k, p0);
     }
-    const ap = new View(memory, bBytes, rows * k);
     const cp = new View(memory, bBytes + aBytes, rows * np * nr);
 
     for (let i0 = rowStart; i0 < rowEnd; i0 += rows) {
       const count = Math.min(rows, rowEnd - i0);
       const panels = Math.ceil(count / mr);
       // A's rows as panels of mr, each p-major; rows past the block are zero.
-      let o = 0;
-      for (let ip = 0; ip < panels; ip++) {
-        const height = Math.min(mr, count - ip * mr);
-        const base = (i0 + ip * mr) * k;
-        for (let p = 0; p < k; p++) {
-          for (let r = 0; r < height; r++) ap[o + r] = a[base + r * k + p]!;
-          for (let r = height; r < mr; r++) ap[o + r] = 0;
-          o += mr;
-        }
-      }
+      staged.set(a.subarray(i0 * k, (i0 + count) * k));
+      ex.packA(stage, bBytes, count, k, mr, size);
       // Packed A at bBytes, packed B at 0, C after A.
       if (single) ex.sgemm(bBytes, 0, bBytes + aBytes, panels, np, k, KC, MC_PANELS);
       else ex.dgemm(bBytes, 0, bBytes + aBytes, panels, np, k, KC, MC_PANELS, mr === 6 ? 1 : 0);

@@ -196,6 +196,96 @@
       (local.set $pc (i32.add (local.get $pc) (local.get $kc)))
       (br_if $lp (i32.lt_u (local.get $pc) (local.get $k)))))
 
+;; Packing. Both element types pack the same way, counted in bytes: one row of a B panel is 32 bytes (4 f64
+  ;; or 8 f32 columns), one p of an A panel mr elements of `size` bytes.
+
+  ;; `rows` rows of b (row-major, `rowBytes` each) at $src, which are rows p0.. of b, spread into B's panels
+  ;; at $dst: panel jp holds columns jp*32/size.., its row p at (jp * k + p) * 32. Columns past b's are zero.
+  ;; Panel by panel, so that each panel's rows are written one after another.
+  (func (export "packB") (param $src i32) (param $dst i32) (param $rows i32) (param $rowBytes i32) (param $k i32) (param $p0 i32)
+    (local $i i32) (local $j i32) (local $to i32) (local $from i32) (local $b i32) (local $width i32)
+    (block $panelsDone (loop $panels
+      (br_if $panelsDone (i32.ge_u (local.get $j) (local.get $rowBytes)))
+      ;; Bytes of this panel's row that come from b: 32, or fewer in the last panel (the rest is zero).
+      (local.set $width (i32.sub (local.get $rowBytes) (local.get $j)))
+      (local.set $to (i32.add (local.get $dst)
+        (i32.shl (i32.add (i32.mul (i32.shr_u (local.get $j) (i32.const 5)) (local.get $k)) (local.get $p0)) (i32.const 5))))
+      (local.set $from (i32.add (local.get $src) (local.get $j)))
+      (local.set $i (i32.const 0))
+      (block $rowsDone (loop $row
+        (br_if $rowsDone (i32.ge_u (local.get $i) (local.get $rows)))
+        (if (i32.ge_u (local.get $width) (i32.const 32))
+          (then
+            (v128.store (local.get $to) (v128.load (local.get $from)))
+            (v128.store offset=16 (local.get $to) (v128.load offset=16 (local.get $from))))
+          (else
+            (v128.store (local.get $to) (v128.const i64x2 0 0))
+            (v128.store offset=16 (local.get $to) (v128.const i64x2 0 0))
+            (local.set $b (i32.const 0))
+            (block $tailDone (loop $tail
+              (br_if $tailDone (i32.ge_u (local.get $b) (local.get $width)))
+              (i32.store8 (i32.add (local.get $to) (local.get $b)) (i32.load8_u (i32.add (local.get $from) (local.get $b))))
+              (local.set $b (i32.add (local.get $b) (i32.const 1)))
+              (br $tail)))))
+        (local.set $to (i32.add (local.get $to) (i32.const 32)))
+        (local.set $from (i32.add (local.get $from) (local.get $rowBytes)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $row)))
+      (local.set $j (i32.add (local.get $j) (i32.const 32)))
+      (br $panels))))
+
+  ;; `count` rows of a (row-major, k elements of `size` bytes, 8 or 4) at $src, as panels of mr rows at $dst,
+  ;; each p-major: element (row r of panel ip, p) at ((ip * k + p) * mr + r) * size. Rows past count are zero.
+  (func (export "packA") (param $src i32) (param $dst i32) (param $count i32) (param $k i32) (param $mr i32) (param $size i32)
+    (local $ip i32) (local $panels i32) (local $r i32) (local $height i32) (local $p i32) (local $from i32) (local $to i32)
+    (local $rowBytes i32) (local $step i32)
+    (local.set $panels (i32.div_u (i32.add (local.get $count) (i32.sub (local.get $mr) (i32.const 1))) (local.get $mr)))
+    (local.set $rowBytes (i32.mul (local.get $k) (local.get $size)))
+    (local.set $step (i32.mul (local.get $mr) (local.get $size)))
+    (block $panelsDone (loop $panel
+      (br_if $panelsDone (i32.ge_u (local.get $ip) (local.get $panels)))
+      (local.set $height (i32.sub (local.get $count) (i32.mul (local.get $ip) (local.get $mr))))
+      (if (i32.gt_u (local.get $height) (local.get $mr)) (then (local.set $height (local.get $mr))))
+      ;; Row r of the panel: its k elements go to every step'th slot from slot r.
+      (local.set $r (i32.const 0))
+      (block $rowsDone (loop $row
+        (br_if $rowsDone (i32.ge_u (local.get $r) (local.get $mr)))
+        (local.set $to (i32.add (local.get $dst)
+          (i32.add (i32.mul (i32.mul (local.get $ip) (local.get $k)) (local.get $step)) (i32.mul (local.get $r) (local.get $size)))))
+        (local.set $p (i32.const 0))
+        (if (i32.lt_u (local.get $r) (local.get $height))
+          (then
+            (local.set $from (i32.add (local.get $src)
+              (i32.mul (i32.add (i32.mul (local.get $ip) (local.get $mr)) (local.get $r)) (local.get $rowBytes))))
+            (if (i32.eq (local.get $size) (i32.const 8))
+              (then (block $d (loop $copy64
+                (br_if $d (i32.ge_u (local.get $p) (local.get $k)))
+                (f64.store (local.get $to) (f64.load (local.get $from)))
+                (local.set $from (i32.add (local.get $from) (i32.const 8)))
+                (local.set $to (i32.add (local.get $to) (local.get $step)))
+                (local.set $p (i32.add (local.get $p) (i32.const 1)))
+                (br $copy64))))
+              (else (block $d (loop $copy32
+                (br_if $d (i32.ge_u (local.get $p) (local.get $k)))
+                (f32.store (local.get $to) (f32.load (local.get $from)))
+                (local.set $from (i32.add (local.get $from) (i32.const 4)))
+                (local.set $to (i32.add (local.get $to) (local.get $step)))
+                (local.set $p (i32.add (local.get $p) (i32.const 1)))
+                (br $copy32))))))
+          (else
+            (block $d (loop $zero
+              (br_if $d (i32.ge_u (local.get $p) (local.get $k)))
+              (if (i32.eq (local.get $size) (i32.const 8))
+                (then (f64.store (local.get $to) (f64.const 0)))
+                (else (f32.store (local.get $to) (f32.const 0))))
+              (local.set $to (i32.add (local.get $to) (local.get $step)))
+              (local.set $p (i32.add (local.get $p) (i32.const 1)))
+              (br $zero)))))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $row)))
+      (local.set $ip (i32.add (local.get $ip) (i32.const 1)))
+      (br $panel))))
+
   ;; f64 product: $mr6 1 for 6 x 4 tiles (A panels of 6 rows), 0 for 4 x 4.
   (func (export "dgemm") (param i32 i32 i32 i32 i32 i32 i32 i32) (param $mr6 i32)
     (call $gemm (local.get 0) (local.get 1) (local.get 2) (local.get 3) (local.get 4) (local.get 5) (local.get 6) (local.get 7)
