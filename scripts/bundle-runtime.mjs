@@ -34,7 +34,8 @@ const lazyInput = Object.fromEntries(
 await build(lazyInput, { format: 'esm', entryFileNames: '[name].mjs', chunkFileNames: 'chunk-[name].mjs' });
 await build(
   { runtime: new URL('runtime.js', workers).pathname },
-  { format: 'cjs', entryFileNames: '[name].cjs', chunkFileNames: 'chunk-[name].cjs' },
+  // Strict, as the ES modules it is made of are.
+  { format: 'cjs', strict: true, entryFileNames: '[name].cjs', chunkFileNames: 'chunk-[name].cjs' },
   [
     {
       name: 'lazy-parts-as-es-modules',
