@@ -1,10 +1,10 @@
 /**
- * The file Piscina starts in every worker. Piscina tries `require()` on its worker file before `import()`:
- * on Node versions where `require()` loads ES modules, requiring the runtime (an ES module with top-level
- * await) fails, and has been seen to abort the whole process with a V8 fatal error
- * (`v8::Module::IsGraphAsync must be used on an instantiated module`). This CommonJS file is what
- * `require()` finds instead: it hands Piscina a promise of the runtime's task handler, which Piscina awaits
- * once and caches, so no call pays for the indirection.
+ * The file Piscina starts in every worker: it requires the runtime bundle and hands Piscina a promise of the
+ * runtime's task handler (settled once the tool modules have loaded), which Piscina awaits once and caches,
+ * so no call pays for the indirection. A CommonJS file, so that Piscina's `require()` of its worker file
+ * (tried before `import()`) finds it: on Node versions where `require()` loads ES modules, requiring an ES
+ * module runtime with top-level await was seen to abort the whole process with a V8 fatal error
+ * (`v8::Module::IsGraphAsync must be used on an instantiated module`).
  */
 // The bundle `npm run build` makes of runtime.js (scripts/bundle-runtime.mjs): one CommonJS file to load,
 // not ~30 ES modules. `started` settles with the task handler once the tool modules have loaded.
