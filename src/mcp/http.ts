@@ -12,7 +12,7 @@ import type { Bridge } from '../bridge-api.js';
 import { InvalidOptionsError, describeValue } from '../errors.js';
 import { checkKnownKeys } from '../known-keys.js';
 import { SERVER_OPTION_KEYS, serverOver, type McpServerOptions } from './server.js';
-import { encodeValue, RESULT_PREFIX, ResultStore } from './result-store.js';
+import { DatasetBytes, RESULT_PREFIX, ResultStore } from './result-store.js';
 
 export interface McpHttpOptions extends McpServerOptions {
   /** @default '127.0.0.1' */
@@ -49,8 +49,8 @@ export async function serveMcpHttp(bridge: Bridge, options: McpHttpOptions = {})
   );
   const store = new ResultStore(options.maxResults ?? 64, options.maxResultBytes ?? 256 * 2 ** 20);
   const sessions = new Map<string, StreamableHTTPServerTransport>();
-  /** Datasets as bytes for the side endpoint, encoded on their first read. */
-  const datasetBytes = new Map<string, ReturnType<typeof encodeValue>>();
+  /** Datasets as bytes, encoded on their first read, by any session or the side endpoint. */
+  const datasetBytes = new DatasetBytes();
   let hosts: string[] = [];
 
   const refuse = (res: ServerResponse, status: number, message: string) => {
@@ -76,9 +76,7 @@ export async function serveMcpHttp(bridge: Bridge, options: McpHttpOptions = {})
     if (req.method === 'GET' && path.startsWith('/datasets/')) {
       const name = decodeURIComponent(path.slice('/datasets/'.length));
       if (datasets === undefined || !Object.hasOwn(datasets, name)) return refuse(res, 404, 'no such dataset');
-      let encoded = datasetBytes.get(name);
-      if (encoded === undefined) datasetBytes.set(name, (encoded = encodeValue(datasets[name])));
-      const { mimeType, bytes } = await encoded;
+      const { mimeType, bytes } = await datasetBytes.get(name, datasets[name]);
       res.writeHead(200, { 'content-type': mimeType, 'content-length': bytes.byteLength });
       return void res.end(bytes);
     }
@@ -94,7 +92,7 @@ export async function serveMcpHttp(bridge: Bridge, options: McpHttpOptions = {})
       fresh.onclose = () => {
         if (fresh.sessionId) sessions.delete(fresh.sessionId);
       };
-      await serverOver(bridge, serverOptions, store).connect(fresh);
+      await serverOver(bridge, serverOptions, { store, datasetBytes }).connect(fresh);
       transport = fresh;
     }
     await transport.handleRequest(req, res);

@@ -48,6 +48,20 @@ export class ResultStore {
   }
 }
 
+/**
+ * Datasets as bytes, each encoded once, on its first read (by `resources/read` or the HTTP side endpoint):
+ * one per server, shared by every MCP session of an HTTP server.
+ */
+export class DatasetBytes {
+  readonly #encoded = new Map<string, Promise<Omit<Stored, 'uri' | 'value'>>>();
+
+  get(name: string, value: unknown): Promise<Omit<Stored, 'uri' | 'value'>> {
+    let encoded = this.#encoded.get(name);
+    if (encoded === undefined) this.#encoded.set(name, (encoded = encodeValue(value)));
+    return encoded;
+  }
+}
+
 /** A value as bytes for `resources/read`: raw for a typed array (its own memory, not a copy), IPC for a table, else JSON. */
 export async function encodeValue(value: unknown): Promise<Omit<Stored, 'uri' | 'value'>> {
   if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {

@@ -13,7 +13,7 @@ import type { Progress } from '../tool/define.js';
 import { InvalidOptionsError, ToolBridgeError, describeValue } from '../errors.js';
 import { checkKnownKeys } from '../known-keys.js';
 import { resolveHandles, withHandles } from './handles.js';
-import { encodeValue, RESULT_PREFIX, ResultStore, type Stored } from './result-store.js';
+import { DatasetBytes, RESULT_PREFIX, ResultStore, type Stored } from './result-store.js';
 import { toJson } from '../schema/json.js';
 import { llmToolName } from '../schema/names.js';
 
@@ -73,8 +73,15 @@ export function createMcpServer(bridge: Bridge, options: McpServerOptions = {}):
   return serverOver(bridge, options);
 }
 
-/** The server, keeping large results in `shared` when given (the HTTP side: every session, one store). */
-export function serverOver(bridge: Bridge, options: McpServerOptions, shared?: ResultStore): Server {
+/**
+ * The server, keeping large results and encoded datasets in `shared` when given (the HTTP side: every
+ * session, one store and one dataset cache).
+ */
+export function serverOver(
+  bridge: Bridge,
+  options: McpServerOptions,
+  shared?: { store: ResultStore; datasetBytes: DatasetBytes },
+): Server {
   if (options === null || typeof options !== 'object') {
     throw new InvalidOptionsError(`createMcpServer options must be an object, got ${describeValue(options)}`);
   }
@@ -83,7 +90,7 @@ export function serverOver(bridge: Bridge, options: McpServerOptions, shared?: R
   const datasets = checkDatasets(options.datasets);
   const maxInlineBytes = positive('maxInlineBytes', options.maxInlineBytes, 65_536);
   const store =
-    shared ??
+    shared?.store ??
     new ResultStore(
       positive('maxResults', options.maxResults, 64),
       positive('maxResultBytes', options.maxResultBytes, 256 * 2 ** 20),
@@ -103,7 +110,7 @@ export function serverOver(bridge: Bridge, options: McpServerOptions, shared?: R
     datasets.has(name) ? datasets.get(name) : name.startsWith(RESULT_PREFIX) ? store.get(name)?.value : undefined;
   const datasetNames = () => [...datasets.keys()];
   /** Datasets as resources, encoded on their first read. */
-  const datasetBytes = new Map<string, Promise<Omit<Stored, 'uri' | 'value'>>>();
+  const datasetBytes = shared?.datasetBytes ?? new DatasetBytes();
 
   server.setRequestHandler(ListToolsRequestSchema, () => {
     refresh();
@@ -202,9 +209,7 @@ export function serverOver(bridge: Bridge, options: McpServerOptions, shared?: R
     let stored: Omit<Stored, 'value'> | undefined = store.get(uri);
     const name = uri.startsWith(DATASET_PREFIX) ? uri.slice(DATASET_PREFIX.length) : undefined;
     if (stored === undefined && name !== undefined && datasets.has(name)) {
-      let encoded = datasetBytes.get(name);
-      if (encoded === undefined) datasetBytes.set(name, (encoded = encodeValue(datasets.get(name))));
-      stored = { uri, ...(await encoded) };
+      stored = { uri, ...(await datasetBytes.get(name, datasets.get(name))) };
     }
     if (stored === undefined) throw new Error(`No result at ${uri} (gone from the result store?)`);
     if (stored.bytes.byteLength > maxReadBytes) {

@@ -402,16 +402,31 @@ export class LocalPool implements PoolBackend, ToolSource {
    * or after the start-up time.
    */
   #change(signal?: AbortSignal): Promise<void> {
+    return this.#waitFor(() => true, { timeoutMs: this.#options.startTimeoutMs, signal });
+  }
+
+  /**
+   * Resolves when a notice about the workers (one ready, one gone, close) finds `settled()` true, or after
+   * `timeoutMs`, when `signal` fires, or when `also` settles: the one way every wait on the workers is made.
+   */
+  #waitFor(
+    settled: () => boolean,
+    { timeoutMs, signal, also }: { timeoutMs?: number; signal?: AbortSignal; also?: Promise<void> } = {},
+  ): Promise<void> {
     return new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);
-        this.#readyWaiters.delete(done);
+        this.#readyWaiters.delete(check);
         signal?.removeEventListener('abort', done);
         resolve();
       };
-      const timer = setTimeout(done, this.#options.startTimeoutMs);
-      this.#readyWaiters.add(done);
+      const check = () => {
+        if (settled()) done();
+      };
+      const timer = timeoutMs === undefined ? undefined : setTimeout(done, timeoutMs);
+      this.#readyWaiters.add(check);
       signal?.addEventListener('abort', done, { once: true });
+      void also?.then(done);
     });
   }
 
@@ -482,19 +497,7 @@ export class LocalPool implements PoolBackend, ToolSource {
   #started(slot: WorkerSlot): Promise<void> {
     const settled = () => slot.gone || slot.current === undefined || slot.current.ready;
     if (settled()) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.#readyWaiters.delete(check);
-        resolve();
-      };
-      const check = () => {
-        if (settled()) done();
-      };
-      const timer = setTimeout(done, this.#options.startTimeoutMs);
-      this.#readyWaiters.add(check);
-      void this.#exited(slot).then(done);
-    });
+    return this.#waitFor(settled, { timeoutMs: this.#options.startTimeoutMs, also: this.#exited(slot) });
   }
 
   destroy(): Promise<void> {
@@ -732,17 +735,10 @@ export class LocalPool implements PoolBackend, ToolSource {
     });
   }
 
+  /** Resolves once `count` workers serve (idle or busy), or at close. */
   #readyCount(count: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const check = () => {
-        if (this.#closing || this.#slots.filter((slot) => slot.idle || slot.busy).length >= count) {
-          this.#readyWaiters.delete(check);
-          resolve();
-        }
-      };
-      this.#readyWaiters.add(check);
-      check();
-    });
+    const settled = () => this.#closing || this.#slots.filter((slot) => slot.idle || slot.busy).length >= count;
+    return settled() ? Promise.resolve() : this.#waitFor(settled);
   }
 
   #stopTimers(): void {
