@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Bundles the worker runtime (dist/workers/runtime.js, as tsc emitted it, with the built-in tools and the
-// codec it imports) into dist/workers/bundle/: a worker then loads three files instead of ~30 ES modules,
+// codec it imports) into dist/workers/bundle/: a worker then loads one file instead of ~30 ES modules,
 // which is most of what a worker's start-up costs beyond Piscina's own (see BENCHMARKS.md, start-up).
 //
 // The runtime is CommonJS: a worker of the built-in tools alone then never starts Node's ES module loader

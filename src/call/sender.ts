@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { decodeMessage, type Decoded, type WireMessage } from '../codec/message.js';
 import { ModuleNeeded } from '../codec/lazy-modules.js';
 import {
@@ -122,6 +122,14 @@ export class Sender {
       if (settled) return;
       settled = true;
       unwatch();
+      // Progress notes the tool posted before its result are in the port's queue by now (the worker posted
+      // them first), but its messages are not ordered with the pool's: they reach the listener before the
+      // call settles.
+      if (port && onProgress) {
+        for (let note = receiveMessageOnPort(port); note; note = receiveMessageOnPort(port)) {
+          reportProgress(tool, note.message, onProgress);
+        }
+      }
       settle(error, decoded);
     };
     let transferList: MessagePort[] | undefined;
@@ -194,7 +202,6 @@ export class Sender {
     );
     if (port) {
       const open = port;
-      // A turn later: progress notes the tool posted before its result are read first.
       task.finally(() => setImmediate(() => open.close())).catch(() => undefined);
     }
   }
