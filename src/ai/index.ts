@@ -11,7 +11,6 @@ import { checkKnownKeys } from '../known-keys.js';
 import { ArgsSchemas } from '../schema/args-schema.js';
 import { toJson } from '../schema/json.js';
 import { llmToolName } from '../schema/names.js';
-import { BUILTIN_MODULE } from '../runtime-protocol.js';
 import type { JsonSchema, ToolInfo } from '../tool/define.js';
 
 export interface AiToolsOptions {
@@ -44,13 +43,7 @@ export function aiTools(bridge: Bridge, options: AiToolsOptions = {}): ToolSet {
       inputSchema: jsonSchema<Record<string, unknown>>(schema as JSONSchema7, {
         validate: (value) => {
           try {
-            const checked = schemas.check(
-              info.name,
-              info.version,
-              schema,
-              value,
-              info.module === BUILTIN_MODULE,
-            ) as Record<string, unknown>;
+            const checked = schemas.checkTool(info, value, schema) as Record<string, unknown>;
             return { success: true, value: checked };
           } catch (error) {
             return { success: false, error: error as Error };

@@ -181,9 +181,12 @@ export class ArgsSchemas {
   #builtin: ReturnType<typeof newAjv> | undefined;
   readonly #validators = new Map<string, ValidateFunction>();
 
-  /** The args of a call of `info`'s tool checked against its input schema (which it must have). */
-  checkTool(info: ToolInfo, args: unknown): unknown {
-    return this.check(info.name, info.version, info.inputSchema!, args, info.module === BUILTIN_MODULE);
+  /**
+   * The args of a call of `info`'s tool checked against its input schema (which it must have), or against
+   * `schema` made from it; a built-in tool's schema skips the meta-schema.
+   */
+  checkTool(info: ToolInfo, args: unknown, schema: JsonSchema = info.inputSchema!): unknown {
+    return this.check(info.name, info.version, schema, args, info.module === BUILTIN_MODULE);
   }
 
   /**

@@ -22,8 +22,9 @@ describe('input schemas', () => {
     const schemas = new ArgsSchemas();
     const bad = { type: 'object', properties: { a: { minimum: 'one' } } };
     expect(() => schemas.check('user.tool', '1', bad, { a: 1 })).toThrow(/schema is invalid|must be number/);
-    // Without the meta-schema, ajv compiles it: only the package's own (tested above) may go this way.
-    expect(() => new ArgsSchemas().check('builtin.tool', '1', bad, { a: 1 }, true)).not.toThrow(/schema is invalid/);
+    // Without the meta-schema only ajv's own keyword check catches it, with a rougher message: only the
+    // package's own schemas (tested above) go this way.
+    expect(() => new ArgsSchemas().check('builtin.tool', '1', bad, { a: 1 }, true)).toThrow(/^minimum value must be/);
   });
 
   test('built-in and module schemas check args the same way', () => {
