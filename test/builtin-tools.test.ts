@@ -90,6 +90,33 @@ describe('vector.topk', () => {
     expected.forEach((e, i) => expect(scores[i]).toBeCloseTo(e.s, 10));
   });
 
+  test('scans a matrix of 8 MiB and more where it lies in shared memory, on each worker of the split', async () => {
+    const dim = 64;
+    const rows = 36_000;
+    const matrix = randomArray(Float32Array, dim * rows, 11);
+    const query = randomArray(Float32Array, dim, 12);
+    // Its memory is a kernel memory: longer than the array, with scratch slots at the end.
+    expect(matrix.buffer.byteLength).toBeGreaterThan(matrix.byteLength + 65_536);
+    const { indices, scores } = await bridge.call<{ indices: Int32Array; scores: Float64Array }>('vector.topk', {
+      query,
+      matrix,
+      k: 5,
+    });
+    const expected = reference(query, matrix, 5);
+    expect([...indices]).toEqual(expected.map((e) => e.r));
+    expected.forEach((e, i) => expect(scores[i]).toBeCloseTo(e.s, 10));
+    // A worker scanning in place writes the query, as f64, into the scratch slot it claimed past the array:
+    // one or two there (the call split over 2 workers, which may have run its parts one after the other).
+    const wanted = Float64Array.from(query);
+    const tail = new Float64Array(matrix.buffer, matrix.byteLength);
+    let withQuery = 0;
+    for (let at = 0; at + dim <= tail.length; at++) {
+      if (tail[at] === wanted[0] && wanted.every((v, j) => tail[at + j] === v)) withQuery++;
+    }
+    expect(withQuery).toBeGreaterThanOrEqual(1);
+    expect(withQuery).toBeLessThanOrEqual(2);
+  });
+
   test('breaks ties by lower row, scores zero rows 0, and caps k at the row count', async () => {
     const matrix = shared(Float64Array, 8);
     matrix.set([1, 0, 0, 0, 1, 0, 2, 0]); // rows: (1,0) (0,0) (1,0) (2,0)

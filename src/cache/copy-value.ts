@@ -1,7 +1,7 @@
 import type { Table } from 'apache-arrow';
 import { shareTable } from '../codec/arrow-frame.js';
 import { kindOf, ValueKind } from '../codec/value-kind.js';
-import { allocateShared } from '../memory/ledger.js';
+import { allocateForViews, allocateShared } from '../memory/ledger.js';
 
 /** A deep copy of a result and its size in bytes (buffers by length, other leaves roughly). */
 export interface CopiedValue {
@@ -71,11 +71,16 @@ export function copyValue(value: unknown): CopiedValue {
       case ValueKind.View: {
         const view = v as ArrayBufferView;
         bytes += view.byteLength;
-        const Ctor = view.constructor as new (buffer: ArrayBufferLike) => ArrayBufferView;
+        const Ctor = view.constructor as new (
+          buffer: ArrayBufferLike,
+          offset: number,
+          length: number,
+        ) => ArrayBufferView;
         const shared = view.buffer instanceof SharedArrayBuffer;
-        const buffer = shared ? allocateShared(view.byteLength) : new ArrayBuffer(view.byteLength);
+        const buffer = shared ? allocateForViews(view.byteLength) : new ArrayBuffer(view.byteLength);
         new Uint8Array(buffer).set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
-        return view instanceof DataView ? new DataView(buffer) : new Ctor(buffer);
+        if (view instanceof DataView) return new DataView(buffer, 0, view.byteLength);
+        return new Ctor(buffer, 0, view.byteLength / (view as Uint8Array).BYTES_PER_ELEMENT);
       }
       case ValueKind.Table:
       case ValueKind.ForeignTable: {

@@ -261,7 +261,7 @@ export class CallTransport {
   ): Promise<unknown> {
     const tool = info.name;
     this.#stats.split(tool, plan.n);
-    const args: WireMessage = { e: call.e, b: call.b, v: call.v, m: call.m };
+    const args: WireMessage = { e: call.e, b: call.b, w: call.w, v: call.v, m: call.m };
     const send = async (x: number, extra: { s: unknown; n?: number; p?: unknown[] }): Promise<unknown> => {
       const y = await withModules(() => this.#encode({ kind: Kind.Call, callId: 0, tool, deadline }, extra));
       try {

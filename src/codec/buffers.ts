@@ -1,6 +1,6 @@
 import { dtypeOf, lengthOf, type ViewRef } from './views.js';
 import { DType } from '../../schemas/generated/toolbridge/wire/dtype.js';
-import { allocateShared } from '../memory/ledger.js';
+import { allocateForViews } from '../memory/ledger.js';
 
 /** Copies into shared memory start on this boundary (Arrow asks for 8; 64 suits SIMD readers too). */
 export const ALIGNMENT = 64;
@@ -66,7 +66,7 @@ export class BufferTable {
   flush(): SharedArrayBuffer | undefined {
     const pending = this.#pending;
     if (pending === undefined) return undefined;
-    const target = allocateShared(this.#pendingBytes);
+    const target = allocateForViews(this.#pendingBytes);
     this.copyTarget = target;
     const bytes = new Uint8Array(target);
     const buffer = this.indexOf(target);

@@ -11,6 +11,7 @@ import {
 } from './envelope.js';
 import type { CodecCounts } from '../telemetry/events.js';
 import { packr } from './lazy-modules.js';
+import { adoptMemories, memoriesOf, type SharedMemory } from '../memory/kernel-memory.js';
 import { openView } from './views.js';
 import { putTogether } from './put-together.js';
 import { takeApart } from './walk.js';
@@ -24,6 +25,8 @@ export interface WireMessage {
   e: string;
   /** Shared buffers the envelope's views point into. */
   b?: SharedArrayBuffer[];
+  /** By position in `b`: the kernel memory a buffer is (0 for a plain one), when any is one. */
+  w?: Array<SharedMemory | 0>;
   /** The plain part of the value, when it travels by structured clone. */
   v?: unknown;
   /**
@@ -171,7 +174,11 @@ export function encodeMessage(head: Head, value: unknown, policy: CodecPolicy, r
   const simple = !head.error && !head.count && fields.views.length === 0 && fields.frames.length === 0;
   const e = simple ? writeSimpleEnvelope(fields) : writeEnvelope(fields);
   const message: WireMessage = { e };
-  if (buffers.buffers.length > 0) message.b = buffers.buffers;
+  if (buffers.buffers.length > 0) {
+    message.b = buffers.buffers;
+    const memories = memoriesOf(buffers.buffers);
+    if (memories !== undefined) message.w = memories;
+  }
   if (payload === Payload.Clone) message.v = v;
   else if (m !== undefined) message.m = m;
   const counts: CodecCounts = {
@@ -203,6 +210,7 @@ export function decodeMessage(message: WireMessage): Decoded {
 function decodeValue(message: WireMessage): Decoded {
   const fields = readEnvelope(message.e);
   const buffers = message.b ?? [];
+  if (message.w !== undefined) adoptMemories(buffers, message.w);
   let plain: unknown;
   if (fields.payload === Payload.Clone) plain = message.v;
   else if (fields.payload === Payload.MsgPack && message.m !== undefined) plain = packr().unpack(message.m);

@@ -12,6 +12,7 @@
  * running its finalizers the pool can release them.
  */
 import { QuotaExceededError } from '../errors.js';
+import { kernelMemoryBytes, newKernelMemory } from './kernel-memory.js';
 
 /**
  * Entries: buffers alive at once that the ledger tracks. It starts with {@link FIRST_CAPACITY} and doubles
@@ -92,8 +93,12 @@ class Ledger {
     Atomics.store(this.#header, 1, BigInt(Math.max(0, Math.floor(bytes))));
   }
 
-  /** A new zero-filled SharedArrayBuffer, counted against the ceiling (throws QUOTA_EXCEEDED past it). */
-  allocate(byteLength: number): SharedArrayBuffer {
+  /**
+   * A new zero-filled SharedArrayBuffer, counted against the ceiling (throws QUOTA_EXCEEDED past it). With
+   * `forViews`, a large one is a kernel memory (see kernel-memory.ts), longer than asked: the bytes asked
+   * for are what is counted.
+   */
+  allocate(byteLength: number, forViews = false): SharedArrayBuffer {
     const size = BigInt(byteLength);
     const total = Atomics.add(this.#header, 0, size) + size;
     const limit = Atomics.load(this.#header, 1);
@@ -105,9 +110,16 @@ class Ledger {
         inUseMb: Number(total - size) / MiB,
       });
     }
-    let buffer: SharedArrayBuffer;
+    let buffer: SharedArrayBuffer | undefined;
+    if (forViews && kernelMemoryBytes(byteLength) !== undefined) {
+      try {
+        buffer = newKernelMemory(byteLength);
+      } catch {
+        // The runtime could not reserve a WebAssembly memory: a plain buffer instead.
+      }
+    }
     try {
-      buffer = new SharedArrayBuffer(byteLength);
+      buffer ??= new SharedArrayBuffer(byteLength);
     } catch (error) {
       Atomics.sub(this.#header, 0, size);
       throw error;
@@ -293,7 +305,16 @@ export function setCeiling(owner: object, mb: number | undefined): void {
   ledger().limitBytes = lowest === Infinity ? 0 : lowest * MiB;
 }
 
-/** A new SharedArrayBuffer of `byteLength` bytes, counted by the ledger. */
+/** A new SharedArrayBuffer of exactly `byteLength` bytes, counted by the ledger. */
 export function allocateShared(byteLength: number): SharedArrayBuffer {
   return ledger().allocate(byteLength);
+}
+
+/**
+ * Shared memory for typed arrays of `byteLength` bytes in all, from offset 0: from 8 MiB up, the buffer of a
+ * kernel memory that the built-in kernels read in place, longer than `byteLength` (see kernel-memory.ts).
+ * Make views with an explicit length. Counted by the ledger.
+ */
+export function allocateForViews(byteLength: number): SharedArrayBuffer {
+  return ledger().allocate(byteLength, true);
 }

@@ -3,7 +3,7 @@ import { InvalidArgsError, describeValue } from '../errors.js';
 import { shareTable } from '../codec/arrow-frame.js';
 import { arrowTableKind, FOREIGN_TABLE, FOREIGN_TABLE_FIX, looksLikeTable } from '../codec/arrow-table.js';
 import { loadedArrow } from '../codec/lazy-modules.js';
-import { allocateShared } from '../memory/ledger.js';
+import { allocateForViews } from '../memory/ledger.js';
 
 export type TypedArray =
   | Int8Array
@@ -33,7 +33,7 @@ export type TypedArrayConstructor =
   | BigUint64ArrayConstructor;
 
 /** Any typed-array constructor, seen as making a view over a shared buffer. */
-type ViewOver = new (buffer: SharedArrayBuffer) => TypedArray;
+type ViewOver = new (buffer: SharedArrayBuffer, byteOffset: number, length: number) => TypedArray;
 
 /** The typed array a constructor makes, over a `SharedArrayBuffer`. */
 export type SharedArray<C extends TypedArrayConstructor> = C extends Int8ArrayConstructor
@@ -76,7 +76,11 @@ export function shared<C extends TypedArrayConstructor>(Ctor: C, length: number)
       `shared(${Ctor.name}, length): length must be a non-negative integer, got ${describeValue(length)}`,
     );
   }
-  return new (Ctor as unknown as ViewOver)(allocateShared(length * Ctor.BYTES_PER_ELEMENT)) as SharedArray<C>;
+  return new (Ctor as unknown as ViewOver)(
+    allocateForViews(length * Ctor.BYTES_PER_ELEMENT),
+    0,
+    length,
+  ) as SharedArray<C>;
 }
 
 /** True when the view's memory is a `SharedArrayBuffer` (so it crosses threads without a copy). */
@@ -102,7 +106,7 @@ export function toShared(value: TypedArray | Table): TypedArray | Table {
   if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
     if (isShared(value)) return value;
     const Ctor = value.constructor as ViewOver;
-    const copy = new Ctor(allocateShared(value.byteLength));
+    const copy = new Ctor(allocateForViews(value.byteLength), 0, value.length);
     (copy as Uint8Array).set(value as Uint8Array);
     return copy;
   }

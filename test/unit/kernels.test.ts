@@ -1,5 +1,13 @@
 import { expect, test } from 'vitest';
 import { dotProduct, gemm, kernelFlavour, scanRows, ScanMode } from '../../workers/kernels/kernels.js';
+import {
+  claimSlot,
+  KERNEL_MEMORY_MIN_BYTES,
+  memoryOf,
+  releaseSlot,
+  slotCount,
+} from '../../src/memory/kernel-memory.js';
+import { allocateForViews } from '../../src/memory/ledger.js';
 
 test('the relaxed-SIMD module is chosen where the runtime has relaxed SIMD (Node 22 and later)', () => {
   const major = Number(process.versions.node.split('.')[0]);
@@ -82,4 +90,93 @@ test('dot products of f32 and f64 arrays, across scan blocks, equal the plain lo
       expect(dotProduct(a, b), `${Kind.name} ${length}`).toBe(plain);
     }
   }
+});
+
+/** Scratch slots of a kernel memory held now (by claiming every free one, then letting them go). */
+function heldSlots(buffer: SharedArrayBuffer): number {
+  const free: number[] = [];
+  for (let slot = claimSlot(buffer); slot >= 0; slot = claimSlot(buffer)) free.push(slot);
+  for (const slot of free) releaseSlot(buffer, slot);
+  return slotCount(buffer) - free.length;
+}
+
+/** Every block's results of a scan, and how many scratch slots of `buffer` were held during each visit. */
+function scanAll(
+  matrix: Float32Array | Float64Array,
+  query: Float32Array | Float64Array,
+  mode: ScanMode,
+  rowStart: number,
+  rowEnd: number,
+  buffer: SharedArrayBuffer,
+) {
+  const values: number[] = [];
+  const held = new Set<number>();
+  let next = rowStart;
+  scanRows(matrix, query, mode, rowStart, rowEnd, (out, first, count) => {
+    expect(first).toBe(next);
+    next = first + count;
+    held.add(heldSlots(buffer));
+    values.push(...out.subarray(0, count * (mode === ScanMode.DotAndNorm ? 2 : 1)));
+  });
+  expect(next).toBe(rowEnd);
+  return { values, held: [...held] };
+}
+
+test('a matrix in kernel memory is scanned in place, in a scratch slot, with the results of a copied scan', () => {
+  const buffer = allocateForViews(KERNEL_MEMORY_MIN_BYTES);
+  expect(memoryOf(buffer)).toBeDefined();
+  for (const Matrix of [Float32Array, Float64Array]) {
+    // Rows past several result blocks for small dims (a slot holds ~2,000 rows' results), from a row offset.
+    for (const [dim, rows] of [
+      [1, 9_000],
+      [3, 5_000],
+      [17, 3_000],
+      [384, 300],
+    ] as const) {
+      const offset = 40 * Matrix.BYTES_PER_ELEMENT;
+      const matrix =
+        Matrix === Float32Array
+          ? new Float32Array(buffer, offset, rows * dim)
+          : new Float64Array(buffer, offset, rows * dim);
+      matrix.set(matrix.map((_, i) => (((i * 37) % 17) - 8) / 2));
+      const copy = matrix.slice();
+      const query = new Matrix(dim).map((_, i) => ((i * 11) % 13) - 6);
+      for (const mode of [ScanMode.DotAndNorm, ScanMode.Dot, ScanMode.SquaredDistance]) {
+        const inPlace = scanAll(matrix, query, mode, 7, rows, buffer);
+        const copied = scanAll(copy, query, mode, 7, rows, buffer);
+        const label = `${Matrix.name} dim ${dim} mode ${mode}`;
+        expect(inPlace.held, label).toEqual([1]);
+        expect(copied.held, label).toEqual([0]);
+        expect(inPlace.values, label).toEqual(copied.values);
+      }
+    }
+  }
+  expect(heldSlots(buffer)).toBe(0);
+});
+
+test('a scan copies as before when no slot is free, the rows need widening, or the query outgrows a slot', () => {
+  const buffer = allocateForViews(KERNEL_MEMORY_MIN_BYTES);
+  const dim = 9;
+  const rows = 50;
+  const matrix = new Float32Array(buffer, 0, rows * dim);
+  matrix.set(matrix.map((_, i) => (i % 11) - 5));
+  const query = new Float32Array(dim).map((_, i) => i - 4);
+  const expected = scanAll(matrix.slice(), query, ScanMode.Dot, 0, rows, buffer).values;
+
+  const taken = Array.from({ length: slotCount(buffer) }, () => claimSlot(buffer));
+  const busy = scanAll(matrix, query, ScanMode.Dot, 0, rows, buffer);
+  expect(busy.held).toEqual([taken.length]);
+  expect(busy.values).toEqual(expected);
+  for (const slot of taken) releaseSlot(buffer, slot);
+
+  // f32 rows against an f64 query are widened to f64 by the copy.
+  const widened = scanAll(matrix, Float64Array.from(query), ScanMode.Dot, 0, rows, buffer);
+  expect(widened.held).toEqual([0]);
+  expect(widened.values).toEqual(expected);
+
+  // A query of 2,048 f64 values fills a 16 KiB slot, leaving no room for results.
+  const wide = new Float64Array(buffer, 0, 2048 * 2).fill(1);
+  const scanned = scanAll(wide, new Float64Array(2048).fill(2), ScanMode.Dot, 0, 2, buffer);
+  expect(scanned.held).toEqual([0]);
+  expect(scanned.values).toEqual([4096, 4096]);
 });

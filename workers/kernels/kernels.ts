@@ -2,9 +2,17 @@
  * The built-in tools' WebAssembly kernels (kernels.wat): compiled once per worker on first use, with one
  * linear memory per worker that grows as a call needs and is let go after a call that needed more than
  * {@link KEEP_BYTES}. WebAssembly reads only its own memory, so operands are copied in (matrices packed into
- * the panels the kernels read, scans in blocks that stay in cache) and results copied out.
+ * the panels the kernels read, scans in blocks that stay in cache) and results copied out. A scan over an
+ * array that lives in a kernel memory (src/memory/kernel-memory.ts: large shared arrays do) reads it in
+ * place instead, through an instance of the module built to import that memory.
  */
-import { KERNELS_WASM, KERNELS_WASM_RELAXED } from './kernels-wasm.js';
+import {
+  KERNELS_WASM,
+  KERNELS_WASM_RELAXED,
+  KERNELS_WASM_SHARED,
+  KERNELS_WASM_SHARED_RELAXED,
+} from './kernels-wasm.js';
+import { claimSlot, memoryOf, releaseSlot, SLOT_BYTES, type SharedMemory } from '../../src/memory/kernel-memory.js';
 
 export type FloatArray = Float32Array | Float64Array;
 
@@ -12,7 +20,7 @@ export type FloatArray = Float32Array | Float64Array;
 declare const WebAssembly: {
   Module: new (bytes: Uint8Array) => object;
   compile(bytes: Uint8Array): Promise<object>;
-  Instance: new (module: object) => { exports: unknown };
+  Instance: new (module: object, imports?: object) => { exports: unknown };
   validate(bytes: Uint8Array): boolean;
 };
 
@@ -53,14 +61,26 @@ const PACK_ROWS = 32;
 const SCAN_BLOCK_BYTES = 128 * 1024;
 
 let compiled: object | undefined;
+let compiledShared: object | undefined;
 let instance: KernelExports | undefined;
+/** This thread's instances over kernel memories it received. */
+const sharedInstances = new WeakMap<SharedMemory, KernelExports>();
 
 /**
  * The module's bytes: with relaxed-SIMD multiply-adds (fused where the CPU has FMA) where the runtime
- * validates them (Node 22 and later), else SIMD128 alone.
+ * validates them (Node 22 and later), else SIMD128 alone; with `imported`, the build that reads an imported
+ * shared memory.
  */
-function kernelBytes(): Uint8Array {
-  return Buffer.from(kernelFlavour() === 'relaxed-simd' ? KERNELS_WASM_RELAXED : KERNELS_WASM, 'base64');
+function kernelBytes(imported = false): Uint8Array {
+  const relaxed = kernelFlavour() === 'relaxed-simd';
+  const base64 = imported
+    ? relaxed
+      ? KERNELS_WASM_SHARED_RELAXED
+      : KERNELS_WASM_SHARED
+    : relaxed
+      ? KERNELS_WASM_RELAXED
+      : KERNELS_WASM;
+  return Buffer.from(base64, 'base64');
 }
 
 let flavour: 'relaxed-simd' | 'simd128' | undefined;
@@ -93,15 +113,20 @@ export function simdPeakGflops(rounds = 2_000_000): number {
  * kernel call does not wait for it. The worker runtime calls it once its tools have loaded.
  */
 export function prepareKernels(): void {
-  if (compiled !== undefined) return;
-  WebAssembly.compile(kernelBytes()).then(
-    (module) => {
+  // A failure shows where the module is first needed, compiled there.
+  if (compiled === undefined) {
+    WebAssembly.compile(kernelBytes()).then((module) => {
       compiled ??= module;
-    },
-    // A failure shows where the module is first needed, compiled there.
-    () => undefined,
-  );
+    }, ignore);
+  }
+  if (compiledShared === undefined) {
+    WebAssembly.compile(kernelBytes(true)).then((module) => {
+      compiledShared ??= module;
+    }, ignore);
+  }
 }
+
+const ignore = () => undefined;
 
 /** The kernels, with at least `bytes` of memory. */
 function kernels(bytes: number): KernelExports {
@@ -111,6 +136,17 @@ function kernels(bytes: number): KernelExports {
   const have = instance.memory.buffer.byteLength;
   if (bytes > have) instance.memory.grow(Math.ceil((bytes - have) / PAGE));
   return instance;
+}
+
+/** The kernels over a kernel memory: they address it from its start, and write only in a claimed slot. */
+function kernelsOver(memory: SharedMemory): KernelExports {
+  let exports = sharedInstances.get(memory);
+  if (exports === undefined) {
+    compiledShared ??= new WebAssembly.Module(kernelBytes(true));
+    exports = new WebAssembly.Instance(compiledShared, { env: { memory } }).exports as KernelExports;
+    sharedInstances.set(memory, exports);
+  }
+  return exports;
 }
 
 /** After a call: a memory grown past {@link KEEP_BYTES} is left to the garbage collector. */
@@ -207,6 +243,7 @@ export function scanRows(
   // Same element types: f32 rows against the query widened to f64 once (the kernel widens each row's values);
   // otherwise both as f64, so no value loses precision.
   const single = matrix instanceof Float32Array && query instanceof Float32Array;
+  if (scanInPlace(matrix, query, mode, rowStart, rowEnd, visit, single)) return;
   const size = single ? 4 : 8;
   const blockRows = Math.max(1, Math.floor(SCAN_BLOCK_BYTES / (dim * size)));
   const qBytes = align(dim * 8);
@@ -230,6 +267,47 @@ export function scanRows(
   } finally {
     done();
   }
+}
+
+/**
+ * {@link scanRows} over a matrix in a kernel memory, read where it is: the query and each block's results
+ * go in a scratch slot of that memory. Returns false, having done nothing, when the matrix is not in one,
+ * its rows would need widening (f32 rows, f64 query), the query does not fit a slot, or no slot is free.
+ */
+function scanInPlace(
+  matrix: FloatArray,
+  query: FloatArray,
+  mode: ScanMode,
+  rowStart: number,
+  rowEnd: number,
+  visit: (out: Float64Array, first: number, count: number) => void,
+  single: boolean,
+): boolean {
+  const buffer = matrix.buffer;
+  const memory = memoryOf(buffer);
+  if (memory === undefined || !(single || matrix instanceof Float64Array)) return false;
+  const dim = query.length;
+  const qBytes = align(dim * 8);
+  const perRow = mode === ScanMode.DotAndNorm ? 2 : 1;
+  const blockRows = Math.floor((SLOT_BYTES - qBytes) / (perRow * 8));
+  if (blockRows < 1) return false;
+  const slot = claimSlot(memory.buffer);
+  if (slot < 0) return false;
+  try {
+    const ex = kernelsOver(memory);
+    new Float64Array(memory.buffer, slot, dim).set(query);
+    const out = new Float64Array(memory.buffer, slot + qBytes, blockRows * perRow);
+    const scan = single ? ex.scan32 : ex.scan64;
+    const rowBytes = dim * matrix.BYTES_PER_ELEMENT;
+    for (let first = rowStart; first < rowEnd; first += blockRows) {
+      const count = Math.min(blockRows, rowEnd - first);
+      scan(matrix.byteOffset + first * rowBytes, slot, count, dim, slot + qBytes, mode);
+      visit(out, first, count);
+    }
+  } finally {
+    releaseSlot(memory.buffer, slot);
+  }
+  return true;
 }
 
 /** The dot product of two same-length arrays, summed in f64 (in blocks that stay in cache). */
