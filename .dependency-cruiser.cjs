@@ -5,7 +5,7 @@
  */
 const RUN_TIME = { dependencyTypesNot: ['type-only'] };
 const MAIN_THREAD =
-  '^src/(bridge|options|otel|index)\\.ts$|^src/(call|dispatch|batch|cache|registry|dashboard|schema)/|^src/session/(client|sessions)\\.ts$';
+  '^src/(bridge|create-bridge|options|otel|index)\\.ts$|^src/(call|dispatch|batch|cache|registry|dashboard|schema)/|^src/session/(client|sessions)\\.ts$';
 
 module.exports = {
   forbidden: [
@@ -93,7 +93,7 @@ module.exports = {
         'What workers and tool modules load at start-up imports neither Piscina, nor apache-arrow, nor msgpackr ' +
         '(apache-arrow and msgpackr load with import() on first need: see src/codec/lazy-modules.ts).',
       from: {
-        path: '^src/(tool|codec|memory)/|^src/session/port\\.ts$|^src/(errors|known-keys|runtime-protocol|loading-module)\\.ts$|^workers/(runtime|session-host|tools/(index|vector|matrix|frame|checks))\\.ts$',
+        path: '^src/(tool|codec|memory)/|^src/session/port\\.ts$|^src/(errors|known-keys|runtime-protocol|loading-module)\\.ts$|^workers/(runtime|call-context|chunk|reply|session-host|tools/(index|vector|matrix|frame|checks))\\.ts$',
       },
       to: {
         path: 'node_modules/(piscina|apache-arrow|msgpackr)/',
@@ -104,7 +104,7 @@ module.exports = {
       name: 'runtime-loads-comlink-on-first-session',
       severity: 'error',
       comment: 'The worker runtime loads comlink (through workers/session-host.ts) with import() when a session opens.',
-      from: { path: '^workers/runtime\\.ts$|^workers/tools/' },
+      from: { path: '^workers/(runtime|call-context|chunk|reply)\\.ts$|^workers/tools/' },
       to: {
         path: 'node_modules/comlink/|^src/session/port\\.ts$',
         dependencyTypesNot: ['type-only', 'dynamic-import'],

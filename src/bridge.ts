@@ -5,32 +5,22 @@ import type { BatchCall, BatchEntry, BatchOptions, StreamEntry } from './batch/b
 import { loadHasher } from './cache/content-hash.js';
 import { ResultCache, type CacheStats } from './cache/result-cache.js';
 import { CallPipeline, newTiming, type BroadcastOptions, type CallOptions } from './call/pipeline.js';
-import {
-  CallTransport,
-  outcomeAt,
-  type BroadcastEntry,
-  type CallTiming,
-  type ChunkOutcomes,
-  type Outcome,
-} from './call/transport.js';
+import { outcomeAt, type ChunkOutcomes, type Outcome } from './call/chunk-calls.js';
+import { CallTransport, type BroadcastEntry, type CallTiming } from './call/transport.js';
 import { ClosedError, InvalidOptionsError, describeValue } from './errors.js';
 import { resolveOptions, type BridgeOptions, type ResolvedOptions, type ResolvedTelemetry } from './options.js';
 import { checkKnownKeys } from './known-keys.js';
-import { loadingModule, refuseWhileLoading } from './loading-module.js';
-import { LocalPool } from './dispatch/local/pool.js';
 import type { PoolBackend } from './dispatch/dispatcher.js';
 import { ToolCatalog } from './registry/catalog.js';
-import { ledger, setCeiling } from './memory/ledger.js';
+import { setCeiling } from './memory/ledger.js';
 import type { CodecCounts } from './telemetry/events.js';
-import { callEnd, callError, callStart, workerRecycle, type CallMessage } from './telemetry/channels.js';
+import { callEnd, callError, callStart, type CallMessage } from './telemetry/channels.js';
 import { judgeHealth, type HealthReport } from './telemetry/health.js';
 import { renderMetrics } from './telemetry/prometheus.js';
 import { renderReport } from './telemetry/report.js';
 import { shapeOf } from './codec/shape.js';
-import { warmSchemas } from './schema/args-schema.js';
-import { warmCodec } from './codec/message.js';
 import { StatsRecorder, type BridgeStats, type HostStats } from './telemetry/stats.js';
-import { DEFAULT_POOL, type ToolInfo } from './tool/define.js';
+import type { ToolInfo } from './tool/define.js';
 import type { SessionInfo } from './tool/session.js';
 import type { Session } from './session/client.js';
 import { Sessions, type OpenOptions } from './session/sessions.js';
@@ -81,7 +71,8 @@ const NO_CACHE: CacheStats = Object.freeze({
   skipped: 0,
 });
 
-class ToolBridge implements Bridge {
+/** A bridge over running pools; made by `createBridge()` (local pools) or {@link bridgeOver}. */
+export class ToolBridge implements Bridge {
   readonly #events: EventEmitter;
   readonly #pools: ReadonlyMap<string, PoolBackend>;
   readonly #catalog: ToolCatalog;
@@ -375,74 +366,3 @@ export async function bridgeOver(
 /** Emits a bridge event on `events` (for a backend that raises `drain` and the like). */
 export const emitBridgeEvent = (events: EventEmitter, name: keyof BridgeEvents, event?: unknown): void =>
   emitSafely(events, name, event);
-
-/**
- * Starts a pool of worker threads with the built-in tools and the given tool modules loaded, and resolves
- * once the first worker of each pool has loaded them (the others go on starting). A module that fails to load rejects with `TOOL_LOAD_FAILED`
- * naming it; two tools of one name reject with `DUPLICATE_TOOL`.
- *
- * @example
- * const bridge = await createBridge({ tools: [new URL('./my-tools.js', import.meta.url)] });
- * const y = await bridge.call('my.scale', { x, k: 2 });
- * await bridge.close();
- */
-export async function createBridge(options?: BridgeOptions): Promise<Bridge> {
-  const loading = loadingModule();
-  if (loading !== undefined) {
-    const reason = `createBridge() was called while a toolbridge worker imported the tool module ${loading}: a tool module must not start a bridge (each worker would start workers of its own). Does a script pass its own URL in \`tools\`? Move its tools to a module of their own.`;
-    refuseWhileLoading(reason);
-    throw new InvalidOptionsError(reason);
-  }
-  const resolved = resolveOptions(options);
-  if (resolved.cache) await loadHasher();
-  const events = new EventEmitter();
-  const pools = new Map<string, LocalPool>();
-  for (const pool of resolved.pools.values()) {
-    pools.set(
-      pool.name,
-      new LocalPool({
-        pool,
-        checkModules: pool.name === DEFAULT_POOL,
-        startTimeoutMs: resolved.startTimeoutMs,
-        runtime: {
-          modules: [...resolved.modules],
-          codec: resolved.codec,
-          ledger: ledger().memory,
-          threads: pool.maxThreads,
-        },
-        onDrain: () => emitSafely(events, 'drain'),
-        onRecycle: (event) => {
-          emitSafely(events, 'recycle', event);
-          if (resolved.telemetry.enabled && workerRecycle.hasSubscribers) workerRecycle.publish(event);
-        },
-        onWorkerExit: (event) => emitSafely(events, 'workerExit', event),
-      }),
-    );
-  }
-  // While the workers start, the main thread makes the validators the first schema checks will need (one
-  // that checks schemas against the meta-schema only where tool modules may bring schemas of their own).
-  const warming = setImmediate(() => {
-    warmSchemas(resolved.modules.length > 0);
-    warmCodec(resolved.codec);
-  });
-  let tools: ToolInfo[];
-  let sessions: SessionInfo[];
-  try {
-    const started = await Promise.all([...pools.values()].map((pool) => pool.discover()));
-    tools = started[0]!;
-    sessions = pools.get(DEFAULT_POOL)!.sessionInfos();
-    const unknown = [...tools, ...sessions].find((tool) => !pools.has(tool.pool));
-    if (unknown) {
-      throw new InvalidOptionsError(
-        `${'concurrent' in unknown ? 'Session' : 'Tool'} "${unknown.name}" runs in pool "${unknown.pool}", which createBridge({ pools }) does not define (pools: ${[...pools.keys()].join(', ')})`,
-      );
-    }
-  } catch (error) {
-    clearImmediate(warming);
-    await Promise.all([...pools.values()].map((pool) => pool.destroy().catch(() => undefined)));
-    throw error;
-  }
-  const bridge = new ToolBridge(resolved, pools, tools, events, sessions);
-  if (resolved.maxSharedMb !== Infinity) setCeiling(bridge, resolved.maxSharedMb);
-  return bridge;
-}

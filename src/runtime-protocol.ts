@@ -56,6 +56,12 @@ export const GAUGE_HEAP_LIMIT = 6;
 export const GAUGE_EXTERNAL = 7;
 export const GAUGE_COUNT = 8;
 
+/** What a chunk of a batch returns: every call's value by position, and the errors by position. */
+export interface ChunkResult {
+  v: unknown[];
+  e?: Record<number, ErrorRecord>;
+}
+
 export const BUILTIN_MODULE = 'toolbridge:builtin';
 
 export function isRuntimeNotice(value: unknown): value is RuntimeNotice {

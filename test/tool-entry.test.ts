@@ -32,7 +32,7 @@ async function loadsOf(name: string, args: string[]): Promise<string[]> {
 const HEAVY = /\/node_modules\/(piscina|apache-arrow|msgpackr)\//;
 /** Modules of toolbridge that only the main thread needs. */
 const MAIN_THREAD =
-  /\/dist\/src\/(bridge|options|otel)\.js|\/dist\/src\/(call|dispatch|registry|batch|cache|telemetry|dashboard)\//;
+  /\/dist\/src\/(bridge|create-bridge|options|otel)\.js|\/dist\/src\/(call|dispatch|registry|batch|cache|telemetry|dashboard)\//;
 
 describe("'toolbridge/tool'", () => {
   test('loads neither Piscina, nor apache-arrow, nor msgpackr, nor any main-thread module', async () => {

@@ -9,40 +9,30 @@ import { parentPort, threadId, workerData } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
 import { toErrorRecord } from '../src/codec/error-record.js';
 import { ModuleNeeded, withModules } from '../src/codec/lazy-modules.js';
-import { attachLedger, ledger } from '../src/memory/ledger.js';
+import { attachLedger } from '../src/memory/ledger.js';
 import {
   decodeMessage,
-  encodeMessage,
   warmCodec,
-  Kind,
   SPLIT_MERGE,
   SPLIT_PLAN,
-  type CodecCounts,
   type SplitPlan,
-  type ErrorRecord,
   type WireMessage,
 } from '../src/codec/message.js';
-import { AbortedError, QuotaExceededError, TimeoutError } from '../src/errors.js';
 import {
   BUILTIN_MODULE,
-  GAUGE_ARROW,
-  GAUGE_CLONE,
-  GAUGE_COPIED,
-  GAUGE_COUNT,
-  GAUGE_EXTERNAL,
-  GAUGE_HEAP,
   GAUGE_HEAP_LIMIT,
-  GAUGE_MSGPACK,
-  GAUGE_SHARED,
   type ReadyNotice,
   type RuntimeConfig,
   type RuntimeNotice,
 } from '../src/runtime-protocol.js';
 import { loadingRefusal, setLoadingModule } from '../src/loading-module.js';
-import { toolsOfModule, type ToolContext, type ToolDefinition, type ToolInfo } from '../src/tool/define.js';
+import { toolsOfModule, type ToolDefinition, type ToolInfo } from '../src/tool/define.js';
 import { sessionsOfModule, type SessionDefinition, type SessionInfo } from '../src/tool/session.js';
 import { isScalar, type Scalar } from '../src/session/scalar.js';
+import { CallContext } from './call-context.js';
+import { isThenable, runChunk } from './chunk.js';
 import { prepareKernels } from './kernels/kernels.js';
+import { fail, gauges, reply, sampleHeap } from './reply.js';
 import { builtinTools } from './tools/index.js';
 
 /**
@@ -112,23 +102,6 @@ async function load(): Promise<void> {
   }
 }
 
-const gauges = new Float64Array(new SharedArrayBuffer(GAUGE_COUNT * Float64Array.BYTES_PER_ELEMENT));
-/**
- * Least time between two heap samples after tasks: a sample costs a few microseconds, which a stream of tiny
- * calls would feel, and a millisecond of work moves the heap little next to any sensible `maxHeapMb`.
- */
-const HEAP_SAMPLE_MS = 1;
-let heapSampledAt = -Infinity;
-/** Samples the heap for the pool's watchdog, after a task (at most every {@link HEAP_SAMPLE_MS}). */
-const sampleHeap = (): void => {
-  const now = performance.now();
-  if (now - heapSampledAt < HEAP_SAMPLE_MS) return;
-  heapSampledAt = now;
-  const heap = getHeapStatistics();
-  gauges[GAUGE_HEAP] = heap.used_heap_size;
-  gauges[GAUGE_EXTERNAL] = heap.external_memory;
-};
-
 /** Tells the pool this worker is ready: the tools and sessions its modules define, or why they failed. */
 function announce(): void {
   const catalog: ToolInfo[] = [...registry.values()].map(({ tool, module }) => ({
@@ -181,196 +154,6 @@ export const started: Promise<(task: Task) => WireMessage | Promise<WireMessage>
   announce();
   return handle;
 });
-
-/** The `ctx` a tool receives. The AbortSignal and its deadline timer are made only if the tool asks. */
-class CallContext implements ToolContext {
-  readonly callId: number;
-  readonly tool: string;
-  readonly #deadline: number;
-  readonly #port: MessagePort | undefined;
-  #controller: AbortController | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #abortedByCaller = false;
-
-  /** The context of the call of a chunk now running, told when the chunk is aborted. */
-  current: CallContext | undefined;
-
-  constructor(callId: number, tool: string, deadline: number, port: MessagePort | undefined) {
-    this.callId = callId;
-    this.tool = tool;
-    this.#deadline = deadline;
-    this.#port = port;
-    port?.once('message', () => this.abortByCaller());
-  }
-
-  progress(done: number, total?: number, message?: string): void {
-    if (typeof done !== 'number') return;
-    this.#port?.postMessage({
-      progress: done,
-      ...(typeof total === 'number' ? { total } : {}),
-      ...(typeof message === 'string' ? { message } : {}),
-    });
-  }
-
-  abortByCaller(): void {
-    this.#abortedByCaller = true;
-    this.#controller?.abort(new AbortedError(this.tool, 'aborted by the caller'));
-    this.current?.abortByCaller();
-  }
-
-  /**
-   * The context of one call of a chunk run call by call: a signal of its own (so a tool that listens to it
-   * adds one listener per call, not one per chunk to a shared signal) with the call's own deadline.
-   */
-  forCall(deadline: number): CallContext {
-    const ctx = new CallContext(this.callId, this.tool, deadline, undefined);
-    if (this.#abortedByCaller) ctx.abortByCaller();
-    this.current = ctx;
-    return ctx;
-  }
-
-  get signal(): AbortSignal {
-    if (this.#controller) return this.#controller.signal;
-    const controller = (this.#controller = new AbortController());
-    if (this.#abortedByCaller) {
-      controller.abort(new AbortedError(this.tool, 'aborted by the caller'));
-    } else if (this.#deadline > 0) {
-      const timeout = () => controller.abort(new TimeoutError(this.tool, 0));
-      const left = this.#deadline - Date.now();
-      if (left <= 0) timeout();
-      else this.#timer = setTimeout(timeout, left);
-    }
-    return controller.signal;
-  }
-
-  dispose(): void {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#port?.close();
-  }
-}
-
-/** Adds what an encoding sent by each path to this worker's codec gauges. */
-function countCodecs(counts: CodecCounts): void {
-  gauges[GAUGE_SHARED]! += counts.shared;
-  gauges[GAUGE_ARROW]! += counts.arrow;
-  gauges[GAUGE_CLONE]! += counts.clone;
-  gauges[GAUGE_MSGPACK]! += counts.msgpack;
-  gauges[GAUGE_COPIED]! += counts.copied;
-}
-
-/**
- * `runMs`: time in the tool; `codecMs`: time decoding the call (the encoding's own time is added).
- * `independentDepth`: 2 for a chunk's `{ v }` result (see `takeApart`).
- */
-function reply(
-  callId: number,
-  tool: string,
-  result: unknown,
-  runMs: number,
-  codecMs: number,
-  independentDepth = 0,
-  split?: number,
-): WireMessage | Promise<WireMessage> {
-  try {
-    const encoded = encodeMessage(
-      { kind: Kind.Result, callId, tool, deadline: 0, runMs, codecMs, independentDepth },
-      result,
-      policy,
-      'result',
-    );
-    countCodecs(encoded.counts);
-    const { message } = encoded;
-    // Shared memory this worker allocated for the result now belongs to the caller.
-    const ids = message.b && ledger().handOver(message.b);
-    if (ids) message.r = ids;
-    if (split !== undefined) message.x = split;
-    return message;
-  } catch (error) {
-    // A table (or MessagePack) in the result, and this worker has not loaded that module yet.
-    if (error instanceof ModuleNeeded) {
-      return error.load().then(
-        () => reply(callId, tool, result, runMs, codecMs, independentDepth, split),
-        (failure: unknown) => fail(callId, tool, failure, '', runMs, codecMs),
-      );
-    }
-    // A result that cannot cross (a function, say) is the tool's fault, not the caller's: TOOL_FAILED.
-    // One that would pass the shared-memory quota is QUOTA_EXCEEDED.
-    return fail(callId, tool, error, error instanceof QuotaExceededError ? undefined : '', runMs, codecMs);
-  }
-}
-
-function fail(callId: number, tool: string, error: unknown, code?: string, runMs = 0, codecMs = 0): WireMessage {
-  const record: ErrorRecord = toErrorRecord(error);
-  if (code !== undefined) record.code = code;
-  const head = { kind: Kind.Error, callId, tool, deadline: 0, error: record, runMs, codecMs };
-  return encodeMessage(head, undefined, policy, 'error').message;
-}
-
-/** What a chunk of a batch returns: every call's value by position, and the errors by position. */
-export interface ChunkResult {
-  v: unknown[];
-  e?: Record<number, ErrorRecord>;
-}
-
-const isThenable = (value: unknown): value is PromiseLike<unknown> =>
-  value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function';
-
-/**
- * Runs a chunk of a batch: `runBatch` once if the tool has it, else `run` for each call in turn (a call
- * whose deadline has passed is not started). One call's failure fails only its own entry.
- */
-async function runChunk(
-  tool: ToolDefinition,
-  argsList: unknown,
-  deadlines: ArrayLike<number>,
-  ctx: CallContext,
-  decodeMs: number,
-): Promise<WireMessage> {
-  const started = performance.now();
-  const list = Array.isArray(argsList) ? (argsList as unknown[]) : [];
-  const values: unknown[] = new Array<unknown>(list.length);
-  let errors: Record<number, ErrorRecord> | undefined;
-  const failEntry = (i: number, error: unknown) => ((errors ??= {})[i] = toErrorRecord(error));
-  try {
-    if (tool.runBatch) {
-      const out: unknown = await tool.runBatch(list, ctx);
-      if (!Array.isArray(out) || out.length !== list.length) {
-        throw new TypeError(
-          `runBatch of "${tool.name}" must return one result per call, in order: got ${Array.isArray(out) ? `${out.length} results` : typeof out} for ${list.length} calls`,
-        );
-      }
-      for (let i = 0; i < list.length; i++) values[i] = out[i];
-    } else {
-      const wantsCtx = tool.run.length >= 2;
-      for (let i = 0; i < list.length; i++) {
-        const deadline = deadlines[i] ?? 0;
-        if (deadline > 0 && Date.now() > deadline) {
-          failEntry(i, new TimeoutError(tool.name, 0));
-          continue;
-        }
-        // A tool whose run takes no ctx parameter cannot see one: it gets none made for it.
-        const callCtx = wantsCtx ? ctx.forCall(deadline) : undefined;
-        try {
-          const out = tool.run(list[i], callCtx ?? ctx);
-          values[i] = isThenable(out) ? await out : out;
-        } catch (error) {
-          failEntry(i, error);
-        } finally {
-          if (callCtx) {
-            callCtx.dispose();
-            ctx.current = undefined;
-          }
-        }
-      }
-    }
-  } catch (error) {
-    for (let i = 0; i < list.length; i++) failEntry(i, error);
-  } finally {
-    ctx.dispose();
-  }
-  const result: ChunkResult = errors ? { v: values, e: errors } : { v: values };
-  return reply(ctx.callId, tool.name, result, performance.now() - started, decodeMs, 2);
-}
 
 /** Runs one call (or chunk), then samples the heap. Never throws: every failure becomes an error envelope. */
 function handle(task: Task): WireMessage | Promise<WireMessage> {

@@ -8,7 +8,8 @@ import {
   type ToolBridgeError,
 } from '../errors.js';
 import { checkKnownKeys } from '../known-keys.js';
-import type { CallTransport, ChunkCalls, ChunkOutcomes, Outcome } from '../call/transport.js';
+import type { ChunkCalls, ChunkOutcomes, Outcome } from '../call/chunk-calls.js';
+import type { CallTransport } from '../call/transport.js';
 import type { ToolCatalog } from '../registry/catalog.js';
 import type { StatsRecorder } from '../telemetry/stats.js';
 import type { ToolInfo } from '../tool/define.js';

@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { watchCall } from '../call/deadline.js';
 import { isFailure, type ToolBridgeError } from '../errors.js';
-import type { CallTransport, ChunkCalls } from '../call/transport.js';
+import type { ChunkCalls } from '../call/chunk-calls.js';
+import type { CallTransport } from '../call/transport.js';
 import type { StatsRecorder } from '../telemetry/stats.js';
 import type { ToolInfo } from '../tool/define.js';
 import { chunkSizeFor } from './batch-executor.js';

@@ -11,19 +11,15 @@ import {
   type Encoded,
   type ErrorRecord,
 } from '../codec/message.js';
-import {
-  InvalidArgsError,
-  isFailure,
-  TimeoutError,
-  ToolBridgeError,
-  UnavailableError,
-  WorkerCrashedError,
-} from '../errors.js';
+import { TimeoutError, ToolBridgeError, UnavailableError, WorkerCrashedError } from '../errors.js';
 import { ModuleNeeded, withModules } from '../codec/lazy-modules.js';
 import { Sender, type CallTiming } from './sender.js';
 import { ledger } from '../memory/ledger.js';
 import type { BroadcastReply, Dispatcher, PoolBackend } from '../dispatch/dispatcher.js';
 import { readReply } from './replies.js';
+import { asInvalidArgs, ended, moduleFailure } from './call-errors.js';
+import type { ChunkCalls, ChunkOutcomes } from './chunk-calls.js';
+import type { ChunkResult } from '../runtime-protocol.js';
 import type { StatsRecorder } from '../telemetry/stats.js';
 import type { Progress, ToolInfo } from '../tool/define.js';
 
@@ -45,45 +41,6 @@ type Sent = Encoded & { encodeMs: number };
 /** One worker's outcome of a broadcast (`bridge.broadcast`): its `threadId`, and its value or typed error. */
 export type BroadcastEntry<R = unknown> =
   { workerId: number; ok: true; value: R } | { workerId: number; ok: false; error: ToolBridgeError };
-
-/** The outcome of one call of a batch: its value, or its typed error. */
-export type Outcome<R = unknown> = { ok: true; value: R } | { ok: false; error: ToolBridgeError };
-
-/**
- * The outcomes of a chunk's calls by position, without an object per call (a batch makes its entries once,
- * at the end): call `k` failed with `errors[k]` if that is set, else its value is `values[k]`.
- */
-export interface ChunkOutcomes {
-  values: readonly unknown[];
-  errors?: ReadonlyArray<ToolBridgeError | undefined>;
-}
-
-/** The outcome of call `k` of a chunk, as an object. */
-export function outcomeAt(outcomes: ChunkOutcomes, k: number): Outcome {
-  const error = outcomes.errors?.[k];
-  return error === undefined ? { ok: true, value: outcomes.values[k] } : { ok: false, error };
-}
-
-/**
- * The calls of one chunk (calls of one tool sent as one worker task), read by position: a batch and the
- * micro-batcher each describe their calls without making an object per call.
- */
-export interface ChunkCalls {
-  /** Each call's args, in order. */
-  readonly args: readonly unknown[];
-  /** Call `k`'s time limit in ms (Infinity for none), counted from {@link ChunkCalls.start}. */
-  timeoutMs(k: number): number;
-  /** `performance.now()` when call `k` was made. */
-  start(k: number): number;
-  /** Call `k`'s position in its batch, which names it in errors (`calls[i].args`); none for single calls. */
-  position?(k: number): number;
-}
-
-/** A chunk's reply value, as `workers/runtime.ts` writes it. */
-interface ChunkResult {
-  v: unknown[];
-  e?: Record<number, ErrorRecord>;
-}
 
 /** A split call's result -> its plan's shared value, kept alive (and counted) while the result is. */
 const splitShared = new WeakMap<object, unknown>();
@@ -429,30 +386,4 @@ export class CallTransport {
       throw error instanceof ModuleNeeded ? error : asInvalidArgs(error);
     }
   }
-}
-
-/**
- * Tells `onEnd` a call is over; returns the call's error, or what `onEnd` threw (a `slowCall` listener, say),
- * which the call then rejects with.
- */
-function ended(onEnd: ((ms: number, failed: boolean) => void) | undefined, ms: number, error: unknown): unknown {
-  try {
-    onEnd?.(ms, isFailure(error));
-  } catch (thrown) {
-    return thrown;
-  }
-  return error;
-}
-
-/** The error of a call whose args need a module (apache-arrow, msgpackr) that cannot be loaded. */
-function moduleFailure(failure: unknown): ToolBridgeError {
-  const detail = failure instanceof Error ? failure.message : String(failure);
-  return new InvalidArgsError(`args cannot be encoded: a module they need failed to load: ${detail}`, {
-    cause: failure,
-  });
-}
-
-function asInvalidArgs(error: unknown): ToolBridgeError {
-  if (error instanceof ToolBridgeError) return error;
-  return new InvalidArgsError(`args cannot be encoded: ${String(error)}`, { cause: error });
 }

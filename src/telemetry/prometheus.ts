@@ -1,4 +1,5 @@
-import { BUCKETS_S, type BridgeStats, type Distribution, type StatsRecorder } from './stats.js';
+import { BUCKETS_S, type Distribution } from './distribution.js';
+import type { BridgeStats, StatsRecorder } from './stats.js';
 
 type Labels = Record<string, string>;
 

@@ -6,7 +6,7 @@ import { describe, expect, test } from 'vitest';
 import { ResultCache } from '../../src/cache/result-cache.js';
 import type { ToolBridgeError } from '../../src/errors.js';
 import { resolveOptions } from '../../src/options.js';
-import { outcomeAt } from '../../src/call/transport.js';
+import { outcomeAt } from '../../src/call/chunk-calls.js';
 import { HANG, InProcessDispatcher, info, pipelineOver } from './in-process-dispatcher.js';
 
 describe('the call pipeline over an in-process Dispatcher', () => {

@@ -5,7 +5,8 @@ import type { ResolvedPool } from '../../options.js';
 import type { ToolSource } from '../../registry/catalog.js';
 import type { RuntimeConfig } from '../../runtime-protocol.js';
 import type { CodecCounts, RecycleEvent, RecycleReason, WorkerExitEvent, WorkerStats } from '../../telemetry/events.js';
-import { Rate, type PoolStats } from '../../telemetry/stats.js';
+import { Rate } from '../../telemetry/distribution.js';
+import type { PoolStats } from '../../telemetry/stats.js';
 import type { ToolInfo } from '../../tool/define.js';
 import type { SessionInfo } from '../../tool/session.js';
 import {
