@@ -2,8 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { WireMessage } from '../../codec/message.js';
 import { ToolBridgeError } from '../../errors.js';
 import type { SubmitOptions } from '../dispatcher.js';
-import type { Job } from './queue.js';
-import type { WorkerRecord, WorkerSlot } from './worker-slot.js';
+import type { Job, WorkerRecord, WorkerSlot } from './worker-slot.js';
 
 /**
  * Calls waiting for one worker in particular (a session's open, a broadcast, an affinity key), kept in

@@ -22,9 +22,9 @@ import { AffinityMap } from './affinity.js';
 import { Broadcasts } from './broadcasts.js';
 import { PinnedJobs } from './pinned.js';
 import { poolStats } from './pool-stats.js';
-import { CallQueue, type Job } from './queue.js';
+import { CallQueue } from './queue.js';
 import { WorkerSet } from './worker-set.js';
-import type { WorkerRecord, WorkerSlot } from './worker-slot.js';
+import type { Job, WorkerRecord, WorkerSlot } from './worker-slot.js';
 
 export interface LocalPoolOptions {
   pool: ResolvedPool;

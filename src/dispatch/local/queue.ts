@@ -1,21 +1,7 @@
 import type { WireMessage } from '../../codec/message.js';
 import { ToolBridgeError } from '../../errors.js';
 import type { SubmitOptions } from '../dispatcher.js';
-import type { WorkerRecord } from './worker-slot.js';
-
-/** A message waiting for a worker. */
-export interface Job {
-  readonly message: WireMessage;
-  readonly options: SubmitOptions;
-  readonly resolve: (reply: WireMessage) => void;
-  readonly reject: (error: unknown) => void;
-  /** Handed to a worker, cancelled or failed: it no longer waits. */
-  done: boolean;
-  /** Told which worker runs it, just before it starts. */
-  onStart?: ((record: WorkerRecord) => void) | undefined;
-  /** For a call pinned to a worker: the `performance.now()` time from which any worker may take it. */
-  anyAfter?: number | undefined;
-}
+import type { Job } from './worker-slot.js';
 
 /**
  * The pool's queue of messages waiting for a worker, first in first out. A message whose signal fires

@@ -2,7 +2,8 @@ import { performance } from 'node:perf_hooks';
 import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { releaseHandlesOf } from '../../memory/ledger.js';
-import type { Job } from './queue.js';
+import type { WireMessage } from '../../codec/message.js';
+import type { SubmitOptions } from '../dispatcher.js';
 import type { CodecCounts, ExitReason } from '../../telemetry/events.js';
 import {
   GAUGE_ARROW,
@@ -21,6 +22,20 @@ import {
 /** The worker file: a CommonJS shim that loads the ESM runtime (see workers/entry.cts for why). */
 const RUNTIME_ENTRY = new URL('../../../workers/entry.cjs', import.meta.url).href;
 const MiB = 1024 * 1024;
+
+/** A message waiting for a worker. */
+export interface Job {
+  readonly message: WireMessage;
+  readonly options: SubmitOptions;
+  readonly resolve: (reply: WireMessage) => void;
+  readonly reject: (error: unknown) => void;
+  /** Handed to a worker, cancelled or failed: it no longer waits. */
+  done: boolean;
+  /** Told which worker runs it, just before it starts. */
+  onStart?: ((record: WorkerRecord) => void) | undefined;
+  /** For a call pinned to a worker: the `performance.now()` time from which any worker may take it. */
+  anyAfter?: number | undefined;
+}
 
 /** One worker thread of a slot, from its start to its exit. */
 export class WorkerRecord {
