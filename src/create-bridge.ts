@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { ToolBridge, emitBridgeEvent, type Bridge } from './bridge.js';
-import { loadHasher } from './cache/content-hash.js';
+import { loadHasher, warmHasher } from './cache/content-hash.js';
 import { warmCodec } from './codec/message.js';
 import { LocalPool } from './dispatch/local/pool.js';
 import { InvalidOptionsError } from './errors.js';
@@ -56,10 +56,12 @@ export async function createBridge(options?: BridgeOptions): Promise<Bridge> {
     );
   }
   // While the workers start, the main thread makes the validators the first schema checks will need (one
-  // that checks schemas against the meta-schema only where tool modules may bring schemas of their own).
+  // that checks schemas against the meta-schema only where tool modules may bring schemas of their own),
+  // and runs the codec and the content hash once.
   const warming = setImmediate(() => {
     warmSchemas(resolved.modules.length > 0);
     warmCodec(resolved.codec);
+    if (resolved.cache) warmHasher();
   });
   let tools: ToolInfo[];
   let sessions: SessionInfo[];

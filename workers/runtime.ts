@@ -10,14 +10,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { toErrorRecord } from '../src/codec/error-record.js';
 import { ModuleNeeded, withModules } from '../src/codec/lazy-modules.js';
 import { attachLedger } from '../src/memory/ledger.js';
-import {
-  decodeMessage,
-  warmCodec,
-  SPLIT_MERGE,
-  SPLIT_PLAN,
-  type SplitPlan,
-  type WireMessage,
-} from '../src/codec/message.js';
+import { decodeMessage, SPLIT_MERGE, SPLIT_PLAN, type SplitPlan, type WireMessage } from '../src/codec/message.js';
 import {
   BUILTIN_MODULE,
   GAUGE_HEAP_LIMIT,
@@ -42,7 +35,6 @@ import { builtinTools } from './tools/index.js';
 export type Task = WireMessage & { p?: MessagePort; s?: MessagePort };
 
 const config = workerData as RuntimeConfig;
-const policy = config.codec;
 const registry = new Map<string, { tool: ToolDefinition; module: string }>();
 const sessions = new Map<string, { session: SessionDefinition; module: string }>();
 // Before any tool module loads: shared memory allocated here is counted in the process's ledger.
@@ -138,10 +130,10 @@ function announce(): void {
     ...(loadFailure ? { error: loadFailure } : {}),
   });
   if (loadFailure) return;
-  // While the first call is on its way: the built-in tools' WebAssembly, compiled off the thread, and a
-  // first run of the codec (after Piscina has heard this worker is ready, which waits for `started`).
+  // While the first call is on its way: the built-in tools' WebAssembly, compiled off the thread. (No first
+  // run of the codec here: the first call reaches a ready worker within a millisecond or so, and would wait
+  // for it; measured, that cost the first call more than the warm run spared it.)
   prepareKernels();
-  setImmediate(warmCodec, policy);
 }
 
 /**

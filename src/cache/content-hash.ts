@@ -252,3 +252,11 @@ export function hashArgs(value: unknown, maxBytes = Infinity): string | undefine
   }
   return hasher.digest().toString(16).padStart(16, '0');
 }
+
+/**
+ * Hashes a small value of the usual shape once, as a bridge's first cached call would: run while the main
+ * thread waits for its workers, it spares that call the first run of this code. Needs {@link loadHasher}.
+ */
+export function warmHasher(): void {
+  hashArgs({ a: new Float64Array(4), b: [1, 'two', { three: 3 }] });
+}

@@ -233,9 +233,9 @@ function decodeValue(message: WireMessage): Decoded {
 }
 
 /**
- * Encodes and decodes a small call and its result once, as a bridge's first call would: run while the
- * thread would otherwise wait (the main thread while its workers start, a worker once it is ready), it spares
- * that call the first run of this code (~1-2 ms here). Its array is in shared memory of its own, not the
+ * Encodes and decodes a small call and its result once, as a bridge's first call would: run on the main
+ * thread while its workers start, when it would otherwise wait, it spares that call the first run of this
+ * code (~1-2 ms here). Its array is in shared memory of its own, not the
  * ledger's: nothing is counted.
  */
 export function warmCodec(policy: CodecPolicy): void {

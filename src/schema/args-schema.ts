@@ -130,24 +130,42 @@ function pathOf(error: ErrorObject): string {
 }
 
 /**
- * Validators made ahead of need ({@link warmSchemas}), for the next {@link ArgsSchemas} to take: making one
- * takes ~5 ms here, and one that checks schemas against the meta-schema ~35-45 ms, which the first call of a
- * tool with a schema would otherwise wait for.
+ * The validator of the tool modules' schemas made ahead of need ({@link warmSchemas}), for the next
+ * {@link ArgsSchemas} to take: one that checks schemas against the meta-schema takes ~35-45 ms to make here,
+ * which the first call of a tool with a schema would otherwise wait for.
  */
 let spare: ReturnType<typeof newAjv> | undefined;
-let spareBuiltin: ReturnType<typeof newAjv> | undefined;
 
 /**
- * Makes validators now, for the next bridge's first schema checks: one for the built-in tools' schemas, and
- * with `userSchemas` one that checks the tool modules' schemas too. `createBridge` calls it while its workers
+ * The built-in tools' validators, made once in the process and kept, by the schema's JSON text: their
+ * schemas are the package's own, the same for every bridge, so a bridge's first call of a built-in tool
+ * compiles nothing that an earlier bridge compiled (~1-3 ms a schema here). Tool modules' schemas are
+ * compiled per bridge: two bridges may load different schemas under one `$id`.
+ */
+let builtinAjv: ReturnType<typeof newAjv> | undefined;
+const builtinValidators = new Map<string, ValidateFunction>();
+
+function builtinValidator(schema: JsonSchema): ValidateFunction {
+  const text = JSON.stringify(schema);
+  let validate = builtinValidators.get(text);
+  if (validate === undefined) {
+    validate = (builtinAjv ??= newAjv(Ajv, false)).compile(forTypedArrays(schema) as JsonSchema) as ValidateFunction;
+    builtinValidators.set(text, validate);
+  }
+  return validate;
+}
+
+/**
+ * Makes validators now, for the next bridge's first schema checks: the built-in tools' ajv, and with
+ * `userSchemas` one that checks the tool modules' schemas too. `createBridge` calls it while its workers
  * start, when the main thread would otherwise wait for them.
  */
 export function warmSchemas(userSchemas: boolean): void {
-  if (spareBuiltin === undefined) {
-    spareBuiltin = newAjv(Ajv, false);
+  if (builtinAjv === undefined) {
+    builtinAjv = newAjv(Ajv, false);
     // A schema of the usual shape, so that the code generating validators has run once (the first real
     // schema then compiles in a fraction of the time), and checked once.
-    spareBuiltin.compile(forTypedArrays(WARM_SCHEMA) as JsonSchema)(WARM_ARGS);
+    builtinAjv.compile(forTypedArrays(WARM_SCHEMA) as JsonSchema)(WARM_ARGS);
   }
   if (userSchemas && spare === undefined) {
     spare = newAjv(Ajv);
@@ -167,10 +185,9 @@ const WARM_SCHEMA = {
 };
 const WARM_ARGS = { x: new Float64Array(4), k: 2, mode: 'a' };
 
-function takeSpare(builtin: boolean): ReturnType<typeof newAjv> | undefined {
-  const taken = builtin ? spareBuiltin : spare;
-  if (builtin) spareBuiltin = undefined;
-  else spare = undefined;
+function takeSpare(): ReturnType<typeof newAjv> | undefined {
+  const taken = spare;
+  spare = undefined;
   return taken;
 }
 
@@ -178,7 +195,6 @@ function takeSpare(builtin: boolean): ReturnType<typeof newAjv> | undefined {
 export class ArgsSchemas {
   #ajv: ReturnType<typeof newAjv> | undefined;
   #ajv2020: ReturnType<typeof newAjv> | undefined;
-  #builtin: ReturnType<typeof newAjv> | undefined;
   readonly #validators = new Map<string, ValidateFunction>();
 
   /**
@@ -197,13 +213,13 @@ export class ArgsSchemas {
     const key = `${tool}@${version}`;
     let validate = this.#validators.get(key);
     if (validate === undefined) {
-      const draft2020 = typeof schema.$schema === 'string' && schema.$schema.includes('2020-12');
-      const ajv = builtin
-        ? (this.#builtin ??= takeSpare(true) ?? newAjv(Ajv, false))
-        : draft2020
-          ? (this.#ajv2020 ??= newAjv(Ajv2020))
-          : (this.#ajv ??= takeSpare(false) ?? newAjv(Ajv));
-      validate = ajv.compile(forTypedArrays(schema) as JsonSchema) as ValidateFunction;
+      if (builtin) {
+        validate = builtinValidator(schema);
+      } else {
+        const draft2020 = typeof schema.$schema === 'string' && schema.$schema.includes('2020-12');
+        const ajv = draft2020 ? (this.#ajv2020 ??= newAjv(Ajv2020)) : (this.#ajv ??= takeSpare() ?? newAjv(Ajv));
+        validate = ajv.compile(forTypedArrays(schema) as JsonSchema) as ValidateFunction;
+      }
       this.#validators.set(key, validate);
     }
     // Conversions (x-typedArray) go into a copy of the top-level object, not the caller's own.

@@ -22,9 +22,11 @@ const RECENT_MS = 60_000;
  * plus fixed buckets and a sum for exporters.
  */
 export class Distribution {
-  #recent: RecordableHistogram = createHistogram();
-  #older: RecordableHistogram = createHistogram();
-  readonly #total: RecordableHistogram = createHistogram();
+  // Each made at its first sample (a tool's first call then makes one, not twelve, across its four
+  // distributions): a distribution that never records holds none.
+  #recent: RecordableHistogram | undefined;
+  #older: RecordableHistogram | undefined;
+  #total: RecordableHistogram | undefined;
   #rotatedAt = performance.now();
   /** Counts per bucket of {@link BUCKETS_S} (not cumulative), the last one for +Inf. */
   readonly buckets = new Array<number>(BUCKETS_S.length + 1).fill(0);
@@ -35,7 +37,7 @@ export class Distribution {
   /** Records a sample; `now` is `performance.now()`, taken once by the caller for several records. */
   record(ms: number, now: number): void {
     if (now - this.#rotatedAt >= RECENT_MS) this.#rotate(now);
-    this.#recent.record(Math.max(1, Math.round(ms * 1e6)));
+    (this.#recent ??= createHistogram()).record(Math.max(1, Math.round(ms * 1e6)));
     this.count++;
     this.sumMs += ms;
     const s = ms / 1000;
@@ -45,21 +47,26 @@ export class Distribution {
   }
 
   #rotate(now: number): void {
-    this.#total.add(this.#older);
+    this.#keep(this.#older);
     if (now - this.#rotatedAt >= 2 * RECENT_MS) {
       // Two windows' worth of silence: both windows end empty.
-      this.#total.add(this.#recent);
-      this.#older = createHistogram();
+      this.#keep(this.#recent);
+      this.#older = undefined;
     } else {
       this.#older = this.#recent;
     }
-    this.#recent = createHistogram();
+    this.#recent = undefined;
     this.#rotatedAt = now;
   }
 
-  #merged(windows: readonly RecordableHistogram[]): RecordableHistogram {
+  /** Adds a window that rotates out to the total. */
+  #keep(window: RecordableHistogram | undefined): void {
+    if (window !== undefined && window.count > 0) (this.#total ??= createHistogram()).add(window);
+  }
+
+  #merged(windows: ReadonlyArray<RecordableHistogram | undefined>): RecordableHistogram {
     const out = createHistogram();
-    for (const h of windows) if (h.count > 0) out.add(h);
+    for (const h of windows) if (h !== undefined && h.count > 0) out.add(h);
     return out;
   }
 

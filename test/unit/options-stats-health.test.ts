@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { ResultCache } from '../../src/cache/result-cache.js';
 import { resolveOptions } from '../../src/options.js';
+import { Distribution } from '../../src/telemetry/distribution.js';
 import { judgeHealth, type HealthInputs } from '../../src/telemetry/health.js';
 import { StatsRecorder, type BridgeStats } from '../../src/telemetry/stats.js';
 
@@ -52,6 +53,28 @@ describe('stats', () => {
     const t = stats.snapshot(new ResultCache(cacheOptions()).stats(), NO_POOLS).tools.t!;
     expect(t.calls).toBe(1);
     expect(t.latency).toMatchObject({ p50: 0, max: 0 });
+  });
+});
+
+describe('distribution', () => {
+  test('the recent window rotates out into the total, which the summary keeps', () => {
+    const d = new Distribution();
+    const t0 = performance.now();
+    expect(d.summary()).toMatchObject({ p50: 0, max: 0 });
+    expect(d.recentPercentile(50, t0)).toBeUndefined();
+    d.record(10, t0);
+    d.record(10, t0 + 1);
+    // A minute on: the first window becomes the older one, still recent.
+    d.record(100, t0 + 61_000);
+    expect(d.recentPercentile(100, t0 + 61_000)).toBeCloseTo(100, 0);
+    expect(d.recentPercentile(1, t0 + 61_000)).toBeCloseTo(10, 0);
+    // Two more minutes of silence: nothing is recent, everything is in the total.
+    expect(d.recentPercentile(50, t0 + 200_000)).toBeUndefined();
+    const all = d.summary();
+    expect(all.max).toBeCloseTo(100, 0);
+    expect(all.p50).toBeCloseTo(10, 0);
+    expect(all.mean).toBeCloseTo(40, 6);
+    expect(d.count).toBe(3);
   });
 });
 
