@@ -76,8 +76,8 @@ describe('workers load apache-arrow and msgpackr on first need', () => {
       else if (thread !== '0') phases.set(current, [...(phases.get(current) ?? []), url]);
     }
     const workerLoads = (phase: string) => phases.get(phase) ?? [];
-    // The worker started and loaded its runtime and the tool module before the first call.
-    expect(workerLoads('start').some((url) => url.endsWith('/dist/workers/bundle/runtime.cjs'))).toBe(true);
+    // The worker started (its entry file, which compiles the runtime bundle itself) before the first call.
+    expect(workerLoads('start').some((url) => url.endsWith('/dist/workers/entry.cjs'))).toBe(true);
     const upToSmall = [...workerLoads('start'), ...workerLoads('small')];
     expect(upToSmall.filter((url) => HEAVY.test(url) && !url.includes('/piscina/'))).toEqual([]);
     // Nor any main-thread part of toolbridge, at any point.
