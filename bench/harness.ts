@@ -110,8 +110,9 @@ export async function throughputRounds(
   modes: Record<string, () => Promise<unknown>>,
   calls: number,
   roundsCount: number,
+  warmups = 1,
 ): Promise<Record<string, number[]>> {
-  for (const run of Object.values(modes)) await run();
+  for (let w = 0; w < warmups; w++) for (const run of Object.values(modes)) await run();
   const names = Object.keys(modes);
   const out: Record<string, number[]> = Object.fromEntries(names.map((name) => [name, []]));
   for (let r = 0; r < roundsCount; r++) {

@@ -55,8 +55,11 @@ export const batching: Scenario = async ({ tiny, full, threads }) => {
     const raw = () => Promise.all(chunks.map((items) => piscina.run({ kind: 'addChunk', items })));
     const roundsCount = tiny ? 1 : full ? 5 : 3;
     // Head to head, batch and hand-chunked raw Piscina in turn, and apart from the individual calls: 100k
-    // pending promises leave the heap to the garbage collector of whichever mode runs next.
-    const pair = await throughputRounds({ batch, [rawName]: raw }, n, 2 * roundsCount);
+    // pending promises leave the heap to the garbage collector of whichever mode runs next. A round of each
+    // takes ~20-40 ms here, which this VM's noise moves by half: many rounds (after three warm-ups each),
+    // so that the median settles.
+    const pairRounds = tiny ? 1 : full ? 30 : 16;
+    const pair = await throughputRounds({ batch, [rawName]: raw }, n, pairRounds, tiny ? 1 : 3);
     const others = await throughputRounds(
       {
         individual: () => Promise.all(calls.map((c) => bridge.call('bench.add', c.args))),
@@ -144,6 +147,7 @@ export const batching: Scenario = async ({ tiny, full, threads }) => {
     const copyGiBs = bandwidth(big.length, tiny ? 2 : 10, () => target.set(big));
     const sha1GiBs = bandwidth(big.length, tiny ? 2 : 5, () => createHash('sha1').update(big).digest());
     const notes = [
+      `batch against hand-chunked raw Piscina: ${pairRounds} rounds of each, in turn, after ${tiny ? 1 : 3} warm-ups; the other modes: ${roundsCount} rounds.`,
       `content hash (xxHash64, xxhash-wasm): ${hashGiBs.toFixed(2)} GiB/s over ${big.length / 2 ** 20} MiB; ` +
         `memory copy (Uint8Array.set, read + write) on this machine: ${copyGiBs.toFixed(2)} GiB/s; ` +
         `for comparison, node:crypto sha1: ${sha1GiBs.toFixed(2)} GiB/s`,
