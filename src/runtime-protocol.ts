@@ -54,7 +54,12 @@ export const GAUGE_COPIED = 5;
 export const GAUGE_HEAP_LIMIT = 6;
 /** Memory the worker's isolate holds outside its V8 heap (`external_memory`: its ArrayBuffers), bytes. */
 export const GAUGE_EXTERNAL = 7;
-export const GAUGE_COUNT = 8;
+/**
+ * Tasks the worker has begun (counted as each starts, before it runs): the pool tells from it whether a task
+ * it sent ahead to a busy worker had started when that worker died.
+ */
+export const GAUGE_STARTED = 8;
+export const GAUGE_COUNT = 9;
 
 /** What a chunk of a batch returns: every call's value by position, and the errors by position. */
 export interface ChunkResult {

@@ -14,6 +14,7 @@ import { decodeMessage, SPLIT_MERGE, SPLIT_PLAN, type SplitPlan, type WireMessag
 import {
   BUILTIN_MODULE,
   GAUGE_HEAP_LIMIT,
+  GAUGE_STARTED,
   type ReadyNotice,
   type RuntimeConfig,
   type RuntimeNotice,
@@ -147,8 +148,41 @@ export const started: Promise<(task: Task) => WireMessage | Promise<WireMessage>
   return handle;
 });
 
-/** Runs one call (or chunk), then samples the heap. Never throws: every failure becomes an error envelope. */
+/**
+ * Settles when the latest task this worker took has ended; undefined while none runs. The pool may send a
+ * task to a worker still running one (see `LocalPool`): it starts when that one has ended, as if it had
+ * been sent then (one task at a time, even for tools that return promises).
+ */
+let tail: Promise<void> | undefined;
+
+/** Runs tasks one after another; never throws: every failure becomes an error envelope. */
 function handle(task: Task): WireMessage | Promise<WireMessage> {
+  if (tail === undefined) {
+    const out = runTask(task);
+    if (out instanceof Promise) follow(out);
+    return out;
+  }
+  const out = tail.then(() => runTask(task));
+  follow(out);
+  return out;
+}
+
+/** Makes `out` the latest task: the next waits for it. */
+function follow(out: Promise<unknown>): void {
+  const ended: Promise<void> = out.then(
+    () => {
+      if (tail === ended) tail = undefined;
+    },
+    () => {
+      if (tail === ended) tail = undefined;
+    },
+  );
+  tail = ended;
+}
+
+/** Runs one call (or chunk), then samples the heap. */
+function runTask(task: Task): WireMessage | Promise<WireMessage> {
+  gauges[GAUGE_STARTED]!++;
   const out = run(task);
   if (out instanceof Promise) return out.finally(sampleHeap);
   sampleHeap();

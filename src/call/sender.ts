@@ -24,8 +24,14 @@ export interface CallTiming {
   codecMs: number;
 }
 
-/** Submit options of a call with neither a time limit nor a signal. */
-const NO_OPTIONS: SubmitOptions = Object.freeze({});
+/** Submit options of a call with neither a time limit nor a signal, one per tool (none made per call). */
+const PLAIN_OPTIONS = new Map<string, SubmitOptions>();
+
+function plainOptions(tool: string): SubmitOptions {
+  let options = PLAIN_OPTIONS.get(tool);
+  if (options === undefined) PLAIN_OPTIONS.set(tool, (options = Object.freeze({ tool })));
+  return options;
+}
 
 /**
  * Sends one encoded message (a call or a chunk) to its tool's dispatcher and settles once: with the decoded
@@ -152,8 +158,8 @@ export class Sender {
     const task = this.#poolOf(info).submit(
       message,
       stopper === undefined && transferList === undefined
-        ? NO_OPTIONS
-        : { signal: stopper?.signal, transferList, deadline: limited ? Date.now() + timeoutMs : 0 },
+        ? plainOptions(tool)
+        : { signal: stopper?.signal, transferList, deadline: limited ? Date.now() + timeoutMs : 0, tool },
     );
     const receive = (reply: WireMessage, received: number): void => {
       let decoded: Decoded;

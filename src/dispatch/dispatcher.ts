@@ -15,6 +15,11 @@ export interface SubmitOptions {
   deadline?: number;
   /** Ports to hand over with the message (a call's abort channel). */
   transferList?: MessagePort[];
+  /**
+   * The tool's name, for the pool's own figures: the local pool times each tool's tasks, and sends a call of
+   * a tool that takes well under a millisecond ahead to a worker still running such a call.
+   */
+  tool?: string;
 }
 
 /**

@@ -216,6 +216,7 @@ export class RemoteBackend implements PoolBackend {
       utilization: 0,
       maxThreads: 0,
       maxQueue: this.#link.maxInFlight,
+      sentAhead: 0,
     };
   }
 

@@ -120,6 +120,12 @@ export function renderMetrics(stats: BridgeStats, distributions: ToolDistributio
     "Share of a pool's thread time spent in tasks over the last minute.",
   );
   for (const [pool, p] of pools) out.sample('toolbridge_pool_utilization_ratio', { pool }, p.utilization);
+  out.family(
+    'toolbridge_pool_sent_ahead_total',
+    'counter',
+    'Calls sent to a worker still running a short call, to start when it ends, by pool.',
+  );
+  for (const [pool, p] of pools) out.sample('toolbridge_pool_sent_ahead_total', { pool }, p.sentAhead);
 
   // A remote bridge's tool hosts (toolbridge/nats); none for a local bridge.
   const hosts = Object.entries(stats.hosts);

@@ -66,6 +66,11 @@ export interface PoolStats {
   readonly utilization: number;
   readonly maxThreads: number;
   readonly maxQueue: number;
+  /**
+   * Calls sent to a worker still running a short call, to start as soon as it ends, since the pool started
+   * (README, "Workers"); 0 for a remote pool.
+   */
+  readonly sentAhead: number;
 }
 
 export interface BridgeStats {

@@ -10,6 +10,7 @@ export function poolStats(
   pool: ResolvedPool,
   queued: number,
   busyMsPerSecond: number,
+  sentAhead: number,
 ): PoolStats {
   const { maxThreads, maxQueue } = pool;
   let threads = 0;
@@ -19,7 +20,8 @@ export function poolStats(
     threads++;
     if (slot.busy) busy++;
   }
-  return { threads, busy, queued, utilization: Math.min(1, busyMsPerSecond / 1000 / maxThreads), maxThreads, maxQueue };
+  const utilization = Math.min(1, busyMsPerSecond / 1000 / maxThreads);
+  return { threads, busy, queued, utilization, maxThreads, maxQueue, sentAhead };
 }
 
 /** Each live worker of a pool: heap, memory outside it, tasks, age, heap ceiling and state. */

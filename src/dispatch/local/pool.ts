@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { WireMessage } from '../../codec/message.js';
-import { ClosedError, QueueFullError, ToolBridgeError } from '../../errors.js';
+import { ClosedError, QueueFullError } from '../../errors.js';
 import type { ResolvedPool } from '../../options.js';
 import type { ToolSource } from '../../registry/catalog.js';
 import type { RuntimeConfig } from '../../runtime-protocol.js';
@@ -19,8 +19,10 @@ import {
   type WorkerLease,
 } from '../dispatcher.js';
 import { AffinityMap } from './affinity.js';
+import { SendAhead } from './ahead.js';
 import { Broadcasts } from './broadcasts.js';
 import { PinnedJobs } from './pinned.js';
+import { placeSession } from './place-session.js';
 import { poolStats } from './pool-stats.js';
 import { CallQueue } from './queue.js';
 import { WorkerSet } from './worker-set.js';
@@ -69,6 +71,8 @@ export class LocalPool implements PoolBackend, ToolSource {
   /** Affinity keys -> the worker that last ran a call of the key. */
   readonly #keys = new AffinityMap<WorkerRecord>();
   readonly #broadcasts: Broadcasts;
+  /** Each tool's recent task time: calls of short ones are sent ahead to busy workers. */
+  readonly #ahead = new SendAhead();
 
   constructor(options: LocalPoolOptions) {
     this.#options = options;
@@ -117,6 +121,7 @@ export class LocalPool implements PoolBackend, ToolSource {
     if (this.#full()) return this.#refuse();
     const queued = this.#queue.push(message, options);
     this.#workers.grow();
+    if (this.#pinned.waiting === 0) this.#sendAhead(this.#workers.slots);
     return queued;
   }
 
@@ -151,7 +156,7 @@ export class LocalPool implements PoolBackend, ToolSource {
   // --- sessions and broadcasts ---
 
   async openSession(message: WireMessage, options: SubmitOptions): Promise<SessionOpened> {
-    let record = await this.#placeSession(options.signal);
+    let record = await placeSession(this.#workers, this.#options.pool.maxThreads, options.signal);
     const slot = this.#workers.slots.find((s) => s.current === record);
     let reply: WireMessage;
     try {
@@ -169,43 +174,6 @@ export class LocalPool implements PoolBackend, ToolSource {
       throw error;
     }
     return { reply, lease: this.#lease(slot, record) };
-  }
-
-  /**
-   * The worker for a new session, with the session counted on it: the serving worker holding the fewest
-   * sessions; when every one holds some and the pool may grow, a new worker (waited for).
-   */
-  async #placeSession(signal: AbortSignal | undefined): Promise<WorkerRecord> {
-    const workers = this.#workers;
-    for (;;) {
-      if (workers.closing) throw new ClosedError();
-      if (signal?.aborted) throw new ToolBridgeError('ABORTED', 'The session was not opened: its opening was stopped');
-      let best: WorkerRecord | undefined;
-      let serving = 0;
-      let starting = 0;
-      for (const slot of workers.slots) {
-        if (slot.draining !== undefined || slot.gone) continue;
-        serving++;
-        const record = slot.current;
-        if (record?.ready !== true) {
-          starting++;
-          continue;
-        }
-        if (best === undefined || record.sessions < best.sessions) best = record;
-      }
-      const mayGrow = serving < this.#options.pool.maxThreads && !workers.backingOff;
-      if (best !== undefined && (best.sessions === 0 || (!mayGrow && starting === 0))) {
-        best.sessions++;
-        return best;
-      }
-      const failure = workers.loadFailure();
-      if (failure) throw failure;
-      if (starting === 0) {
-        if (mayGrow) workers.add();
-        else if (serving === 0) workers.fill();
-      }
-      await workers.change(signal);
-    }
   }
 
   /** The hold a session has on its worker. */
@@ -268,7 +236,7 @@ export class LocalPool implements PoolBackend, ToolSource {
   snapshot(): PoolStats {
     const now = performance.now();
     const busyMsPerSecond = this.#busy.perSecond(now, now - this.#startedAt);
-    return poolStats(this.#workers.slots, this.#options.pool, this.#queue.waiting, busyMsPerSecond);
+    return poolStats(this.#workers.slots, this.#options.pool, this.#queue.waiting, busyMsPerSecond, this.#ahead.count);
   }
 
   /** Values the workers' results sent by each path (exited workers included). */
@@ -312,9 +280,11 @@ export class LocalPool implements PoolBackend, ToolSource {
   // --- dispatch ---
 
   #run(slot: WorkerSlot, message: WireMessage, options: SubmitOptions): Promise<WireMessage> {
-    slot.busy = true;
-    slot.taskStart = performance.now();
+    const sentAt = performance.now();
+    if (slot.inFlight++ === 0) slot.taskStart = sentAt;
+    slot.tool = options.tool;
     const record = slot.current!;
+    record.sent++;
     if (message.k !== undefined) this.#keys.set(message.k, record);
     // The caller's signal stops this worker only if the call is still running after the grace period.
     let stop: AbortController | undefined;
@@ -331,7 +301,7 @@ export class LocalPool implements PoolBackend, ToolSource {
       runOptions as Parameters<WorkerSlot['piscina']['run']>[1],
     ) as Promise<WireMessage>;
     slot.task = task.then(
-      () => this.#taskDone(slot, record, undefined),
+      () => this.#taskDone(slot, record, undefined, options.tool, sentAt),
       () => this.#taskDone(slot, record, stop?.signal),
     );
     if (stop) {
@@ -343,10 +313,15 @@ export class LocalPool implements PoolBackend, ToolSource {
     return task;
   }
 
-  #taskDone(slot: WorkerSlot, record: WorkerRecord, signal: AbortSignal | undefined): void {
-    slot.busy = false;
-    slot.idleSince = performance.now();
-    this.#busy.add(slot.idleSince - slot.taskStart, slot.idleSince);
+  /** A task ended; `tool` and `sentAt` when it succeeded (its time then counts for the tool). */
+  #taskDone(slot: WorkerSlot, record: WorkerRecord, signal: AbortSignal | undefined, tool?: string, sentAt = 0): void {
+    const now = performance.now();
+    this.#busy.add(now - slot.taskStart, now);
+    // The next task sent to the worker (if any) begins now; a task sent ahead began when the one before ended.
+    slot.taskStart = now;
+    if (--slot.inFlight === 0) slot.idleSince = now;
+    if (tool !== undefined) this.#ahead.costs.record(tool, now - Math.max(sentAt, slot.lastDone));
+    slot.lastDone = now;
     record.tasks++;
     if (signal?.aborted && slot.lost(record)) {
       // Piscina stopped the worker to end the call (a timeout, or the caller's abort), and started another.
@@ -369,6 +344,27 @@ export class LocalPool implements PoolBackend, ToolSource {
     this.#run(slot, job.message, job.options).then(job.resolve, job.reject);
   }
 
+  /** With every worker busy: the next calls of the queue, one to each worker running a short call (ahead.ts). */
+  #sendAhead(slots: readonly WorkerSlot[]): void {
+    for (const slot of slots) {
+      const job = this.#ahead.take(slot, this.#queue);
+      if (job === undefined) continue;
+      const record = slot.current!;
+      job.onStart?.(record);
+      const sent = this.#run(slot, job.message, job.options);
+      const position = record.sent;
+      sent.then(job.resolve, (error: unknown) => {
+        if (!this.#workers.closing && record.started < position) {
+          // Its worker stopped before it began: it never ran, so it waits again, first in line.
+          this.#queue.unshift(job);
+          this.#pump();
+        } else {
+          job.reject(error);
+        }
+      });
+    }
+  }
+
   /** Hands waiting calls to free workers: first those pinned to a worker, then the common queue. */
   #pump(): void {
     const { slots } = this.#workers;
@@ -384,6 +380,7 @@ export class LocalPool implements PoolBackend, ToolSource {
       if (job === undefined) break;
       this.#start(slot, job);
     }
+    if (this.#queue.waiting > 0 && this.#pinned.waiting === 0) this.#sendAhead(slots);
     if (this.#refused && this.#queue.empty) {
       this.#refused = false;
       this.#options.onDrain();

@@ -46,6 +46,24 @@ export class CallQueue {
     return undefined;
   }
 
+  /** The next message still waiting, left in the queue; undefined when none waits. */
+  peek(): Job | undefined {
+    while (this.#head < this.#jobs.length) {
+      const job = this.#jobs[this.#head]!;
+      if (!job.done) return job;
+      this.#jobs[this.#head++] = undefined as never;
+    }
+    return undefined;
+  }
+
+  /** Puts a job taken out back at the head of the queue (it was sent, but never began). */
+  unshift(job: Job): void {
+    job.done = false;
+    this.#waiting++;
+    if (this.#head > 0) this.#jobs[--this.#head] = job;
+    else this.#jobs.unshift(job);
+  }
+
   /** Whether nothing waits (and the queue's memory was released). */
   get empty(): boolean {
     if (this.#waiting > 0) return false;

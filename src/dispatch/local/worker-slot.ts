@@ -14,6 +14,7 @@ import {
   GAUGE_HEAP_LIMIT,
   GAUGE_MSGPACK,
   GAUGE_SHARED,
+  GAUGE_STARTED,
   isRuntimeNotice,
   type ReadyNotice,
   type RuntimeConfig,
@@ -42,8 +43,9 @@ export class WorkerRecord {
   readonly worker: Worker;
   readonly threadId: number;
   readonly startedAt = performance.now();
-  /** Tasks it completed (or that failed on it). */
+  /** Tasks it completed (or that failed on it), and tasks sent to it. */
   tasks = 0;
+  sent = 0;
   /** Its tool modules are loaded and it serves calls. */
   ready = false;
   /** The tool module it is importing, while it starts. */
@@ -96,6 +98,11 @@ export class WorkerRecord {
     into.copied += g[GAUGE_COPIED]!;
   }
 
+  /** Tasks it has begun, as it last counted them (they begin in the order they were sent). */
+  get started(): number {
+    return this.#gauges?.[GAUGE_STARTED] ?? 0;
+  }
+
   /** Its V8 heap limit in MiB (`heap_size_limit`), once it has started. */
   get heapLimitMb(): number {
     return (this.#gauges?.[GAUGE_HEAP_LIMIT] ?? 0) / MiB;
@@ -140,8 +147,11 @@ export class WorkerSlot {
   readonly piscina: Piscina;
   /** The worker now serving (or starting); Piscina replaces it after a crash or a stopped task. */
   current: WorkerRecord | undefined;
-  /** Running a task. */
-  busy = false;
+  /** Tasks sent to its worker and not answered yet: the one running, and at most one sent ahead (ahead.ts). */
+  inFlight = 0;
+  /** The tool of the latest task sent, and when the latest answered (`performance.now()`). */
+  tool: string | undefined;
+  lastDone = 0;
   /** Settles once the latest task has ended and been accounted for. */
   task: Promise<void> | undefined;
   /** Marked for recycling: gets no new task, and is retired once idle. */
@@ -162,6 +172,8 @@ export class WorkerSlot {
       minThreads: 1,
       maxThreads: 1,
       idleTimeout: Infinity,
+      // The running task and one sent ahead (see ahead.ts); the worker runs them one after the other.
+      concurrentTasksPerWorker: 2,
       // toolbridge keeps its own latency figures: Piscina's histograms would time every task again.
       recordTiming: false,
       // An idle worker waits with Atomics.waitAsync, not Atomics.wait: its event loop keeps running between
@@ -178,6 +190,11 @@ export class WorkerSlot {
 
   /** Calls waiting for this worker in particular (a session's open, a broadcast, an affinity key), in order. */
   readonly pinned: Job[] = [];
+
+  /** Running a task. */
+  get busy(): boolean {
+    return this.inFlight > 0;
+  }
 
   /** Usable for a new call now: started, not running a task nor a session's method, not draining. */
   get idle(): boolean {
