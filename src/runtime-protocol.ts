@@ -55,8 +55,8 @@ export const GAUGE_HEAP_LIMIT = 6;
 /** Memory the worker's isolate holds outside its V8 heap (`external_memory`: its ArrayBuffers), bytes. */
 export const GAUGE_EXTERNAL = 7;
 /**
- * Tasks the worker has begun (counted as each starts, before it runs): the pool tells from it whether a task
- * it sent ahead to a busy worker had started when that worker died.
+ * The pool's number (`WireMessage.q`) of the latest task the worker has begun, written as it begins it: the
+ * pool tells from it whether a task it sent ahead to a busy worker had begun when that worker died.
  */
 export const GAUGE_STARTED = 8;
 export const GAUGE_COUNT = 9;

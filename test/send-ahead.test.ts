@@ -78,6 +78,42 @@ describe('calls sent ahead to a busy worker', () => {
     });
   });
 
+  test('calls that end their workers among many: every other call is answered', async () => {
+    bridge = await createBridge({ maxThreads: 2, tools: [fixture('ahead-tools.js')] });
+    const b = bridge;
+    await learn(b, [
+      ['ahead.fault', {}],
+      ['ahead.quick', {}],
+    ]);
+    // 600 calls from 8 callers, one in ten ending its worker: a call sent ahead behind one of those must run
+    // elsewhere, and the answer of the call just before one must not be lost when its worker ends.
+    const total = 600;
+    let next = 0;
+    const lost: number[] = [];
+    let crashed = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < total) {
+          const i = next++;
+          if (i % 10 === 7) {
+            const error = await rejection(b.call('ahead.fault', { exit: true }));
+            if (error.code === 'WORKER_CRASHED') crashed++;
+            continue;
+          }
+          try {
+            const answer = await b.call<{ value: number }>('ahead.quick', { value: i });
+            if (answer.value !== i) lost.push(i);
+          } catch {
+            lost.push(i);
+          }
+        }
+      }),
+    );
+    expect(lost).toEqual([]);
+    expect(crashed).toBe(total / 10);
+    expect(sentAhead(b)).toBeGreaterThan(0);
+  });
+
   test('a call stopped at its time limit: the call sent ahead behind it runs on the replacement', async () => {
     const b = await oneWorker();
     await learn(b, [

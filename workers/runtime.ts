@@ -149,40 +149,65 @@ export const started: Promise<(task: Task) => WireMessage | Promise<WireMessage>
 });
 
 /**
- * Settles when the latest task this worker took has ended; undefined while none runs. The pool may send a
- * task to a worker still running one (see `LocalPool`): it starts when that one has ended, as if it had
- * been sent then (one task at a time, even for tools that return promises).
+ * Tasks run one at a time, each in a turn of the event loop after the one before ended. The pool may send a
+ * task to a worker still running one (see `LocalPool`), and Piscina may read both at once: a task begun in
+ * the same turn as the previous one ended would run before Piscina has posted that one's answer (it does so
+ * a few microtasks on), and a task that then ends the worker (`process.exit()`) would lose it.
  */
 let tail: Promise<void> | undefined;
+/** A task ended synchronously in this turn of the event loop. */
+let turnBusy = false;
 
-/** Runs tasks one after another; never throws: every failure becomes an error envelope. */
+function endOfTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+function freeTurn(): void {
+  turnBusy = false;
+}
+
+/** Never throws: every failure becomes an error envelope. */
 function handle(task: Task): WireMessage | Promise<WireMessage> {
-  if (tail === undefined) {
-    const out = runTask(task);
-    if (out instanceof Promise) follow(out);
-    return out;
-  }
-  const out = tail.then(() => runTask(task));
+  if (tail === undefined && !turnBusy) return runNow(task);
+  const out = (tail ?? endOfTurn()).then(() => runNow(task));
   follow(out);
   return out;
 }
 
-/** Makes `out` the latest task: the next waits for it. */
+function runNow(task: Task): WireMessage | Promise<WireMessage> {
+  const out = runTask(task);
+  if (out instanceof Promise) {
+    follow(out);
+  } else if (!turnBusy) {
+    turnBusy = true;
+    setImmediate(freeTurn);
+  }
+  return out;
+}
+
+/** Makes `out` the latest task: the next begins a turn after it has ended. */
 function follow(out: Promise<unknown>): void {
-  const ended: Promise<void> = out.then(
-    () => {
-      if (tail === ended) tail = undefined;
-    },
-    () => {
-      if (tail === ended) tail = undefined;
-    },
-  );
+  const ended: Promise<void> = out.then(endOfTurn, endOfTurn).then(() => {
+    if (tail === ended) tail = undefined;
+  });
   tail = ended;
 }
 
+/**
+ * Set once the worker is ending (a tool called `process.exit()`, say): the thread stops soon, and may run
+ * JavaScript until then. A task that arrives meanwhile (one sent ahead) is not begun, nor counted as begun,
+ * so that the pool runs it on another worker.
+ */
+let exiting = false;
+process.once('exit', () => {
+  exiting = true;
+});
+const NEVER = new Promise<never>(() => undefined);
+
 /** Runs one call (or chunk), then samples the heap. */
 function runTask(task: Task): WireMessage | Promise<WireMessage> {
-  gauges[GAUGE_STARTED]!++;
+  if (exiting) return NEVER;
+  if (task.q !== undefined) gauges[GAUGE_STARTED] = task.q;
   const out = run(task);
   if (out instanceof Promise) return out.finally(sampleHeap);
   sampleHeap();

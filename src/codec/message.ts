@@ -47,6 +47,8 @@ export interface WireMessage {
   d?: true;
   /** The call's affinity key (`call(..., { affinity })`): the local pool runs calls of one key on one worker. */
   k?: string;
+  /** The local pool's number for the task (rising), which the worker records as it begins it. */
+  q?: number;
 }
 
 /** `WireMessage.x` of a reply that is a split call's plan. */

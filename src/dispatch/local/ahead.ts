@@ -43,13 +43,15 @@ export class SendAhead {
 
   /**
    * The next call of `queue`, taken out of it, when it may go ahead to `slot`: a worker that serves, runs
-   * one call of a short tool and nothing else, and is not draining; and a call that may wait there, of a
-   * short tool. Undefined otherwise (the queue is left as it was).
+   * one call of a short tool (begun under {@link AHEAD_MS} ago) and nothing else, and is not draining; and a
+   * call that may wait there, of a short tool. Undefined otherwise (the queue is left as it was).
    */
-  take(slot: WorkerSlot, queue: CallQueue): Job | undefined {
+  take(slot: WorkerSlot, queue: CallQueue, now: number): Job | undefined {
     const record = slot.current;
     if (slot.inFlight !== 1 || slot.draining !== undefined || slot.gone || record?.ready !== true) return undefined;
     if (record.sessionCalls > 0 || !this.costs.short(slot.tool)) return undefined;
+    // A call already running longer than a short one takes is not short this time (a larger input, say).
+    if (now - slot.taskStart >= AHEAD_MS) return undefined;
     const job = queue.peek();
     if (job === undefined || !mayWaitInWorker(job.message, job.options) || !this.costs.short(job.options.tool)) {
       return undefined;

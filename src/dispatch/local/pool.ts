@@ -73,6 +73,8 @@ export class LocalPool implements PoolBackend, ToolSource {
   readonly #broadcasts: Broadcasts;
   /** Each tool's recent task time: calls of short ones are sent ahead to busy workers. */
   readonly #ahead = new SendAhead();
+  /** Tasks sent so far: the number of the latest (`WireMessage.q`). */
+  #tasks = 0;
 
   constructor(options: LocalPoolOptions) {
     this.#options = options;
@@ -284,7 +286,7 @@ export class LocalPool implements PoolBackend, ToolSource {
     if (slot.inFlight++ === 0) slot.taskStart = sentAt;
     slot.tool = options.tool;
     const record = slot.current!;
-    record.sent++;
+    message.q = ++this.#tasks;
     if (message.k !== undefined) this.#keys.set(message.k, record);
     // The caller's signal stops this worker only if the call is still running after the grace period.
     let stop: AbortController | undefined;
@@ -346,15 +348,16 @@ export class LocalPool implements PoolBackend, ToolSource {
 
   /** With every worker busy: the next calls of the queue, one to each worker running a short call (ahead.ts). */
   #sendAhead(slots: readonly WorkerSlot[]): void {
+    const now = performance.now();
     for (const slot of slots) {
-      const job = this.#ahead.take(slot, this.#queue);
+      const job = this.#ahead.take(slot, this.#queue, now);
       if (job === undefined) continue;
       const record = slot.current!;
       job.onStart?.(record);
       const sent = this.#run(slot, job.message, job.options);
-      const position = record.sent;
+      const position = job.message.q!;
       sent.then(job.resolve, (error: unknown) => {
-        if (!this.#workers.closing && record.started < position) {
+        if (!this.#workers.closing && slot.lost(record) && record.started < position) {
           // Its worker stopped before it began: it never ran, so it waits again, first in line.
           this.#queue.unshift(job);
           this.#pump();

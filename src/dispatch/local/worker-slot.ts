@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
@@ -43,9 +44,8 @@ export class WorkerRecord {
   readonly worker: Worker;
   readonly threadId: number;
   readonly startedAt = performance.now();
-  /** Tasks it completed (or that failed on it), and tasks sent to it. */
+  /** Tasks it completed (or that failed on it). */
   tasks = 0;
-  sent = 0;
   /** Its tool modules are loaded and it serves calls. */
   ready = false;
   /** The tool module it is importing, while it starts. */
@@ -98,7 +98,7 @@ export class WorkerRecord {
     into.copied += g[GAUGE_COPIED]!;
   }
 
-  /** Tasks it has begun, as it last counted them (they begin in the order they were sent). */
+  /** The pool's number (`WireMessage.q`) of the latest task it has begun (they begin in the order sent). */
   get started(): number {
     return this.#gauges?.[GAUGE_STARTED] ?? 0;
   }
@@ -122,6 +122,29 @@ export class WorkerRecord {
   ageMs(now = performance.now()): number {
     return now - this.startedAt;
   }
+}
+
+/**
+ * A worker may end (a tool calling `process.exit()`, say) just after it answered the call before: with a
+ * call sent ahead (ahead.ts) that answer is still in Piscina's reply port when the worker's `exit` event
+ * comes, and Piscina fails every call it had not yet read an answer for, that one included. So, before
+ * Piscina hears of the exit, its worker reads the answers already posted. Piscina offers no public way to:
+ * this reaches its worker record through the `workerCreate` event's `kWorkerData` symbol, and does nothing
+ * where that is not there (the call would then fail with `WORKER_CRASHED`, as the worker's own call does).
+ */
+function readRepliesBeforeExit(created: object): void {
+  const key = Object.getOwnPropertySymbols(created).find((symbol) => symbol.description?.endsWith('kWorkerData'));
+  const info = key && (created as Record<symbol, unknown>)[key];
+  if (typeof info !== 'object' || info === null) return;
+  const { worker, processPendingMessages } = info as { worker?: unknown; processPendingMessages?: unknown };
+  if (!(worker instanceof EventEmitter) || typeof processPendingMessages !== 'function') return;
+  worker.prependOnceListener('exit', () => {
+    try {
+      processPendingMessages.call(info);
+    } catch {
+      // Piscina fails the calls it could not read an answer for.
+    }
+  });
 }
 
 /** What a slot tells its pool. */
@@ -183,6 +206,7 @@ export class WorkerSlot {
       ...(options.hardHeapMb ? { resourceLimits: { maxOldGenerationSizeMb: options.hardHeapMb } } : {}),
     });
     this.piscina.on('message', (message: unknown) => this.#onNotice(message));
+    this.piscina.on('workerCreate', (worker: object) => readRepliesBeforeExit(worker));
     // A worker that fails outside a task is reported here; its exit is handled below.
     this.piscina.on('error', () => undefined);
     this.adopt();
