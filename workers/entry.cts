@@ -58,8 +58,25 @@ function cacheFile(): string | undefined {
     return undefined;
   }
   const folder = setting ? path.resolve(setting) : path.join(bundle, '.code-cache');
+  // A folder that cannot be written (nor made), as in a read-only install: no cache, and no worker pays for
+  // making one it could not keep.
+  if (!writable(folder)) return undefined;
   const flags = shortHash(`${process.execArgv.join(' ')}\n${process.env.NODE_OPTIONS ?? ''}`);
   return path.join(folder, `runtime-${key}-${process.version}-${process.arch}-${flags}.bin`);
+}
+
+/** Whether `folder` can be written, or made where its nearest existing parent can be written. */
+function writable(folder: string): boolean {
+  for (let at = folder; ; at = path.dirname(at)) {
+    try {
+      if (!fs.statSync(at).isDirectory()) return false;
+      fs.accessSync(at, fs.constants.W_OK);
+      return true;
+    } catch (error) {
+      const parent = path.dirname(at);
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || parent === at) return false;
+    }
+  }
 }
 
 /** Writes the compiled code of `script` to `cache` (through a file of its own, renamed: readers see all or nothing). */
