@@ -116,9 +116,9 @@ function compile(cache: string): { started: Promise<Handler>; script: vm.Script;
 
 /** Loads the bundle; resolves with its task handler once the tool modules have loaded. */
 function start(): Promise<Handler> {
-  const cache = cacheFile();
   // With source maps on (`--enable-source-maps`), `require()`, which has Node apply the bundle's.
-  if (cache === undefined || process.sourceMapsEnabled === true) {
+  const cache = process.sourceMapsEnabled === true ? undefined : cacheFile();
+  if (cache === undefined) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     return (require(file) as { started: Promise<Handler> }).started;
   }

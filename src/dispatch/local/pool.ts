@@ -123,7 +123,7 @@ export class LocalPool implements PoolBackend, ToolSource {
     if (this.#full()) return this.#refuse();
     const queued = this.#queue.push(message, options);
     this.#workers.grow();
-    if (this.#pinned.waiting === 0) this.#sendAhead(this.#workers.slots);
+    this.#sendAhead();
     return queued;
   }
 
@@ -282,8 +282,7 @@ export class LocalPool implements PoolBackend, ToolSource {
   // --- dispatch ---
 
   #run(slot: WorkerSlot, message: WireMessage, options: SubmitOptions): Promise<WireMessage> {
-    const sentAt = performance.now();
-    if (slot.inFlight++ === 0) slot.taskStart = sentAt;
+    if (slot.inFlight++ === 0) slot.taskStart = performance.now();
     slot.tool = options.tool;
     const record = slot.current!;
     message.q = ++this.#tasks;
@@ -303,7 +302,7 @@ export class LocalPool implements PoolBackend, ToolSource {
       runOptions as Parameters<WorkerSlot['piscina']['run']>[1],
     ) as Promise<WireMessage>;
     slot.task = task.then(
-      () => this.#taskDone(slot, record, undefined, options.tool, sentAt),
+      () => this.#taskDone(slot, record, undefined, options.tool),
       () => this.#taskDone(slot, record, stop?.signal),
     );
     if (stop) {
@@ -315,15 +314,15 @@ export class LocalPool implements PoolBackend, ToolSource {
     return task;
   }
 
-  /** A task ended; `tool` and `sentAt` when it succeeded (its time then counts for the tool). */
-  #taskDone(slot: WorkerSlot, record: WorkerRecord, signal: AbortSignal | undefined, tool?: string, sentAt = 0): void {
+  /** A task ended; `tool` when it succeeded (its time then counts for the tool). */
+  #taskDone(slot: WorkerSlot, record: WorkerRecord, signal: AbortSignal | undefined, tool?: string): void {
     const now = performance.now();
-    this.#busy.add(now - slot.taskStart, now);
-    // The next task sent to the worker (if any) begins now; a task sent ahead began when the one before ended.
+    // It began when it was sent to an idle worker, or when the task before it ended (one sent ahead).
+    const ran = now - slot.taskStart;
+    this.#busy.add(ran, now);
+    if (tool !== undefined) this.#ahead.costs.record(tool, ran);
     slot.taskStart = now;
     if (--slot.inFlight === 0) slot.idleSince = now;
-    if (tool !== undefined) this.#ahead.costs.record(tool, now - Math.max(sentAt, slot.lastDone));
-    slot.lastDone = now;
     record.tasks++;
     if (signal?.aborted && slot.lost(record)) {
       // Piscina stopped the worker to end the call (a timeout, or the caller's abort), and started another.
@@ -347,9 +346,11 @@ export class LocalPool implements PoolBackend, ToolSource {
   }
 
   /** With every worker busy: the next calls of the queue, one to each worker running a short call (ahead.ts). */
-  #sendAhead(slots: readonly WorkerSlot[]): void {
+  #sendAhead(): void {
+    // Calls pinned to a worker go first when it frees.
+    if (this.#queue.waiting === 0 || this.#pinned.waiting > 0) return;
     const now = performance.now();
-    for (const slot of slots) {
+    for (const slot of this.#workers.slots) {
       const job = this.#ahead.take(slot, this.#queue, now);
       if (job === undefined) continue;
       const record = slot.current!;
@@ -383,7 +384,7 @@ export class LocalPool implements PoolBackend, ToolSource {
       if (job === undefined) break;
       this.#start(slot, job);
     }
-    if (this.#queue.waiting > 0 && this.#pinned.waiting === 0) this.#sendAhead(slots);
+    this.#sendAhead();
     if (this.#refused && this.#queue.empty) {
       this.#refused = false;
       this.#options.onDrain();

@@ -34,16 +34,15 @@ export class CallQueue {
 
   /** The next message still waiting, taken out of the queue; undefined when none waits. */
   take(): Job | undefined {
-    while (this.#head < this.#jobs.length) {
-      const job = this.#jobs[this.#head]!;
-      this.#jobs[this.#head++] = undefined as never;
-      if (job.done) continue;
-      job.done = true;
-      this.#waiting--;
-      return job;
+    const job = this.peek();
+    if (job === undefined) {
+      this.#compact();
+      return undefined;
     }
-    this.#compact();
-    return undefined;
+    this.#jobs[this.#head++] = undefined as never;
+    job.done = true;
+    this.#waiting--;
+    return job;
   }
 
   /** The next message still waiting, left in the queue; undefined when none waits. */

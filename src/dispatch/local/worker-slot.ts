@@ -172,9 +172,8 @@ export class WorkerSlot {
   current: WorkerRecord | undefined;
   /** Tasks sent to its worker and not answered yet: the one running, and at most one sent ahead (ahead.ts). */
   inFlight = 0;
-  /** The tool of the latest task sent, and when the latest answered (`performance.now()`). */
+  /** The tool of the latest task sent. */
   tool: string | undefined;
-  lastDone = 0;
   /** Settles once the latest task has ended and been accounted for. */
   task: Promise<void> | undefined;
   /** Marked for recycling: gets no new task, and is retired once idle. */
