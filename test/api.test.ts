@@ -239,8 +239,8 @@ describe('defineTool', () => {
     ],
     [{ name: 'ok', run: () => 0, split: true }, /split must be an object/],
     [
-      { name: 'ok', run: () => 0, split: { plan: () => ({ parts: 1 }), part: () => 0 } },
-      /split\.merge must be a function/,
+      { name: 'ok', run: () => 0, split: { plan: () => ({ parts: 1 }), part: () => 0, merge: 'sum' } },
+      /split\.merge must be a function, got "sum"/,
     ],
     [
       { name: 'ok', run: () => 0, split: { plan: () => ({ parts: 1 }), part: () => 0, merge: () => 0, parts: 2 } },

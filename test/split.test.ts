@@ -42,6 +42,26 @@ describe('a tool with split', () => {
     expect(after.splitParts - (before?.splitParts ?? 0)).toBe(4);
   });
 
+  test('without a merge, the shared value the parts filled is the result', async () => {
+    const v = values(10_001);
+    const tasks = () => bridge.stats().memory.workers.reduce((sum, worker) => sum + worker.tasks, 0);
+    const before = bridge.stats().tools['split.square'];
+    const tasksBefore = tasks();
+    const result = await bridge.call<Float64Array>('split.square', { values: v, parts: 3 });
+    expect(isShared(result)).toBe(true);
+    expect(result).toEqual(v.map((x) => x * x));
+    // The plan and three parts ran in workers; no merge task did.
+    expect(tasks() - tasksBefore).toBe(4);
+    const after = bridge.stats().tools['split.square']!;
+    expect(after.splits - (before?.splits ?? 0)).toBe(1);
+    expect(after.splitParts - (before?.splitParts ?? 0)).toBe(3);
+    const error = await rejection(bridge.call('split.square', { values: v, parts: 3, failPart: 2 }));
+    expect(error.code).toBe('TOOL_FAILED');
+    expect((error as Error & { cause?: Error }).cause!.message).toBe('part 2 failed');
+    // A call that is not split runs `run`, whose result is its own.
+    expect(await single.call('split.square', { values: v.subarray(0, 4) })).toEqual(new Float64Array([0, 1, 4, 9]));
+  });
+
   test('a plan of one part runs `run` as an ordinary call', async () => {
     const v = values(100);
     const result = await bridge.call<SumResult>('split.sum', { values: v, parts: 1 });

@@ -244,7 +244,7 @@ function run(task: Task): WireMessage | Promise<WireMessage> {
       const { s, n, p } = extra;
       out =
         task.x === SPLIT_MERGE
-          ? split.merge(value, p ?? [], s, ctx)
+          ? split.merge!(value, p ?? [], s, ctx)
           : split.part(value, { index: task.x, count: n ?? 1 }, s, ctx);
     } else if (split) {
       const plan = split.plan(value, { workers: config.threads });
@@ -254,7 +254,7 @@ function run(task: Task): WireMessage | Promise<WireMessage> {
         return reply(
           callId,
           name,
-          { n: parts, s: plan.shared } satisfies SplitPlan,
+          (split.merge ? { n: parts, s: plan.shared } : { n: parts, s: plan.shared, o: true }) satisfies SplitPlan,
           performance.now() - started,
           decodeMs,
           0,

@@ -3,18 +3,46 @@
  * `matrix.multiply` (1024^2 f64) and `vector.topk` (100k x 384 f32, k = 10, cosine) through the bridge with
  * `threads` workers and with 1, against one-thread numpy/OpenBLAS (bench/peers/numpy_ref.py, started with
  * OPENBLAS_NUM_THREADS=1) and a plain JS loop on the main thread. Times are the call's, end to end for the
- * bridge, the operation's alone for numpy. Run it on a larger machine with `--threads N` to see a call spread
- * over more workers (`npm run bench -- --only kernels --threads 8`).
+ * bridge, the operation's alone for numpy. The same product kernel also runs on bare worker threads (1, and
+ * `threads` on equal row blocks, no toolbridge), in the same rounds: how far the machine itself scales it,
+ * beside how far one call through the bridge does. Run it on a larger machine with `--threads N` to see a
+ * call spread over more workers (`npm run bench -- --only kernels --threads 8`).
  */
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
 import { createInterface } from 'node:readline';
 import { performance } from 'node:perf_hooks';
 import { createBridge, shared, type Bridge } from '../../src/index.js';
 import { fmtRatio, ratios, spread } from '../harness.js';
 import type { Check, Scenario } from '../scenario.js';
 import { kernelFlavour, simdPeakGflops } from '../../workers/kernels/kernels.js';
+import type { BareProduct } from '../workers/bare-gemm.js';
 
 const numpyScript = new URL('../../../bench/peers/numpy_ref.py', import.meta.url).pathname;
+const bareWorker = new URL('../workers/bare-gemm.js', import.meta.url);
+
+/** Bare worker threads running the product kernel (bench/workers/bare-gemm.ts). */
+async function startBare(count: number) {
+  const threads = Array.from({ length: count }, () => new Worker(bareWorker));
+  const part = async (thread: Worker, message: BareProduct) => {
+    thread.postMessage(message);
+    await once(thread, 'message');
+  };
+  return {
+    /** `a` times `b` (n x n) into a new shared product, on the first `used` threads, equal row blocks each. */
+    multiply(a: Float64Array, b: Float64Array, n: number, used: number): Promise<unknown> {
+      const c = new Float64Array(new SharedArrayBuffer(n * n * 8));
+      const rowOf = (i: number) => Math.round((n * i) / used);
+      return Promise.all(
+        threads
+          .slice(0, used)
+          .map((thread, i) => part(thread, { a, b, c, n, rowStart: rowOf(i), rowEnd: rowOf(i + 1) })),
+      );
+    },
+    close: () => Promise.all(threads.map((thread) => thread.terminate())),
+  };
+}
 
 interface NumpyPeer {
   ask(command: Record<string, unknown>): Promise<Record<string, unknown>>;
@@ -127,6 +155,8 @@ export const kernels: Scenario = async ({ tiny, full, threads }) => {
     const bridge = await createBridge({ minThreads: size, maxThreads: size, cache: false });
     pools.push([`toolbridge, ${size} worker${size > 1 ? 's' : ''}`, bridge]);
   }
+  const bare = await startBare(threads);
+  const bareName = (used: number) => `bare worker_threads, ${used} thread${used > 1 ? 's' : ''} (no toolbridge)`;
   try {
     const times: Record<string, number[]> = {};
     const record = (name: string, ms: number) => (times[name] ??= []).push(ms);
@@ -143,9 +173,13 @@ export const kernels: Scenario = async ({ tiny, full, threads }) => {
     for (const [, bridge] of pools) {
       for (let w = 0; w < 3; w++) await Promise.all([bridgeOps(bridge).matmul(), bridgeOps(bridge).topk()]);
     }
+    for (let w = 0; w < 3; w++) await bare.multiply(a, b, n, threads);
     for (let round = 0; round < roundsCount; round++) {
       for (const op of ['matmul', 'topk'] as const) {
         for (const [name, bridge] of pools) await timed(`${op} ${name}`, bridgeOps(bridge)[op]);
+        if (op === 'matmul') {
+          for (const used of sizes) await timed(`matmul ${bareName(used)}`, () => bare.multiply(a, b, n, used));
+        }
         if (typeof numpy !== 'string') {
           record(`${op} numpy/OpenBLAS, 1 thread`, (await numpy.ask({ op, k })).ms as number);
         }
@@ -164,7 +198,7 @@ export const kernels: Scenario = async ({ tiny, full, threads }) => {
       if (key === 'read numpy') continue;
       const [op, ...rest] = key.split(' ');
       const { median, min, max } = spread(samples);
-      const cores = Number(/(\d+) workers?/.exec(rest.join(' '))?.[1] ?? 1);
+      const cores = Number(/(\d+) (?:workers?|threads?) /.exec(`${rest.join(' ')} `)?.[1] ?? 1);
       const gflops = flops / median / 1e6;
       const rate =
         op === 'matmul'
@@ -215,6 +249,11 @@ export const kernels: Scenario = async ({ tiny, full, threads }) => {
         target: threads === 2 ? '>= 1.8x' : `>= ${(0.9 * threads).toFixed(1)}x`,
         pass: scale.median >= 0.9 * threads,
       });
+      const bareScales = ratios(times[`matmul ${bareName(1)}`]!, times[`matmul ${bareName(threads)}`]!);
+      const callScales = ratios(times['matmul toolbridge, 1 worker']!, times[`matmul ${ours}`]!);
+      notes.push(
+        `The machine's own scaling of the product kernel: bare worker threads (no toolbridge, equal row blocks, a fresh shared product each time) went ${fmtRatio(spread(bareScales))} faster on ${threads} threads than on 1, in the same rounds; one call through the bridge reached ${fmtRatio(spread(callScales.map((s, i) => s / bareScales[i]!)))} of that speedup, round by round.`,
+      );
     }
     notes.push(
       `Peak: one core's f64 multiply-add rate at 128-bit SIMD, ${peak.toFixed(1)} GFLOP/s, measured by a register-only loop of 12 independent multiply-adds in the kernels' WebAssembly module (${kernelFlavour()}: ${kernelFlavour() === 'relaxed-simd' ? 'fused multiply-adds' : 'a multiply and an add each; relaxed-SIMD fused multiply-adds need Node 22 or later'}); "% of peak" is against that times the workers (1 for numpy). OpenBLAS issues 256-bit AVX2 FMAs, up to twice that rate, so its figure may pass 100%.`,
@@ -231,6 +270,7 @@ export const kernels: Scenario = async ({ tiny, full, threads }) => {
     };
   } finally {
     if (typeof numpy !== 'string') numpy.close();
+    await bare.close();
     await Promise.all(pools.map(([, bridge]) => bridge.close()));
   }
 };

@@ -204,7 +204,8 @@ export class CallTransport {
   }
 
   /**
-   * Runs the parts of a split call (`ToolSpec.split`) at once on the pool, then their merge. Each part gets
+   * Runs the parts of a split call (`ToolSpec.split`) at once on the pool, then their merge if the tool has
+   * one (else the plan's shared value is the result). Each part gets
    * the call's args as encoded for its plan (the same message: shared arrays, and copies already made, are
    * not copied again) and the plan's shared value; the first part to fail fails the call.
    */
@@ -234,7 +235,8 @@ export class CallTransport {
     };
     const shared = { s: plan.s, n: plan.n };
     const results = await Promise.all(Array.from({ length: plan.n }, (_, i) => send(i, shared)));
-    const value = await send(SPLIT_MERGE, { s: plan.s, p: results });
+    // Without a merge, the shared value the parts filled is the result: no task to run.
+    const value = plan.o === true ? plan.s : await send(SPLIT_MERGE, { s: plan.s, p: results });
     // The plan's shared buffers are counted in the ledger through the values decoded here: they stay counted
     // as long as the result (which may be one of them, under another handle) is alive.
     if (typeof value === 'object' && value !== null) splitShared.set(value, plan.s);

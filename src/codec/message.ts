@@ -59,6 +59,8 @@ export const SPLIT_MERGE = -1;
 export interface SplitPlan {
   n: number;
   s: unknown;
+  /** Set when the tool has no merge: `s`, once every part is in, is the call's result. */
+  o?: true;
 }
 
 /** How values are encoded. */

@@ -118,16 +118,17 @@ export interface ToolAnnotations {
  * into how many parts it splits (1 or less: `run` runs the call as usual, so small calls cost nothing more);
  * each part runs `part` in whichever worker is free, all parts at once; `merge` makes the result from the
  * parts' results, in a worker. `shared` (from `plan`) reaches every part and the merge: put outputs the parts
- * fill in shared memory there (`shared(Float64Array, n)`), and each part writes its own slice. The args reach
- * every part as they reached `plan` (shared arrays without a copy).
+ * fill in shared memory there (`shared(Float64Array, n)`), and each part writes its own slice. Without
+ * `merge`, `shared` as the parts left it is the call's result (no merge task: one round trip less). The
+ * args reach every part as they reached `plan` (shared arrays without a copy).
  */
 export interface SplitSpec<A = unknown, R = unknown, P = unknown, S = unknown> {
   /** `workers`: the threads of the tool's pool. Throw here to reject bad args before any part runs. */
   plan(args: A, pool: { workers: number }): { parts: number; shared?: S };
   /** Part `index` of `count` (0-based); its result goes to `merge`, in part order. */
   part(args: A, part: { index: number; count: number }, shared: S, ctx: ToolContext): P | Promise<P>;
-  /** The call's result, from every part's result. */
-  merge(args: A, results: P[], shared: S, ctx: ToolContext): R | Promise<R>;
+  /** The call's result, from every part's result. Leave it out to make `shared` the result. */
+  merge?(args: A, results: P[], shared: S, ctx: ToolContext): R | Promise<R>;
 }
 
 export interface MicroBatchOptions {
@@ -267,7 +268,7 @@ export function defineTool<A = unknown, R = unknown>(spec: ToolSpec<A, R>): Tool
     }
     checkKnownKeys(`defineTool(${name}).split`, split, ['plan', 'part', 'merge']);
     for (const key of ['plan', 'part', 'merge'] as const) {
-      if (typeof split[key] !== 'function') {
+      if (typeof split[key] !== 'function' && (key !== 'merge' || split[key] !== undefined)) {
         throw new InvalidOptionsError(
           `defineTool(${name}): split.${key} must be a function, got ${describeValue(split[key])}`,
         );

@@ -80,7 +80,8 @@ export const multiply = defineTool({
     gemm(input.a, input.b, c, input.m, input.k, input.n);
     return c;
   },
-  // Row blocks of the product on several workers, each writing its rows of the shared result.
+  // Row blocks of the product on several workers, each writing its rows of the shared result, which is the
+  // call's result once all are in (no merge task).
   split: {
     plan(args: unknown, { workers }) {
       const input = multiplyArgs(args);
@@ -92,6 +93,5 @@ export const multiply = defineTool({
       const { a, b, m, k, n } = multiplyArgs(args);
       gemm(a, b, c, m, k, n, rowOf(m, index, count), rowOf(m, index + 1, count));
     },
-    merge: (_args: unknown, _results: unknown[], c: FloatArray) => c,
   },
 });
