@@ -137,22 +137,27 @@ export function serverOver(
       };
     }
     // The tool's ctx.progress reports become the client's progress notifications, when it asked for them.
+    // They are sent before the response: a client stops listening for a call's progress once it has its
+    // response, and the last reports reach the bridge's listener just before the call settles.
     const token = request.params._meta?.progressToken;
+    const notified: Array<Promise<void>> = [];
     const onProgress =
       token === undefined
         ? undefined
         : ({ done, total, message }: Progress) =>
-            void extra
-              .sendNotification({
-                method: 'notifications/progress',
-                params: {
-                  progressToken: token,
-                  progress: done,
-                  ...(total !== undefined ? { total } : {}),
-                  ...(message !== undefined ? { message } : {}),
-                },
-              })
-              .catch(() => undefined);
+            void notified.push(
+              extra
+                .sendNotification({
+                  method: 'notifications/progress',
+                  params: {
+                    progressToken: token,
+                    progress: done,
+                    ...(total !== undefined ? { total } : {}),
+                    ...(message !== undefined ? { message } : {}),
+                  },
+                })
+                .catch(() => undefined),
+            );
     let value: unknown;
     try {
       const args = resolveHandles(request.params.arguments ?? {}, lookup, datasetNames);
@@ -161,12 +166,14 @@ export function serverOver(
         ...(onProgress ? { onProgress } : {}),
       });
     } catch (error) {
+      await Promise.all(notified);
       const text =
         error instanceof ToolBridgeError
           ? `${error.code}: ${error.message}`
           : `Error: ${String((error as Error)?.message ?? error)}`;
       return { isError: true, content: [{ type: 'text', text }] };
     }
+    await Promise.all(notified);
     const json = toJson(value, maxInlineBytes);
     if (json !== undefined) {
       const text = JSON.stringify(json);
