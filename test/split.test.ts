@@ -58,6 +58,10 @@ describe('a tool with split', () => {
     const error = await rejection(bridge.call('split.square', { values: v, parts: 3, failPart: 2 }));
     expect(error.code).toBe('TOOL_FAILED');
     expect((error as Error & { cause?: Error }).cause!.message).toBe('part 2 failed');
+    // The plan may name another value as the result: one output among what the parts share.
+    const named = await bridge.call<Float64Array>('split.square', { values: v, parts: 3, counted: true });
+    expect(named).toBeInstanceOf(Float64Array);
+    expect(named).toEqual(v.map((x) => x * x));
     // A call that is not split runs `run`, whose result is its own.
     expect(await single.call('split.square', { values: v.subarray(0, 4) })).toEqual(new Float64Array([0, 1, 4, 9]));
   });
@@ -126,6 +130,40 @@ describe('built-in tools split large calls', () => {
     expect(single.stats().tools['matrix.multiply']?.splits ?? 0).toBe(0);
     expect(isShared(split)).toBe(true);
     expect(split).toEqual(whole);
+  });
+
+  test('matrix.multiply: products whose parts pack b once between them equal one worker’s, several at once', async () => {
+    // b of 8 MiB (f64) and 8.2 MiB (f32): the parts share a workspace in kernel memory (gemm-split.ts).
+    const shapes = [
+      [Float64Array, 200, 1024, 1024],
+      [Float32Array, 120, 1000, 2100],
+      [Float64Array, 96, 1024, 1100],
+    ] as const;
+    const inputs = shapes.map(([Kind, m, k, n], i) => ({
+      a: random(m * k, 10 + i, Kind),
+      b: random(k * n, 20 + i, Kind),
+      m,
+      k,
+      n,
+    }));
+    const before = bridge.stats().tools['matrix.multiply']?.splits ?? 0;
+    // All at once on two workers (parts of different products interleave), then one at a time.
+    const together = await Promise.all(inputs.map((args) => bridge.call('matrix.multiply', args, { cache: false })));
+    const alone: unknown[] = [];
+    for (const args of inputs) alone.push(await bridge.call('matrix.multiply', args, { cache: false }));
+    const whole: unknown[] = [];
+    for (const args of inputs) whole.push(await single.call('matrix.multiply', args, { cache: false }));
+    expect(bridge.stats().tools['matrix.multiply']!.splits).toBe(before + 2 * inputs.length);
+    for (let i = 0; i < inputs.length; i++) {
+      const expected = whole[i] as Float64Array | Float32Array;
+      expect(expected.constructor).toBe(shapes[i]![0]);
+      for (const got of [together[i], alone[i]] as Array<Float64Array | Float32Array>) {
+        expect(got.constructor).toBe(expected.constructor);
+        expect(got.length).toBe(expected.length);
+        // Each entry is summed in the same order whatever the split: the same bits.
+        expect(got.findIndex((v, j) => v !== expected[j])).toBe(-1);
+      }
+    }
   });
 
   test('matrix.multiply: a small product stays on one worker', async () => {

@@ -20,7 +20,7 @@ import {
   type RuntimeNotice,
 } from '../src/runtime-protocol.js';
 import { loadingRefusal, setLoadingModule } from '../src/loading-module.js';
-import { toolsOfModule, type ToolDefinition, type ToolInfo } from '../src/tool/define.js';
+import { toolsOfModule, type SplitSpec, type ToolDefinition, type ToolInfo } from '../src/tool/define.js';
 import { sessionsOfModule, type SessionDefinition, type SessionInfo } from '../src/tool/session.js';
 import { isScalar, type Scalar } from '../src/session/scalar.js';
 import { CallContext } from './call-context.js';
@@ -214,6 +214,14 @@ function runTask(task: Task): WireMessage | Promise<WireMessage> {
   return out;
 }
 
+/** A split call's plan as it goes back: without a merge, with the value that is the call's result. */
+function splitPlan(split: SplitSpec, parts: number, plan: { shared?: unknown; result?: unknown }): SplitPlan {
+  if (split.merge) return { n: parts, s: plan.shared };
+  return 'result' in plan
+    ? { n: parts, s: plan.shared, o: true, v: plan.result }
+    : { n: parts, s: plan.shared, o: true };
+}
+
 function run(task: Task): WireMessage | Promise<WireMessage> {
   let callId = 0;
   let name = '';
@@ -251,15 +259,7 @@ function run(task: Task): WireMessage | Promise<WireMessage> {
       const parts = Math.floor(Number(plan?.parts));
       if (parts > 1) {
         ctx.dispose();
-        return reply(
-          callId,
-          name,
-          (split.merge ? { n: parts, s: plan.shared } : { n: parts, s: plan.shared, o: true }) satisfies SplitPlan,
-          performance.now() - started,
-          decodeMs,
-          0,
-          SPLIT_PLAN,
-        );
+        return reply(callId, name, splitPlan(split, parts, plan), performance.now() - started, decodeMs, 0, SPLIT_PLAN);
       }
       out = entry.tool.run(value, ctx);
     } else {

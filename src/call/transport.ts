@@ -235,8 +235,9 @@ export class CallTransport {
     };
     const shared = { s: plan.s, n: plan.n };
     const results = await Promise.all(Array.from({ length: plan.n }, (_, i) => send(i, shared)));
-    // Without a merge, the shared value the parts filled is the result: no task to run.
-    const value = plan.o === true ? plan.s : await send(SPLIT_MERGE, { s: plan.s, p: results });
+    // Without a merge, what the plan named (the shared value the parts filled, by default) is the result.
+    if (plan.o === true) return 'v' in plan ? plan.v : plan.s;
+    const value = await send(SPLIT_MERGE, { s: plan.s, p: results });
     // The plan's shared buffers are counted in the ledger through the values decoded here: they stay counted
     // as long as the result (which may be one of them, under another handle) is alive.
     if (typeof value === 'object' && value !== null) splitShared.set(value, plan.s);

@@ -59,8 +59,9 @@ export const SPLIT_MERGE = -1;
 export interface SplitPlan {
   n: number;
   s: unknown;
-  /** Set when the tool has no merge: `s`, once every part is in, is the call's result. */
+  /** Set when the tool has no merge: `v` (`s` if absent), once every part is in, is the call's result. */
   o?: true;
+  v?: unknown;
 }
 
 /** How values are encoded. */

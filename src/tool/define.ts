@@ -119,12 +119,17 @@ export interface ToolAnnotations {
  * each part runs `part` in whichever worker is free, all parts at once; `merge` makes the result from the
  * parts' results, in a worker. `shared` (from `plan`) reaches every part and the merge: put outputs the parts
  * fill in shared memory there (`shared(Float64Array, n)`), and each part writes its own slice. Without
- * `merge`, `shared` as the parts left it is the call's result (no merge task: one round trip less). The
- * args reach every part as they reached `plan` (shared arrays without a copy).
+ * `merge`, the plan's `result` (by default `shared`), as the parts left it, is the call's result (no merge
+ * task: one round trip less). The args reach every part as they reached `plan` (shared arrays without a
+ * copy).
  */
 export interface SplitSpec<A = unknown, R = unknown, P = unknown, S = unknown> {
-  /** `workers`: the threads of the tool's pool. Throw here to reject bad args before any part runs. */
-  plan(args: A, pool: { workers: number }): { parts: number; shared?: S };
+  /**
+   * `workers`: the threads of the tool's pool. Throw here to reject bad args before any part runs. `result`
+   * (only without `merge`): the call's result once every part is in, when it is not `shared` itself (say,
+   * one output array of a `shared` that also holds scratch memory for the parts).
+   */
+  plan(args: A, pool: { workers: number }): { parts: number; shared?: S; result?: unknown };
   /** Part `index` of `count` (0-based); its result goes to `merge`, in part order. */
   part(args: A, part: { index: number; count: number }, shared: S, ctx: ToolContext): P | Promise<P>;
   /** The call's result, from every part's result. Leave it out to make `shared` the result. */

@@ -24,7 +24,7 @@ declare const WebAssembly: {
   validate(bytes: Uint8Array): boolean;
 };
 
-interface KernelExports {
+export interface KernelExports {
   memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
   dgemm(
     ap: number,
@@ -47,7 +47,7 @@ interface KernelExports {
 
 const PAGE = 65_536;
 /** A worker keeps at most this much kernel memory between calls. */
-const KEEP_BYTES = 64 * 2 ** 20;
+export const KEEP_BYTES = 64 * 2 ** 20;
 /** Kernel memory one call may use (addresses are 32-bit; V8 allows up to 4 GiB). */
 const MAX_BYTES = 2 ** 31;
 /** Matrix blocking: k block (rows of a packed panel that stay in L1) and row block (4-row panels in L2). */
@@ -56,7 +56,7 @@ const MC_PANELS = 32;
 /** Rows of one matrix product step: packed A and C for this many rows stay under ~8 MiB. */
 const STEP_BYTES = 8 * 2 ** 20;
 /** Rows of b spread into panels at a time. */
-const PACK_ROWS = 32;
+export const PACK_ROWS = 32;
 /** Bytes of rows scanned per kernel call: small enough to stay in L2 between the copy and the scan. */
 const SCAN_BLOCK_BYTES = 128 * 1024;
 
@@ -139,7 +139,7 @@ function kernels(bytes: number): KernelExports {
 }
 
 /** The kernels over a kernel memory: they address it from its start, and write only in a claimed slot. */
-function kernelsOver(memory: SharedMemory): KernelExports {
+export function kernelsOver(memory: SharedMemory): KernelExports {
   let exports = sharedInstances.get(memory);
   if (exports === undefined) {
     compiledShared ??= new WebAssembly.Module(kernelBytes(true));
@@ -154,11 +154,95 @@ function done(): void {
   if (instance && instance.memory.buffer.byteLength > KEEP_BYTES) instance = undefined;
 }
 
-const align = (bytes: number) => Math.ceil(bytes / 16) * 16;
+export const align = (bytes: number) => Math.ceil(bytes / 16) * 16;
+
+/** A product's register tile (mr rows of A by nr columns of B), element size, and packed B's size. */
+export interface Tiling {
+  single: boolean;
+  size: 4 | 8;
+  mr: 4 | 6;
+  nr: 4 | 8;
+  /** B's panels (of nr columns). */
+  np: number;
+  bBytes: number;
+}
+
+export function tiling(single: boolean, k: number, n: number): Tiling {
+  // f64 6 x 4 with fused multiply-adds (twelve accumulators cover their latency), else 4 x 4 (a multiply and
+  // an add need a register more); f32 4 x 8.
+  const mr = !single && kernelFlavour() === 'relaxed-simd' ? 6 : 4;
+  const nr = single ? 8 : 4;
+  const np = Math.ceil(n / nr);
+  return { single, size: single ? 4 : 8, mr, nr, np, bBytes: align(np * nr * k * (single ? 4 : 8)) };
+}
+
+/** Where one worker's product steps keep their operands, in bytes from its kernel memory's start. */
+export interface StepPlace {
+  /** The kernel memory's buffer. */
+  heap: ArrayBufferLike;
+  /** Rows of one step (a multiple of mr). */
+  rows: number;
+  /** Rows of a (or of b, while packing) copied in as they are, which the kernels spread into panels. */
+  stage: number;
+  /** A step's packed A, packed B, the step's C (rows x np * nr). */
+  a: number;
+  b: number;
+  c: number;
+}
+
+/** Bytes of a step's staging area: a step's rows of a, or {@link PACK_ROWS} rows of b. */
+export const stageBytes = (t: Tiling, rows: number, k: number, n: number) =>
+  align(Math.max(rows * k, PACK_ROWS * n) * t.size);
+
+/** A view of the product's element type over a kernel memory. */
+const viewOf = (t: Tiling, heap: ArrayBufferLike, at: number, length: number): FloatArray =>
+  t.single ? new Float32Array(heap, at, length) : new Float64Array(heap, at, length);
+
+/** Rows `p0..` (one group of {@link PACK_ROWS}) of b into the panels of packed B. */
+export function packRowsOfB(
+  ex: KernelExports,
+  t: Tiling,
+  at: StepPlace,
+  b: FloatArray,
+  k: number,
+  n: number,
+  p0: number,
+) {
+  const p1 = Math.min(k, p0 + PACK_ROWS);
+  viewOf(t, at.heap, at.stage, (p1 - p0) * n).set(b.subarray(p0 * n, p1 * n));
+  ex.packB(at.stage, at.b, p1 - p0, n * t.size, k, p0);
+}
+
+/** `c[rowStart..rowEnd)` from rows of `a` and B packed at `at.b`, a step of `at.rows` rows at a time. */
+export function multiplyRows(
+  ex: KernelExports,
+  t: Tiling,
+  at: StepPlace,
+  a: FloatArray,
+  c: FloatArray,
+  k: number,
+  n: number,
+  rowStart: number,
+  rowEnd: number,
+): void {
+  const ldc = t.np * t.nr;
+  const cp = viewOf(t, at.heap, at.c, at.rows * ldc);
+  for (let i0 = rowStart; i0 < rowEnd; i0 += at.rows) {
+    const count = Math.min(at.rows, rowEnd - i0);
+    const panels = Math.ceil(count / t.mr);
+    // A's rows as panels of mr, each p-major; rows past the block are zero.
+    viewOf(t, at.heap, at.stage, count * k).set(a.subarray(i0 * k, (i0 + count) * k));
+    ex.packA(at.stage, at.a, count, k, t.mr, t.size);
+    if (t.single) ex.sgemm(at.a, at.b, at.c, panels, t.np, k, KC, MC_PANELS);
+    else ex.dgemm(at.a, at.b, at.c, panels, t.np, k, KC, MC_PANELS, t.mr === 6 ? 1 : 0);
+    for (let i = 0; i < count; i++) c.set(cp.subarray(i * ldc, i * ldc + n), (i0 + i) * n);
+  }
+}
 
 /**
  * `c[rowStart..rowEnd)` = rows of `a` (`m x k`, row-major) times `b` (`k x n`), into `c` (`m x n`). With `c`
- * a Float32Array (and `a`, `b` too) the sums are f32, else f64. `b` is packed once per call.
+ * a Float32Array (and `a`, `b` too) the sums are f32, else f64. `b` is packed once per call, in this
+ * worker's own kernel memory (a split product's parts share one packing instead: gemm-split.ts).
  */
 export function gemm(
   a: FloatArray,
@@ -170,46 +254,20 @@ export function gemm(
   rowStart = 0,
   rowEnd = m,
 ): void {
-  const single = c instanceof Float32Array;
-  const size = single ? 4 : 8;
-  // Register tile: mr rows of A by nr columns of B. f64 6 x 4 with fused multiply-adds (twelve accumulators
-  // cover their latency), else 4 x 4 (a multiply and an add need a register more); f32 4 x 8.
-  const mr = !single && kernelFlavour() === 'relaxed-simd' ? 6 : 4;
-  const nr = single ? 8 : 4;
-  const np = Math.ceil(n / nr);
-  const rowBytes = (k + np * nr) * size;
-  const stepRows = Math.max(mr, Math.floor(STEP_BYTES / rowBytes / mr) * mr);
-  const rows = Math.min(stepRows, Math.ceil((rowEnd - rowStart) / mr) * mr);
-  const bBytes = align(np * nr * k * size);
-  const aBytes = align(rows * k * size);
-  const cBytes = align(rows * np * nr * size);
-  // Rows of b or of a, copied in as they are, which the kernels then spread into panels.
-  const stage = bBytes + aBytes + cBytes;
-  const ex = kernels(stage + Math.max(aBytes, align(PACK_ROWS * n * size)));
+  const t = tiling(c instanceof Float32Array, k, n);
+  const rowBytes = (k + t.np * t.nr) * t.size;
+  const stepRows = Math.max(t.mr, Math.floor(STEP_BYTES / rowBytes / t.mr) * t.mr);
+  const rows = Math.min(stepRows, Math.ceil((rowEnd - rowStart) / t.mr) * t.mr);
+  const aBytes = align(rows * k * t.size);
+  const cBytes = align(rows * t.np * t.nr * t.size);
+  // Packed B at 0, then packed A, the step's C, and the staging area.
+  const stage = t.bBytes + aBytes + cBytes;
+  const ex = kernels(stage + stageBytes(t, rows, k, n));
+  const at: StepPlace = { heap: ex.memory.buffer, rows, b: 0, a: t.bBytes, c: t.bBytes + aBytes, stage };
   try {
-    const View = single ? Float32Array : Float64Array;
-    const memory = ex.memory.buffer;
     // B as panels of nr columns, each p-major (columns past n are zero), a few rows of b at a time.
-    const staged = new View(memory, stage, Math.max(rows * k, PACK_ROWS * n));
-    for (let p0 = 0; p0 < k; p0 += PACK_ROWS) {
-      const p1 = Math.min(k, p0 + PACK_ROWS);
-      staged.set(b.subarray(p0 * n, p1 * n));
-      ex.packB(stage, 0, p1 - p0, n * size, k, p0);
-    }
-    const cp = new View(memory, bBytes + aBytes, rows * np * nr);
-
-    for (let i0 = rowStart; i0 < rowEnd; i0 += rows) {
-      const count = Math.min(rows, rowEnd - i0);
-      const panels = Math.ceil(count / mr);
-      // A's rows as panels of mr, each p-major; rows past the block are zero.
-      staged.set(a.subarray(i0 * k, (i0 + count) * k));
-      ex.packA(stage, bBytes, count, k, mr, size);
-      // Packed A at bBytes, packed B at 0, C after A.
-      if (single) ex.sgemm(bBytes, 0, bBytes + aBytes, panels, np, k, KC, MC_PANELS);
-      else ex.dgemm(bBytes, 0, bBytes + aBytes, panels, np, k, KC, MC_PANELS, mr === 6 ? 1 : 0);
-      const ldc = np * nr;
-      for (let i = 0; i < count; i++) c.set(cp.subarray(i * ldc, i * ldc + n), (i0 + i) * n);
-    }
+    for (let p0 = 0; p0 < k; p0 += PACK_ROWS) packRowsOfB(ex, t, at, b, k, n, p0);
+    multiplyRows(ex, t, at, a, c, k, n, rowStart, rowEnd);
   } finally {
     done();
   }

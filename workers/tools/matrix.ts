@@ -1,6 +1,7 @@
 import { defineTool } from '../../src/tool/define.js';
 import { shared } from '../../src/tool/shared.js';
 import { gemm } from '../kernels/kernels.js';
+import { multiplyPart, splitWorkspace } from '../kernels/gemm-split.js';
 import { floatArray, invalid, positiveInteger, record, type FloatArray } from './checks.js';
 
 export interface MultiplyArgs {
@@ -13,7 +14,7 @@ export interface MultiplyArgs {
 
 /**
  * A product is split over workers from this many floating-point operations (2 m k n) up: below it, the
- * extra messages and each part packing all of b cost more than they save (see bench/scenarios/kernels.ts).
+ * extra messages cost more than they save (see bench/scenarios/kernels.ts).
  */
 const MIN_SPLIT_FLOPS = 2 ** 25;
 /** Fewest rows of a part. */
@@ -81,17 +82,23 @@ export const multiply = defineTool({
     return c;
   },
   // Row blocks of the product on several workers, each writing its rows of the shared result, which is the
-  // call's result once all are in (no merge task).
+  // call's result once all are in (no merge task). Large ones pack b once between the parts, in a workspace
+  // (gemm-split.ts).
   split: {
     plan(args: unknown, { workers }) {
       const input = multiplyArgs(args);
-      const parts = Math.min(workers, Math.floor(input.m / MIN_SPLIT_ROWS));
-      if (parts < 2 || 2 * input.m * input.k * input.n < MIN_SPLIT_FLOPS) return { parts: 1 };
-      return { parts, shared: product(input) };
+      const { m, k, n } = input;
+      const parts = Math.min(workers, Math.floor(m / MIN_SPLIT_ROWS));
+      if (parts < 2 || 2 * m * k * n < MIN_SPLIT_FLOPS) return { parts: 1 };
+      const c = product(input);
+      const workspace = splitWorkspace(c instanceof Float32Array, m, k, n, parts);
+      return { parts, shared: { c, workspace }, result: c };
     },
-    part(args: unknown, { index, count }, c: FloatArray) {
+    part(args: unknown, { index, count }, { c, workspace }: { c: FloatArray; workspace?: Uint8Array }) {
       const { a, b, m, k, n } = multiplyArgs(args);
-      gemm(a, b, c, m, k, n, rowOf(m, index, count), rowOf(m, index + 1, count));
+      const [from, to] = [rowOf(m, index, count), rowOf(m, index + 1, count)];
+      if (workspace) multiplyPart(a, b, c, m, k, n, from, to, workspace, index, count);
+      else gemm(a, b, c, m, k, n, from, to);
     },
   },
 });

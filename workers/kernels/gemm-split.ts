@@ -1,0 +1,150 @@
+/**
+ * A product split over several workers (`matrix.multiply`'s parts) packs b once between its parts instead of
+ * once in each: every part would otherwise spend the time of a full pass over b (copy, spread into panels)
+ * before its first row, which is most of what keeps a split call from scaling with its parts.
+ *
+ * The parts share a workspace: a kernel memory (src/memory/kernel-memory.ts) that each part's kernels run
+ * over, holding a header of flags, packed B, and each part's own staging, packed A and C. Packing is split
+ * into groups of {@link PACK_ROWS} rows of b; a part claims groups that no part has claimed (an atomic
+ * compare-and-swap on the group's flag), packs them, and marks them packed; then it waits for the groups
+ * other parts are still packing, and multiplies its rows. A part that starts late finds b packed and only
+ * multiplies. No part waits for a part that has not started (it packs unclaimed groups itself), and one that
+ * waits past {@link PACK_WAIT_MS} for a group (its packer's worker died mid-group) packs it again itself:
+ * the bytes are the same, so the two writes cannot disagree.
+ *
+ * The worker that plans a split keeps its last workspace for the next one, up to {@link KEEP_BYTES} like its
+ * own kernel memory: fresh memory costs a page fault per 4 KiB on first touch, which on a small virtual
+ * machine costs as much as packing. The header counts the parts still running; a workspace is reused only
+ * once that count is back to zero (a part that never ran, or whose worker died, keeps it from reuse).
+ */
+import { kernelMemoryBytes, memoryOf, newKernelMemory } from '../../src/memory/kernel-memory.js';
+import {
+  align,
+  KEEP_BYTES,
+  kernelsOver,
+  multiplyRows,
+  PACK_ROWS,
+  packRowsOfB,
+  stageBytes,
+  tiling,
+  type FloatArray,
+  type StepPlace,
+  type Tiling,
+} from './kernels.js';
+
+/** Rows of one step of a part: 22 panels of 6 rows, 33 of 4; each part's scratch stays small. */
+const STEP_ROWS = 132;
+/** How long a part waits for a group another part is packing before packing it itself. */
+const PACK_WAIT_MS = 200;
+
+/** Where everything of a split product lies in its workspace, in bytes from the workspace's start. */
+interface Layout {
+  t: Tiling;
+  groups: number;
+  /** Int32 flags: [0] parts still running, [1 + g] group g of b's rows: 0 free, 1 packing, 2 packed. */
+  flagsBytes: number;
+  /** One part's staging area, packed A and C. */
+  partBytes: number;
+  rows: number;
+  stage: number;
+  aBytes: number;
+  bytes: number;
+}
+
+function layout(single: boolean, m: number, k: number, n: number, parts: number): Layout {
+  const t = tiling(single, k, n);
+  const rows = Math.min(STEP_ROWS, Math.ceil(m / t.mr) * t.mr);
+  const groups = Math.ceil(k / PACK_ROWS);
+  const flagsBytes = align(4 * (1 + groups));
+  const stage = stageBytes(t, rows, k, n);
+  const aBytes = align(rows * k * t.size);
+  const partBytes = stage + aBytes + align(rows * t.np * t.nr * t.size);
+  return { t, groups, flagsBytes, partBytes, rows, stage, aBytes, bytes: flagsBytes + t.bBytes + parts * partBytes };
+}
+
+const flagsOf = (workspace: Uint8Array, groups: number) =>
+  new Int32Array(workspace.buffer, workspace.byteOffset, 1 + groups);
+
+/** This worker's last workspace, kept for its next split product. */
+let spare: Uint8Array | undefined;
+
+/**
+ * A workspace for a product of `parts` parts, or undefined when it would not be a kernel memory (under
+ * 8 MiB in all: b is then small, and each part packs it at little cost). Called by the plan: the workspace
+ * counts `parts` parts running from now, each of which must call {@link multiplyPart} once.
+ */
+export function splitWorkspace(
+  single: boolean,
+  m: number,
+  k: number,
+  n: number,
+  parts: number,
+): Uint8Array | undefined {
+  const { bytes, groups } = layout(single, m, k, n, parts);
+  if (kernelMemoryBytes(bytes) === undefined) return undefined;
+  let workspace = spare;
+  if (workspace === undefined || workspace.byteLength < bytes || Atomics.load(flagsOf(workspace, 0), 0) !== 0) {
+    workspace = new Uint8Array(newKernelMemory(bytes), 0, bytes);
+    spare = bytes <= KEEP_BYTES ? workspace : undefined;
+  }
+  // No part of an earlier product runs in it (its count is zero): the flags start over.
+  const flags = flagsOf(workspace, groups);
+  flags.fill(0);
+  Atomics.store(flags, 0, parts);
+  return workspace;
+}
+
+/**
+ * Part `index` of `parts`: `c[rowStart..rowEnd)` = rows of `a` times `b`, with b packed once between the
+ * parts in `workspace` (from {@link splitWorkspace}, for the same shape and parts).
+ */
+export function multiplyPart(
+  a: FloatArray,
+  b: FloatArray,
+  c: FloatArray,
+  m: number,
+  k: number,
+  n: number,
+  rowStart: number,
+  rowEnd: number,
+  workspace: Uint8Array,
+  index: number,
+  parts: number,
+): void {
+  const place = layout(c instanceof Float32Array, m, k, n, parts);
+  const { t, groups } = place;
+  const flags = flagsOf(workspace, groups);
+  try {
+    const memory = memoryOf(workspace.buffer);
+    if (memory === undefined) throw new Error('the workspace of a split product is not a kernel memory');
+    const ex = kernelsOver(memory);
+    const b0 = workspace.byteOffset + place.flagsBytes;
+    const own = b0 + t.bBytes + index * place.partBytes;
+    const at: StepPlace = {
+      heap: workspace.buffer,
+      rows: place.rows,
+      b: b0,
+      stage: own,
+      a: own + place.stage,
+      c: own + place.stage + place.aBytes,
+    };
+    const pack = (g: number) => {
+      packRowsOfB(ex, t, at, b, k, n, g * PACK_ROWS);
+      Atomics.store(flags, 1 + g, 2);
+      Atomics.notify(flags, 1 + g);
+    };
+    // Groups no part has claimed, from this part's share on (so parts that start together rarely meet).
+    const first = Math.floor((index * groups) / parts);
+    for (let i = 0; i < groups; i++) {
+      const g = (first + i) % groups;
+      if (Atomics.compareExchange(flags, 1 + g, 0, 1) === 0) pack(g);
+    }
+    // Groups other parts are packing: wait for them; one that stays unpacked, pack here.
+    for (let g = 0; g < groups; g++) {
+      if (Atomics.wait(flags, 1 + g, 1, PACK_WAIT_MS) === 'timed-out') pack(g);
+    }
+    multiplyRows(ex, t, at, a, c, k, n, rowStart, rowEnd);
+  } finally {
+    Atomics.sub(flags, 0, 1);
+  }
+}
