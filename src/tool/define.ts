@@ -132,7 +132,7 @@ export interface SplitSpec<A = unknown, R = unknown, P = unknown, S = unknown> {
   plan(args: A, pool: { workers: number }): { parts: number; shared?: S; result?: unknown };
   /** Part `index` of `count` (0-based); its result goes to `merge`, in part order. */
   part(args: A, part: { index: number; count: number }, shared: S, ctx: ToolContext): P | Promise<P>;
-  /** The call's result, from every part's result. Leave it out to make `shared` the result. */
+  /** The call's result, from every part's result. Leave it out to make the plan's `result` (or `shared`) the result. */
   merge?(args: A, results: P[], shared: S, ctx: ToolContext): R | Promise<R>;
 }
 
