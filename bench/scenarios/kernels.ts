@@ -123,7 +123,7 @@ export const kernels: Scenario = async ({ tiny, full, threads }) => {
   const rows = tiny ? 4_000 : 100_000;
   const dim = tiny ? 64 : 384;
   const k = 10;
-  const roundsCount = tiny ? 1 : full ? 9 : 5;
+  const roundsCount = tiny ? 1 : full ? 15 : 9;
   const flops = 2 * n ** 3;
   const matrixBytes = rows * dim * 4;
 

@@ -9,8 +9,6 @@ const operands = (Kind: Float32ArrayConstructor | Float64ArrayConstructor, m: nu
   b: new Kind(k * n).map((_, i) => ((i * 11) % 13) - 6),
 });
 
-const rowsOf = (m: number, index: number, parts: number) => Math.round((m * index) / parts);
-
 /** The first index where two products differ, or -1 (quicker than a deep equality over a million values). */
 const firstDifference = (x: ArrayLike<number>, y: ArrayLike<number>) => {
   if (x.length !== y.length) return 0;
@@ -32,13 +30,25 @@ test('parts sharing one packing of b give the product of one worker, f64 and f32
       expect(workspace, `${Kind.name} ${parts} parts`).toBeDefined();
       expect(memoryOf(workspace.buffer)).toBeDefined();
       const c = new Kind(m * n).fill(-1);
-      // One after another here: the first packs every group of b, the others find them packed.
-      for (let i = parts - 1; i >= 0; i--) {
-        multiplyPart(a, b, c, m, k, n, rowsOf(m, i, parts), rowsOf(m, i + 1, parts), workspace, i, parts);
-      }
+      // One after another here: the first packs every group of b and takes every block of rows.
+      for (let i = parts - 1; i >= 0; i--) multiplyPart(a, b, c, m, k, n, workspace, i, parts);
       expect(firstDifference(c, whole), `${Kind.name} ${parts} parts`).toBe(-1);
     }
   }
+});
+
+test('a part that starts once the others have taken every block of rows does nothing', () => {
+  const [m, k, n] = [200, 1024, 1024];
+  const { a, b } = operands(Float64Array, m, k, n);
+  const workspace = splitWorkspace(false, m, k, n, 2)!;
+  const c = new Float64Array(m * n);
+  multiplyPart(a, b, c, m, k, n, workspace, 0, 2);
+  const whole = new Float64Array(m * n);
+  gemm(a, b, whole, m, k, n);
+  expect(firstDifference(c, whole)).toBe(-1);
+  const untouched = new Float64Array(m * n).fill(-1);
+  multiplyPart(a, b, untouched, m, k, n, workspace, 1, 2);
+  expect(untouched.every((v) => v === -1)).toBe(true);
 });
 
 test('a workspace is reused once every part of its product has run, not before', () => {
@@ -46,17 +56,17 @@ test('a workspace is reused once every part of its product has run, not before',
   const { a, b } = operands(Float64Array, m, k, n);
   const first = splitWorkspace(false, m, k, n, 2)!;
   const c = new Float64Array(m * n);
-  multiplyPart(a, b, c, m, k, n, 0, 32, first, 0, 2);
+  multiplyPart(a, b, c, m, k, n, first, 0, 2);
   // One part still to run: the next product gets a workspace of its own.
   const second = splitWorkspace(false, m, k, n, 2)!;
   expect(second.buffer).not.toBe(first.buffer);
-  multiplyPart(a, b, c, m, k, n, 32, 64, first, 1, 2);
-  for (const i of [0, 1]) multiplyPart(a, b, c, m, k, n, rowsOf(m, i, 2), rowsOf(m, i + 1, 2), second, i, 2);
+  multiplyPart(a, b, c, m, k, n, first, 1, 2);
+  for (const i of [0, 1]) multiplyPart(a, b, c, m, k, n, second, i, 2);
   // Both done: the worker's kept workspace (the latest) serves the next product, its flags cleared.
   const third = splitWorkspace(false, m, k, n, 2)!;
   expect(third.buffer).toBe(second.buffer);
   const fresh = new Float64Array(m * n);
-  for (const i of [0, 1]) multiplyPart(a, b, fresh, m, k, n, rowsOf(m, i, 2), rowsOf(m, i + 1, 2), third, i, 2);
+  for (const i of [0, 1]) multiplyPart(a, b, fresh, m, k, n, third, i, 2);
   const whole = new Float64Array(m * n);
   gemm(a, b, whole, m, k, n);
   expect(firstDifference(fresh, whole)).toBe(-1);
@@ -67,14 +77,15 @@ test('a group of b left half-packed by a part that died is packed again by the p
   const { a, b } = operands(Float64Array, m, k, n);
   const workspace = splitWorkspace(false, m, k, n, 2)!;
   // Group 5 claimed ("packing") by a part that never finishes it.
-  const flags = new Int32Array(workspace.buffer, workspace.byteOffset, 1 + Math.ceil(k / 32));
-  Atomics.store(flags, 1 + 5, 1);
+  // Flags: [0] parts running, [1] next block of rows, [2 + g] group g.
+  const flags = new Int32Array(workspace.buffer, workspace.byteOffset, 2 + Math.ceil(k / 32));
+  Atomics.store(flags, 2 + 5, 1);
   const c = new Float64Array(m * n);
-  multiplyPart(a, b, c, m, k, n, 0, m, workspace, 1, 2);
+  multiplyPart(a, b, c, m, k, n, workspace, 1, 2);
   const whole = new Float64Array(m * n);
   gemm(a, b, whole, m, k, n);
   expect(firstDifference(c, whole)).toBe(-1);
-  expect(Atomics.load(flags, 1 + 5)).toBe(2);
+  expect(Atomics.load(flags, 2 + 5)).toBe(2);
   // The other part never ran: the workspace still counts it, so it is not reused.
   expect(Atomics.load(flags, 0)).toBe(1);
   expect(splitWorkspace(false, m, k, n, 2)!.buffer).not.toBe(workspace.buffer);

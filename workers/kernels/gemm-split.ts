@@ -7,8 +7,9 @@
  * over, holding a header of flags, packed B, and each part's own staging, packed A and C. Packing is split
  * into groups of {@link PACK_ROWS} rows of b; a part claims groups that no part has claimed (an atomic
  * compare-and-swap on the group's flag), packs them, and marks them packed; then it waits for the groups
- * other parts are still packing, and multiplies its rows. A part that starts late finds b packed and only
- * multiplies. No part waits for a part that has not started (it packs unclaimed groups itself), and one that
+ * other parts are still packing, and multiplies blocks of rows it claims from a counter, until none is left.
+ * A part that starts late finds b packed and fewer blocks; one on a core that the machine gives it less of
+ * takes fewer blocks than the others. No part waits for a part that has not started (it packs unclaimed groups itself), and one that
  * waits past {@link PACK_WAIT_MS} for a group (its packer's worker died mid-group) packs it again itself:
  * the bytes are the same, so the two writes cannot disagree.
  *
@@ -36,13 +37,20 @@ import {
 const STEP_ROWS = 132;
 /** How long a part waits for a group another part is packing before packing it itself. */
 const PACK_WAIT_MS = 200;
+/** Index of group 0's flag (after the running parts and the next block). */
+const GROUP = 2;
 
 /** Where everything of a split product lies in its workspace, in bytes from the workspace's start. */
 interface Layout {
   t: Tiling;
   groups: number;
-  /** Int32 flags: [0] parts still running, [1 + g] group g of b's rows: 0 free, 1 packing, 2 packed. */
+  /**
+   * Int32 flags: [0] parts still running, [1] the next block of rows to claim, [2 + g] group g of b's rows:
+   * 0 free, 1 packing, 2 packed.
+   */
   flagsBytes: number;
+  /** Rows of a block that a part claims at a time (at most `rows`: one step). */
+  block: number;
   /** One part's staging area, packed A and C. */
   partBytes: number;
   rows: number;
@@ -55,15 +63,18 @@ function layout(single: boolean, m: number, k: number, n: number, parts: number)
   const t = tiling(single, k, n);
   const rows = Math.min(STEP_ROWS, Math.ceil(m / t.mr) * t.mr);
   const groups = Math.ceil(k / PACK_ROWS);
-  const flagsBytes = align(4 * (1 + groups));
+  const flagsBytes = align(4 * (GROUP + groups));
+  // About three blocks a part, so that a part on a busier core, or one that starts late, takes fewer.
+  const block = Math.min(rows, Math.max(12, Math.ceil(m / (3 * parts) / 12) * 12));
   const stage = stageBytes(t, rows, k, n);
   const aBytes = align(rows * k * t.size);
   const partBytes = stage + aBytes + align(rows * t.np * t.nr * t.size);
-  return { t, groups, flagsBytes, partBytes, rows, stage, aBytes, bytes: flagsBytes + t.bBytes + parts * partBytes };
+  const bytes = flagsBytes + t.bBytes + parts * partBytes;
+  return { t, groups, flagsBytes, block, partBytes, rows, stage, aBytes, bytes };
 }
 
 const flagsOf = (workspace: Uint8Array, groups: number) =>
-  new Int32Array(workspace.buffer, workspace.byteOffset, 1 + groups);
+  new Int32Array(workspace.buffer, workspace.byteOffset, GROUP + groups);
 
 /** This worker's last workspace, kept for its next split product. */
 let spare: Uint8Array | undefined;
@@ -95,8 +106,9 @@ export function splitWorkspace(
 }
 
 /**
- * Part `index` of `parts`: `c[rowStart..rowEnd)` = rows of `a` times `b`, with b packed once between the
- * parts in `workspace` (from {@link splitWorkspace}, for the same shape and parts).
+ * Part `index` of `parts`: blocks of rows of `c` = `a` times `b`, claimed one at a time until none is left
+ * (a part that starts late, or runs on a busier core, does fewer), with b packed once between the parts in
+ * `workspace` (from {@link splitWorkspace}, for the same shape and parts).
  */
 export function multiplyPart(
   a: FloatArray,
@@ -105,8 +117,6 @@ export function multiplyPart(
   m: number,
   k: number,
   n: number,
-  rowStart: number,
-  rowEnd: number,
   workspace: Uint8Array,
   index: number,
   parts: number,
@@ -130,20 +140,23 @@ export function multiplyPart(
     };
     const pack = (g: number) => {
       packRowsOfB(ex, t, at, b, k, n, g * PACK_ROWS);
-      Atomics.store(flags, 1 + g, 2);
-      Atomics.notify(flags, 1 + g);
+      Atomics.store(flags, GROUP + g, 2);
+      Atomics.notify(flags, GROUP + g);
     };
     // Groups no part has claimed, from this part's share on (so parts that start together rarely meet).
     const first = Math.floor((index * groups) / parts);
     for (let i = 0; i < groups; i++) {
       const g = (first + i) % groups;
-      if (Atomics.compareExchange(flags, 1 + g, 0, 1) === 0) pack(g);
+      if (Atomics.compareExchange(flags, GROUP + g, 0, 1) === 0) pack(g);
     }
     // Groups other parts are packing: wait for them; one that stays unpacked, pack here.
     for (let g = 0; g < groups; g++) {
-      if (Atomics.wait(flags, 1 + g, 1, PACK_WAIT_MS) === 'timed-out') pack(g);
+      if (Atomics.wait(flags, GROUP + g, 1, PACK_WAIT_MS) === 'timed-out') pack(g);
     }
-    multiplyRows(ex, t, at, a, c, k, n, rowStart, rowEnd);
+    const { block } = place;
+    for (let i = Atomics.add(flags, 1, 1); i * block < m; i = Atomics.add(flags, 1, 1)) {
+      multiplyRows(ex, t, at, a, c, k, n, i * block, Math.min(m, (i + 1) * block));
+    }
   } finally {
     Atomics.sub(flags, 0, 1);
   }

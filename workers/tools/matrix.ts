@@ -96,9 +96,8 @@ export const multiply = defineTool({
     },
     part(args: unknown, { index, count }, { c, workspace }: { c: FloatArray; workspace?: Uint8Array }) {
       const { a, b, m, k, n } = multiplyArgs(args);
-      const [from, to] = [rowOf(m, index, count), rowOf(m, index + 1, count)];
-      if (workspace) multiplyPart(a, b, c, m, k, n, from, to, workspace, index, count);
-      else gemm(a, b, c, m, k, n, from, to);
+      if (workspace) multiplyPart(a, b, c, m, k, n, workspace, index, count);
+      else gemm(a, b, c, m, k, n, rowOf(m, index, count), rowOf(m, index + 1, count));
     },
   },
 });
