@@ -54,6 +54,8 @@ class Ledger {
   /** This thread's handles: entry id by buffer object. */
   readonly #ids = new WeakMap<SharedArrayBuffer, number>();
   readonly #finalizer = new FinalizationRegistry<number>((id) => this.#dropHandle(id));
+  /** Buffers this thread allocated and keeps for itself: not handed over with a result ({@link keep}). */
+  readonly #kept = new WeakSet<SharedArrayBuffer>();
   /** Handles this thread holds per entry, readable by the pool once the thread is gone (workers only). */
   #held: Uint8Array | undefined;
   #hint = 0;
@@ -153,13 +155,22 @@ class Ledger {
     for (let i = 0; i < buffers.length; i++) {
       const buffer = buffers[i]!;
       const id = this.#ids.get(buffer);
-      if (id === undefined) continue;
+      if (id === undefined || this.#kept.has(buffer)) continue;
       this.#ids.delete(buffer);
       this.#finalizer.unregister(buffer);
       if (this.#held) this.#held[id]!--;
       (ids ??= new Array<number>(buffers.length).fill(-1))[i] = id;
     }
     return ids;
+  }
+
+  /**
+   * Makes a buffer this thread allocated stay this thread's when it leaves in a result: its bytes are counted
+   * as long as this thread holds it (until the handle is collected, or the worker exits), whatever the
+   * receivers do with theirs. For memory a worker keeps between calls and lends to others meanwhile.
+   */
+  keep(buffer: SharedArrayBuffer): void {
+    if (this.#ids.has(buffer)) this.#kept.add(buffer);
   }
 
   /**

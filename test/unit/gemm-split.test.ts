@@ -57,14 +57,14 @@ test('a workspace is reused once every part of its product has run, not before',
   const first = splitWorkspace(false, m, k, n, 2)!;
   const c = new Float64Array(m * n);
   multiplyPart(a, b, c, m, k, n, first, 0, 2);
-  // One part still to run: the next product gets a workspace of its own.
+  // One part still to run: the next product gets a workspace of its own, for that product alone.
   const second = splitWorkspace(false, m, k, n, 2)!;
   expect(second.buffer).not.toBe(first.buffer);
   multiplyPart(a, b, c, m, k, n, first, 1, 2);
   for (const i of [0, 1]) multiplyPart(a, b, c, m, k, n, second, i, 2);
-  // Both done: the worker's kept workspace (the latest) serves the next product, its flags cleared.
+  // Both done: the worker's kept workspace serves the next product, its flags cleared.
   const third = splitWorkspace(false, m, k, n, 2)!;
-  expect(third.buffer).toBe(second.buffer);
+  expect(third.buffer).toBe(first.buffer);
   const fresh = new Float64Array(m * n);
   for (const i of [0, 1]) multiplyPart(a, b, fresh, m, k, n, third, i, 2);
   const whole = new Float64Array(m * n);

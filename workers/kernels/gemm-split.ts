@@ -14,11 +14,13 @@
  * the bytes are the same, so the two writes cannot disagree.
  *
  * The worker that plans a split keeps its last workspace for the next one, up to {@link KEEP_BYTES} like its
- * own kernel memory: fresh memory costs a page fault per 4 KiB on first touch, which on a small virtual
- * machine costs as much as packing. The header counts the parts still running; a workspace is reused only
+ * own kernel memory, counted by the ledger while it is kept: fresh memory costs a page fault per 4 KiB on
+ * first touch, which on a small virtual machine costs as much as packing. The header counts the parts still running; a workspace is reused only
  * once that count is back to zero (a part that never ran, or whose worker died, keeps it from reuse).
  */
-import { kernelMemoryBytes, memoryOf, newKernelMemory } from '../../src/memory/kernel-memory.js';
+import { QuotaExceededError } from '../../src/errors.js';
+import { kernelMemoryBytes, memoryOf } from '../../src/memory/kernel-memory.js';
+import { allocateForViews, ledger } from '../../src/memory/ledger.js';
 import {
   align,
   KEEP_BYTES,
@@ -80,9 +82,15 @@ const flagsOf = (workspace: Uint8Array, groups: number) =>
 let spare: Uint8Array | undefined;
 
 /**
- * A workspace for a product of `parts` parts, or undefined when it would not be a kernel memory (under
- * 8 MiB in all: b is then small, and each part packs it at little cost). Called by the plan: the workspace
- * counts `parts` parts running from now, each of which must call {@link multiplyPart} once.
+ * A workspace for a product of `parts` parts, or undefined when each part should pack b itself: under 8 MiB
+ * in all (b is then small, and packing it costs little), or when the shared-memory ceiling
+ * (`memory.maxSharedMb`) refuses it. Called by the plan: the workspace counts `parts` parts running from
+ * now, each of which must call {@link multiplyPart} once.
+ *
+ * The ledger counts a workspace like any shared memory. One this worker keeps for its next split stays
+ * counted while it is kept, and is freed when the worker exits. A workspace is kept only if it is at most
+ * {@link KEEP_BYTES} and, under a ceiling, if shared memory in use stays under half of it. A workspace that
+ * is not kept is the call's, like its result.
  */
 export function splitWorkspace(
   single: boolean,
@@ -95,13 +103,35 @@ export function splitWorkspace(
   if (kernelMemoryBytes(bytes) === undefined) return undefined;
   let workspace = spare;
   if (workspace === undefined || workspace.byteLength < bytes || Atomics.load(flagsOf(workspace, 0), 0) !== 0) {
-    workspace = new Uint8Array(newKernelMemory(bytes), 0, bytes);
-    spare = bytes <= KEEP_BYTES ? workspace : undefined;
+    workspace = newWorkspace(bytes);
+    if (workspace === undefined) return undefined;
   }
   // No part of an earlier product runs in it (its count is zero): the flags start over.
   const flags = flagsOf(workspace, groups);
   flags.fill(0);
   Atomics.store(flags, 0, parts);
+  return workspace;
+}
+
+/** A new workspace, kept as {@link spare} when it may be; undefined when the ceiling refuses it. */
+function newWorkspace(bytes: number): Uint8Array | undefined {
+  let buffer: SharedArrayBuffer;
+  try {
+    buffer = allocateForViews(bytes);
+  } catch (error) {
+    if (error instanceof QuotaExceededError) return undefined;
+    throw error;
+  }
+  // The runtime could not reserve a kernel memory, and gave a plain buffer: no use to the kernels.
+  if (memoryOf(buffer) === undefined) return undefined;
+  const workspace = new Uint8Array(buffer, 0, bytes);
+  const book = ledger();
+  const idle = spare === undefined || Atomics.load(flagsOf(spare, 0), 0) === 0;
+  // A kept workspace that parts still run in stays kept; this one is then the call's alone.
+  if (idle && bytes <= KEEP_BYTES && (book.limitBytes === 0 || book.bytesInUse <= book.limitBytes / 2)) {
+    book.keep(buffer);
+    spare = workspace;
+  }
   return workspace;
 }
 
