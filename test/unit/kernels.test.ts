@@ -1,5 +1,13 @@
 import { expect, test } from 'vitest';
-import { dotProduct, gemm, kernelFlavour, scanRows, ScanMode } from '../../workers/kernels/kernels.js';
+import {
+  dotProduct,
+  gemm,
+  kernelFlavour,
+  scanRows,
+  ScanMode,
+  setWideTiles,
+  tiling,
+} from '../../workers/kernels/kernels.js';
 import {
   claimSlot,
   KERNEL_MEMORY_MIN_BYTES,
@@ -15,9 +23,32 @@ test('the relaxed-SIMD module is chosen where the runtime has relaxed SIMD (Node
   expect(kernelFlavour()).toBe(major >= 22 || flagged ? 'relaxed-simd' : 'simd128');
 });
 
+test('f64 products use 6 x 4 tiles only with fused multiply-adds on V8 13 and later (older ones spill them)', () => {
+  const v8 = Number(process.versions.v8.split('.')[0]);
+  expect(tiling(false, 8, 8).mr).toBe(kernelFlavour() === 'relaxed-simd' && v8 >= 13 ? 6 : 4);
+  expect(tiling(true, 8, 8)).toMatchObject({ mr: 4, nr: 8 });
+});
+
 test('f64 and f32 products on every edge of the register tile equal the plain loop', () => {
+  productEdges();
+});
+
+test('f64 products with the other f64 tile than this runtime picks equal the plain loop too', () => {
+  const usual = tiling(false, 8, 8).mr === 6;
+  setWideTiles(!usual);
+  try {
+    expect(tiling(false, 8, 8).mr).toBe(usual ? 4 : 6);
+    productEdges([Float64Array]);
+  } finally {
+    setWideTiles(undefined);
+  }
+});
+
+function productEdges(
+  kinds: ReadonlyArray<Float64ArrayConstructor | Float32ArrayConstructor> = [Float64Array, Float32Array],
+) {
   // m from 1 to 13 crosses the 4- and 6-row panels, n the 4- and 8-column panels, k the 128-deep blocks.
-  for (const Kind of [Float64Array, Float32Array]) {
+  for (const Kind of kinds) {
     for (const [m, k, n] of [
       [1, 1, 1],
       [5, 3, 7],
@@ -45,7 +76,7 @@ test('f64 and f32 products on every edge of the register tile equal the plain lo
       expect(part.subarray(n)).toEqual(plain.subarray(n));
     }
   }
-});
+}
 
 test('row scans equal the plain loop in every mode, for every length around the 8- and 4-value steps', () => {
   for (const Matrix of [Float32Array, Float64Array]) {
