@@ -15,8 +15,9 @@
  *
  * The worker that plans a split keeps its last workspace for the next one, up to {@link KEEP_BYTES} like its
  * own kernel memory, counted by the ledger while it is kept: fresh memory costs a page fault per 4 KiB on
- * first touch, which on a small virtual machine costs as much as packing. The header counts the parts still running; a workspace is reused only
- * once that count is back to zero (a part that never ran, or whose worker died, keeps it from reuse).
+ * first touch, which on a small virtual machine costs as much as packing. The header counts the parts still
+ * running; a workspace is reused only once that count is back to zero (a part that never ran, or whose
+ * worker died, keeps it from reuse).
  */
 import { QuotaExceededError } from '../../src/errors.js';
 import { kernelMemoryBytes, memoryOf } from '../../src/memory/kernel-memory.js';

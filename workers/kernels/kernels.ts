@@ -171,7 +171,7 @@ export interface Tiling {
  * Whether f64 products use 6 x 4 tiles: with fused multiply-adds, on V8 13 (Node 24) and later. Their twelve
  * accumulators cover the multiply-adds' latency, but V8 12 (Node 22), and 11 (Node 20 with
  * `--experimental-wasm-relaxed-simd`), keep four of them on the stack inside the loop: a 1024^2 product
- * took 1.6-1.8x the time of 4 x 4 tiles there, and 0.9x on Node 24.
+ * took 1.5-1.8x the time of 4 x 4 tiles there, and 0.9x on Node 24.
  */
 let wideTiles: boolean | undefined;
 const wide = () =>
