@@ -1,4 +1,4 @@
-import { expect, test } from 'vitest';
+import { expect, test, vi } from 'vitest';
 import { gemm } from '../../workers/kernels/kernels.js';
 import { multiplyPart, splitWorkspace } from '../../workers/kernels/gemm-split.js';
 import { memoryOf } from '../../src/memory/kernel-memory.js';
@@ -70,6 +70,30 @@ test('a workspace is reused once every part of its product has run, not before',
   const whole = new Float64Array(m * n);
   gemm(a, b, whole, m, k, n);
   expect(firstDifference(fresh, whole)).toBe(-1);
+});
+
+test('a kept workspace whose product lost a part is given up after a while: the next new one is kept', () => {
+  const [m, k, n] = [64, 1024, 1024];
+  const { a, b } = operands(Float64Array, m, k, n);
+  const c = new Float64Array(m * n);
+  const stuck = splitWorkspace(false, m, k, n, 2)!;
+  // Its part 1 never runs (its worker died): the kept workspace stays in use.
+  multiplyPart(a, b, c, m, k, n, stuck, 0, 2);
+  const alone = splitWorkspace(false, m, k, n, 2)!;
+  expect(alone.buffer).not.toBe(stuck.buffer);
+  for (const i of [0, 1]) multiplyPart(a, b, c, m, k, n, alone, i, 2);
+  // The next product still finds the kept one in use; a while later, its new workspace is kept instead.
+  expect(splitWorkspace(false, m, k, n, 2)!.buffer).not.toBe(stuck.buffer);
+  const later = performance.now() + 60_000;
+  const clock = vi.spyOn(performance, 'now').mockReturnValue(later);
+  try {
+    const kept = splitWorkspace(false, m, k, n, 2)!;
+    expect(kept.buffer).not.toBe(stuck.buffer);
+    for (const i of [0, 1]) multiplyPart(a, b, c, m, k, n, kept, i, 2);
+    expect(splitWorkspace(false, m, k, n, 2)!.buffer).toBe(kept.buffer);
+  } finally {
+    clock.mockRestore();
+  }
 });
 
 test('a group of b left half-packed by a part that died is packed again by the part that waits for it', () => {

@@ -79,8 +79,16 @@ function layout(single: boolean, m: number, k: number, n: number, parts: number)
 const flagsOf = (workspace: Uint8Array, groups: number) =>
   new Int32Array(workspace.buffer, workspace.byteOffset, GROUP + groups);
 
-/** This worker's last workspace, kept for its next split product. */
+/** This worker's last workspace, kept for its next split product, and when a product was last planned in it. */
 let spare: Uint8Array | undefined;
+let spareSince = 0;
+/**
+ * A kept workspace still in use this long after its product was planned is given up: a new one is kept in
+ * its place. Its product may have lost a part (a worker that died mid-part never counts itself out), and
+ * otherwise every later product would get a fresh workspace of its own. (One given up while its parts run
+ * on is counted until this worker's garbage collector takes its handle.)
+ */
+const STUCK_MS = 1000;
 
 /**
  * A workspace for a product of `parts` parts, or undefined when each part should pack b itself: under 8 MiB
@@ -107,6 +115,7 @@ export function splitWorkspace(
     workspace = newWorkspace(bytes);
     if (workspace === undefined) return undefined;
   }
+  if (workspace === spare) spareSince = performance.now();
   // No part of an earlier product runs in it (its count is zero): the flags start over.
   const flags = flagsOf(workspace, groups);
   flags.fill(0);
@@ -127,9 +136,10 @@ function newWorkspace(bytes: number): Uint8Array | undefined {
   if (memoryOf(buffer) === undefined) return undefined;
   const workspace = new Uint8Array(buffer, 0, bytes);
   const book = ledger();
-  const idle = spare === undefined || Atomics.load(flagsOf(spare, 0), 0) === 0;
-  // A kept workspace that parts still run in stays kept; this one is then the call's alone.
-  if (idle && bytes <= KEEP_BYTES && (book.limitBytes === 0 || book.bytesInUse <= book.limitBytes / 2)) {
+  // A kept workspace that parts still run in stays kept (this one is then the call's alone), unless stuck.
+  const replace =
+    spare === undefined || Atomics.load(flagsOf(spare, 0), 0) === 0 || performance.now() - spareSince > STUCK_MS;
+  if (replace && bytes <= KEEP_BYTES && (book.limitBytes === 0 || book.bytesInUse <= book.limitBytes / 2)) {
     book.keep(buffer);
     spare = workspace;
   }
